@@ -1,0 +1,58 @@
+"""What one look inside the model at one moment contains (filled by an engine, read by figures)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
+               "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+
+
+@dataclass
+class Probe:
+    """The probe input (row 0) seen through the model at one set of weights.
+
+    hidden:      [L, T, H]  h_t of every layer
+    cell:        [L, T, H]  c_t (lstm) or None
+    gates:       {name: [L, T, H]} lstm i, f, g, o; gru r, z, n; {} for rnn
+    grad_h:      [L, T]  ||dL/dh_t||, L = mean loss over the counted steps (total derivative: through
+                 the output at t and through every later step), or None when not measured
+    grad_c:      [L, T]  ||dL/dc_t|| (lstm) or None
+    grad_h_last: [L, T]  ||dL_last/dh_t||, L_last = loss of the final counted step, or None
+    out:         [T, O]  the model's outputs (logits or values)
+    loss:        the probe's mean loss
+    """
+    hidden: np.ndarray
+    cell: np.ndarray | None
+    gates: dict[str, np.ndarray]
+    grad_h: np.ndarray | None
+    grad_c: np.ndarray | None
+    grad_h_last: np.ndarray | None
+    out: np.ndarray
+    loss: float
+    spectral_radius: dict[str, list[float]] = field(default_factory=dict)  # recurrent block -> per layer
+
+    def nbytes(self) -> int:
+        arrays = [self.hidden, self.cell, self.grad_h, self.grad_c, self.grad_h_last, self.out,
+                  *self.gates.values()]
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    def to_json(self) -> dict:
+        def enc(a):
+            return None if a is None else np.asarray(a, dtype=np.float64).round(7).tolist()
+        return {"hidden": enc(self.hidden), "cell": enc(self.cell),
+                "gates": {k: enc(v) for k, v in self.gates.items()},
+                "grad_h": enc(self.grad_h), "grad_c": enc(self.grad_c), "grad_h_last": enc(self.grad_h_last),
+                "out": enc(self.out), "loss": self.loss, "spectral_radius": self.spectral_radius}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Probe":
+        def dec(a):
+            return None if a is None else np.asarray(a, dtype=np.float32)
+        return cls(hidden=dec(d["hidden"]), cell=dec(d.get("cell")),
+                   gates={k: dec(v) for k, v in d.get("gates", {}).items()},
+                   grad_h=dec(d.get("grad_h")), grad_c=dec(d.get("grad_c")),
+                   grad_h_last=dec(d.get("grad_h_last")), out=dec(d["out"]), loss=float(d["loss"]),
+                   spectral_radius=d.get("spectral_radius", {}))

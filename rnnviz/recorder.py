@@ -1,0 +1,100 @@
+"""A bounded record of a run, filled by the trainer through callbacks (the trainer knows no plots).
+
+History keeps every epoch until `max_epochs` records, then thins the older half (keeps every other
+one), so memory stays bounded for any run length; probes (the big part: hidden states and gates) have
+their own byte budget. `thinned` says whether anything was dropped, for figures to say so.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .probes import Probe
+
+
+@dataclass
+class EpochRecord:
+    epoch: int                    # 1-based epoch number (or step number for step-based runs)
+    step: int                     # optimizer steps taken so far
+    loss: float                   # mean training loss over the epoch's steps
+    val_loss: float | None = None
+    val_acc: float | None = None  # fraction of counted validation positions predicted right
+    train_acc: float | None = None
+    lr: float = 0.0
+    grad_norm: float = 0.0        # global gradient norm before clipping, mean over the epoch's steps
+    clipped: float = 0.0          # fraction of the epoch's steps whose gradient was clipped
+    seconds: float = 0.0          # wall time since the run started
+    prediction: dict | None = None  # task.describe() of the probe at this epoch
+    probe: Probe | None = None
+
+    def to_json(self) -> dict:
+        d = {k: getattr(self, k) for k in ("epoch", "step", "loss", "val_loss", "val_acc", "train_acc",
+                                           "lr", "grad_norm", "clipped", "seconds", "prediction")}
+        d["probe"] = self.probe.to_json() if self.probe is not None else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "EpochRecord":
+        d = dict(d)
+        probe = d.pop("probe", None)
+        return cls(**d, probe=Probe.from_json(probe) if probe else None)
+
+
+@dataclass
+class History:
+    max_epochs: int = 2000
+    max_probe_bytes: int = 64 * 2**20
+    records: list[EpochRecord] = field(default_factory=list)
+    thinned: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, rec: EpochRecord) -> None:
+        with self.lock:
+            self.records.append(rec)
+            if len(self.records) > self.max_epochs:
+                self._thin_epochs()
+            if rec.probe is not None:
+                self._thin_probes()
+
+    def _thin_epochs(self) -> None:
+        # keep the newest half whole, every other record of the older half (the first is always kept)
+        half = len(self.records) // 2
+        old, new = self.records[:half], self.records[half:]
+        self.records = old[::2] + new
+        self.thinned = True
+
+    def _thin_probes(self) -> None:
+        with_probe = [r for r in self.records if r.probe is not None]
+        total = sum(r.probe.nbytes() for r in with_probe)
+        drop_every_other = True
+        while total > self.max_probe_bytes and len(with_probe) > 2:
+            # drop the probe of every other old record (keep the first and the newest)
+            for r in with_probe[1:-1:2] if drop_every_other else []:
+                total -= r.probe.nbytes()
+                r.probe = None
+            with_probe = [r for r in self.records if r.probe is not None]
+            self.thinned = True
+
+    def snapshot(self) -> list[EpochRecord]:
+        """A copy of the record list that a reader (another thread) can use while training goes on."""
+        with self.lock:
+            return list(self.records)
+
+    def probed(self) -> list[EpochRecord]:
+        return [r for r in self.snapshot() if r.probe is not None]
+
+    @property
+    def last(self) -> EpochRecord | None:
+        with self.lock:
+            return self.records[-1] if self.records else None
+
+    def to_json(self) -> dict:
+        return {"thinned": self.thinned, "max_epochs": self.max_epochs,
+                "records": [r.to_json() for r in self.snapshot()]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "History":
+        h = cls(max_epochs=d.get("max_epochs", 2000))
+        h.records = [EpochRecord.from_json(r) for r in d.get("records", [])]
+        h.thinned = bool(d.get("thinned", False))
+        return h

@@ -1,0 +1,183 @@
+"""What every task (data set) provides: batches, a probe input, and readable predictions.
+
+Shapes (batch_first everywhere, as the course writes it):
+  token tasks:  x: LongTensor [B, T] of token ids (one-hot or embedding is the model's business)
+  value tasks:  x: FloatTensor [B, T, input_size]
+  classify:     y: LongTensor [B, T], IGNORE where a step has no target (padding, "only the last step")
+  regress:      y: FloatTensor [B, T, output_size]; mask: FloatTensor [B, T] (1 = counts) or None (all count)
+Loss = mean over the counted steps (cross-entropy or MSE), the same definition for training, validation,
+the probe's ||dL/dh_t|| and both engines.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import ModelConfig, TrainConfig
+
+IGNORE = -100
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+    mask: torch.Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def steps(self) -> int:
+        return int(self.x.shape[1])
+
+
+def masked_loss(kind: str, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Mean loss over counted steps. out: [B, T, O] logits (classify) or values (regress)."""
+    if kind == "classify":
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), batch.y.reshape(-1), ignore_index=IGNORE)
+    err = ((out - batch.y) ** 2).mean(-1)  # [B, T]
+    if batch.mask is None:
+        return err.mean()
+    return (err * batch.mask).sum() / batch.mask.sum()
+
+
+def step_losses(kind: str, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Per-step loss [B, T] (0 where a step does not count); used for 'loss of the final step'."""
+    if kind == "classify":
+        flat = F.cross_entropy(out.reshape(-1, out.shape[-1]), batch.y.reshape(-1),
+                               ignore_index=IGNORE, reduction="none")
+        return flat.view(batch.y.shape)
+    err = ((out - batch.y) ** 2).mean(-1)
+    return err if batch.mask is None else err * batch.mask
+
+
+def last_counted_step(batch: Batch) -> int:
+    """Index of the final time step that carries a target in row 0 (the probe's 'last' loss)."""
+    if batch.y.dtype == torch.long:
+        counted = (batch.y[0] != IGNORE).nonzero()
+    elif batch.mask is not None:
+        counted = (batch.mask[0] > 0).nonzero()
+    else:
+        return batch.steps - 1
+    return int(counted[-1]) if len(counted) else batch.steps - 1
+
+
+class Task:
+    """Base class. Subclasses set the class attributes and implement the methods below.
+
+    A task is built from its frozen `Options` dataclass: `TASKS[name](options)`; `make_task(name, **kw)`.
+    Everything random (data generation, shuffling) uses `rng` / the options' seed so that a run is
+    reproducible from its config.
+    """
+    name: ClassVar[str]
+    kind: ClassVar[str]                # "classify" | "regress"
+    tokens: ClassVar[bool]             # inputs are token ids (True) or real vectors (False)
+    sequential: ClassVar[bool] = False  # consecutive train batches continue each other (carry_state makes sense)
+    Options: ClassVar[type]            # frozen dataclass with defaults
+    summary: ClassVar[str] = ""        # one line for `rnnviz tasks` and the app
+
+    def __init__(self, options=None):
+        self.options = options if options is not None else self.Options()
+        self.vocab: list[str] = []     # token tasks: id -> token (inputs and classify outputs share it)
+        self.sep: str = ""             # how tokens join into readable text ("" for chars, " " for words)
+
+    # ---- sizes -------------------------------------------------------------------------------
+    @property
+    def input_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def output_size(self) -> int:
+        return len(self.vocab)
+
+    # ---- data --------------------------------------------------------------------------------
+    def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        """The batches of one epoch, in order."""
+        raise NotImplementedError
+
+    def val_batches(self) -> list[Batch]:
+        return []
+
+    def test_batches(self) -> list[Batch]:
+        return []
+
+    def probe(self) -> Batch:
+        """The fixed input (B = 1) used for every visual: hidden states, gates, ||dL/dh_t||."""
+        raise NotImplementedError
+
+    def probe_labels(self) -> list[str]:
+        """One label per probe time step: the input token (or value) shown on the time axis."""
+        raise NotImplementedError
+
+    # ---- reading outputs ---------------------------------------------------------------------
+    def describe(self, out: torch.Tensor, batch: Batch, k: int = 3) -> dict:
+        """Readable prediction for row 0 of `batch` given outputs out: [B, T, O].
+
+        classify -> {"kind": "tokens", "input": [str], "target": [str|None], "predicted": [str],
+                     "correct": [bool|None], "topk": [[[token, prob], ...k] per step],
+                     "text": str, "target_text": str, "sep": str}
+        regress  -> {"kind": "values", "input": [float], "target": [float], "predicted": [float], "mse": float}
+        """
+        if self.kind == "regress":
+            pred = out[0, :, 0].detach().double()
+            tgt = batch.y[0, :, 0].double()
+            m = batch.mask[0].double() if batch.mask is not None else torch.ones_like(tgt)
+            return {"kind": "values", "input": batch.x[0, :, 0].tolist(), "target": tgt.tolist(),
+                    "predicted": pred.tolist(), "mse": float((((pred - tgt) ** 2) * m).sum() / m.sum())}
+        probs = torch.softmax(out[0].detach().double(), -1)  # [T, V]
+        top_p, top_i = probs.topk(min(k, probs.shape[-1]), -1)
+        pred_ids = probs.argmax(-1).tolist()
+        tgt_ids = batch.y[0].tolist()
+        target = [self.vocab[t] if t != IGNORE else None for t in tgt_ids]
+        predicted = [self.vocab[i] for i in pred_ids]
+        return {
+            "kind": "tokens",
+            "input": [self.vocab[i] for i in batch.x[0].tolist()],
+            "target": target,
+            "predicted": predicted,
+            "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
+            "topk": [[[self.vocab[i], float(p)] for p, i in zip(ps, ids)]
+                     for ps, ids in zip(top_p.tolist(), top_i.tolist())],
+            "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
+            "target_text": self.sep.join(t for t in target if t is not None),
+            "sep": self.sep,
+        }
+
+    def accuracy(self, out: torch.Tensor, batch: Batch) -> tuple[int, int]:
+        """(right, counted) over the positions that have a target. Regress tasks: (0, 0)."""
+        if self.kind != "classify":
+            return 0, 0
+        counted = batch.y != IGNORE
+        right = (out.argmax(-1) == batch.y) & counted
+        return int(right.sum()), int(counted.sum())
+
+    # ---- text <-> ids (token tasks) ------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        parts = list(text) if self.sep == "" else text.split()
+        unknown = [p for p in parts if p not in self._index]
+        if unknown:
+            raise ValueError(f"not in the vocabulary of {self.name}: {sorted(set(unknown))[:10]}")
+        return [self._index[p] for p in parts]
+
+    def decode(self, ids) -> str:
+        return self.sep.join(self.vocab[int(i)] for i in ids)
+
+    @property
+    def _index(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.vocab)}
+
+    # ---- defaults and persistence ------------------------------------------------------------
+    @classmethod
+    def suggested(cls) -> tuple[ModelConfig, TrainConfig]:
+        """Model and training defaults that give a good first demo of this task."""
+        return ModelConfig(), TrainConfig()
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": self.name, "options": dataclasses.asdict(self.options), "vocab": list(self.vocab)}

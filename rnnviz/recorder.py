@@ -46,6 +46,7 @@ class History:
     max_probe_bytes: int = 64 * 2**20
     records: list[EpochRecord] = field(default_factory=list)
     thinned: bool = False
+    unit: str = "epoch"           # what EpochRecord.epoch counts: "epoch" or "step"
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, rec: EpochRecord) -> None:
@@ -66,10 +67,9 @@ class History:
     def _thin_probes(self) -> None:
         with_probe = [r for r in self.records if r.probe is not None]
         total = sum(r.probe.nbytes() for r in with_probe)
-        drop_every_other = True
         while total > self.max_probe_bytes and len(with_probe) > 2:
-            # drop the probe of every other old record (keep the first and the newest)
-            for r in with_probe[1:-1:2] if drop_every_other else []:
+            # drop the probe of every other record (the first and the newest stay)
+            for r in with_probe[1:-1:2]:
                 total -= r.probe.nbytes()
                 r.probe = None
             with_probe = [r for r in self.records if r.probe is not None]
@@ -89,7 +89,7 @@ class History:
             return self.records[-1] if self.records else None
 
     def to_json(self) -> dict:
-        return {"thinned": self.thinned, "max_epochs": self.max_epochs,
+        return {"thinned": self.thinned, "max_epochs": self.max_epochs, "unit": self.unit,
                 "records": [r.to_json() for r in self.snapshot()]}
 
     @classmethod
@@ -97,4 +97,5 @@ class History:
         h = cls(max_epochs=d.get("max_epochs", 2000))
         h.records = [EpochRecord.from_json(r) for r in d.get("records", [])]
         h.thinned = bool(d.get("thinned", False))
+        h.unit = d.get("unit", "epoch")
         return h

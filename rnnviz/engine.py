@@ -1,0 +1,188 @@
+"""The torch engine: one optimizer step, evaluation and probing of a RecurrentNet.
+
+The trainer drives an engine through a small interface (train_step, evaluate, probe, set_lr,
+snapshot/restore, state_dict); the NumPy engine offers the same, so the loop is shared.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .cells import LayerTrace
+from .config import ModelConfig, TrainConfig
+from .init import initialise
+from .model import RecurrentNet, State, detach_state
+from .probes import Probe
+from .tasks.base import Batch, Task, last_counted_step, masked_loss, step_losses
+
+OPTIMIZERS = {
+    "adam": lambda ps, c: torch.optim.Adam(ps, lr=c.lr, weight_decay=c.weight_decay),
+    "sgd": lambda ps, c: torch.optim.SGD(ps, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "rmsprop": lambda ps, c: torch.optim.RMSprop(ps, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class StepResult:
+    loss: float
+    grad_norm: float          # global norm before clipping
+    clipped: bool
+    finite: bool              # False: loss or gradient was NaN/inf and no update was made
+    state: Any                # recurrent state after the batch (detached), for carry_state
+    out: Tensor               # [B, T, O] outputs (detached)
+    probe: Probe | None = None
+
+
+def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNet:
+    """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights."""
+    tcfg.validate()
+    model = RecurrentNet(mcfg, task.input_size, task.output_size, task.tokens).to(DTYPES[tcfg.dtype])
+    initialise(model, tcfg, torch.Generator().manual_seed(tcfg.seed))
+    return model
+
+
+def spectral_radius(model: RecurrentNet) -> dict[str, list[float]]:
+    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer."""
+    H, cfg = model.cfg.hidden_size, model.cfg
+    names = model.spec.gate_names or ("h",)
+    out: dict[str, list[float]] = {n: [] for n in names}
+    with torch.no_grad():
+        for k in range(cfg.num_layers):
+            w = getattr(model.rnn, f"weight_hh_l{k}").detach().double().view(len(names), H, H)
+            for n, blk in zip(names, w):
+                out[n].append(float(torch.linalg.eigvals(blk).abs().max()))
+    return out
+
+
+def probe_from_traces(traces: list[LayerTrace], out: Tensor, loss: float, cell_state: bool,
+                      grads_h=None, grads_c=None, grads_last=None) -> Probe:
+    """Row 0 of recorded traces -> Probe of numpy arrays. grads_*: [L][T] tensors [B, H] or None."""
+    def rows(per_layer):  # [L][T] of [B, H] -> [L, T, H], row 0
+        return torch.stack([torch.stack(layer)[:, 0] for layer in per_layer]).detach().cpu().numpy()
+
+    def norms(per_layer):  # [L][T] of [B, H] (or None: no path to the loss) -> [L, T] of ||row 0||
+        if per_layer is None:
+            return None
+        return rows([[torch.zeros_like(h) if g is None else g for g, h in zip(gl, hl)]
+                     for gl, hl in zip(per_layer, traces_h)]).__pow__(2).sum(-1) ** 0.5
+
+    traces_h = [tr.h for tr in traces]
+    gates = {}
+    if traces[0].gates:
+        for name in traces[0].gates:
+            gates[name] = rows([tr.gates[name] for tr in traces])
+    return Probe(hidden=rows([tr.h for tr in traces]), cell=rows([tr.c for tr in traces]) if cell_state else None,
+                 gates=gates, grad_h=norms(grads_h), grad_c=norms(grads_c), grad_h_last=norms(grads_last),
+                 out=out[0].detach().cpu().numpy(), loss=loss)
+
+
+class TorchEngine:
+    name = "torch"
+
+    def __init__(self, task: Task, mcfg: ModelConfig, tcfg: TrainConfig, model: RecurrentNet | None = None):
+        self.task, self.mcfg, self.tcfg = task, mcfg, tcfg
+        self.model = model if model is not None else build_model(task, mcfg, tcfg)
+        self.params = [p for p in self.model.parameters()]
+        self.optimizer = OPTIMIZERS[tcfg.optimizer](self.params, tcfg)
+
+    # ---- training ------------------------------------------------------------------------------
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def train_step(self, batch: Batch, state: State = None, record: bool = False) -> StepResult:
+        """One optimizer step. With record=True the explicit loop runs and its h_t keep their gradients,
+        so the probe of this very step comes for free (used when the batch is the probe input)."""
+        model, kind = self.model, self.task.kind
+        model.train()
+        traces = None
+        if record:
+            out, new_state, traces = model.forward_recorded(batch.x, state)
+            for tr in traces:
+                for t in tr.h + tr.c:
+                    t.retain_grad()
+        else:
+            out, new_state = model(batch.x, state)
+        loss = masked_loss(kind, out, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = [p.grad for p in self.params if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+        clip = self.tcfg.clip
+        clipped = bool(clip > 0 and float(norm) + 1e-6 > clip)
+        finite = bool(torch.isfinite(loss) and torch.isfinite(norm))
+        if finite:
+            if clip > 0:
+                torch.nn.utils.clip_grads_with_norm_(self.params, clip, norm)
+            self.optimizer.step()
+        probe = None
+        if traces is not None:
+            probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
+                                      grads_h=[[t.grad for t in tr.h] for tr in traces],
+                                      grads_c=[[t.grad for t in tr.c] for tr in traces] if model.spec.has_cell_state else None)
+        return StepResult(loss.item(), float(norm), clipped, finite, detach_state(new_state), out.detach(), probe)
+
+    # ---- measuring -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, batches: list[Batch]) -> tuple[float, int, int]:
+        """(mean loss weighted by counted steps, right, counted) at the current weights, eval mode."""
+        self.model.eval()
+        total, weight, right, counted = 0.0, 0.0, 0, 0
+        for b in batches:
+            out, _ = self.model(b.x)
+            w = float((b.y != -100).sum()) if self.task.kind == "classify" else (
+                float(b.mask.sum()) if b.mask is not None else float(b.x.shape[0] * b.x.shape[1]))
+            total += float(masked_loss(self.task.kind, out, b)) * w
+            weight += w
+            r, c = self.task.accuracy(out, b)
+            right, counted = right + r, counted + c
+        return total / max(weight, 1e-12), right, counted
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        self.model.eval()
+        return self.model(x, state)
+
+    def probe(self, batch: Batch, last: bool = True) -> Probe:
+        """Look at row 0 of `batch` at the current weights (eval mode): h_t, c_t, gates, ||dL/dh_t||
+        for L = mean loss and (last=True) for L = the final counted step's loss. Parameter gradients
+        are not touched."""
+        model, kind = self.model, self.task.kind
+        model.eval()
+        with torch.enable_grad():
+            out, _, traces = model.forward_recorded(batch.x)
+            loss = masked_loss(kind, out, batch)
+            hs = [t for tr in traces for t in tr.h]
+            cs = [t for tr in traces for t in tr.c]
+            g = torch.autograd.grad(loss, hs + cs, retain_graph=last, allow_unused=True)
+            gl = None
+            if last:
+                loss_last = step_losses(kind, out, batch)[0, last_counted_step(batch)]
+                gl = torch.autograd.grad(loss_last, hs, allow_unused=True)
+        L, T = len(traces), batch.steps
+        split = lambda flat: [list(flat[k * T:(k + 1) * T]) for k in range(L)]  # noqa: E731
+        probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
+                                  grads_h=split(g[:L * T]), grads_c=split(g[L * T:]) if cs else None,
+                                  grads_last=split(gl) if gl is not None else None)
+        if model.cfg.hidden_size <= 256:
+            probe.spectral_radius = spectral_radius(model)
+        return probe
+
+    # ---- weights -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def load_state_dict(self, sd: dict[str, Tensor]) -> None:
+        self.model.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()})
+
+    snapshot = state_dict
+    restore = load_state_dict

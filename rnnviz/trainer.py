@@ -1,0 +1,211 @@
+"""The training loop. It knows nothing about plots or UI: it tells callbacks what happened.
+
+A run has "record points": the end of every epoch (epoch mode) or every `record_every` optimizer
+steps (step mode, `TrainConfig.steps > 0`). At each one the trainer measures validation loss and
+accuracy, the readable prediction of the task's probe input and, when a callback asks for it, a full
+probe (hidden states, gates, ||dL/dh_t||), and hands an EpochRecord to the callbacks.
+
+The loop can be paused, resumed and stopped from another thread between steps, and the learning rate
+changed while it runs. A NaN/inf loss or gradient stops the run with a reason, and the weights of the
+last good record point are restored.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .engine import TorchEngine
+from .recorder import EpochRecord
+from .tasks.base import Task
+
+
+class Callback:
+    def on_start(self, trainer: "Trainer") -> None: ...
+    def wants_probe(self, trainer: "Trainer", index: int) -> bool: return False
+    def on_step(self, trainer: "Trainer", result) -> None: ...
+    def on_record(self, trainer: "Trainer", rec: EpochRecord) -> None: ...
+    def on_end(self, trainer: "Trainer") -> None: ...
+
+
+def make_engine(task: Task, mcfg: ModelConfig, tcfg: TrainConfig):
+    if tcfg.engine == "numpy":
+        from .numpy_engine.adapter import NumpyEngine
+        return NumpyEngine(task, mcfg, tcfg)
+    return TorchEngine(task, mcfg, tcfg)
+
+
+class Trainer:
+    def __init__(self, task: Task, mcfg: ModelConfig | None = None, tcfg: TrainConfig | None = None,
+                 callbacks: Iterable[Callback] = (), engine=None, record_every: int = 0):
+        sm, st = task.suggested()
+        self.task, self.mcfg, self.tcfg = task, mcfg or sm, tcfg or st
+        self.mcfg.validate()
+        self.tcfg.validate()
+        self.engine = engine if engine is not None else make_engine(task, self.mcfg, self.tcfg)
+        self.callbacks = list(callbacks)
+        self.unit = "step" if self.tcfg.steps > 0 else "epoch"
+        self.total = self.tcfg.steps if self.unit == "step" else self.tcfg.epochs
+        self.record_every = record_every or (max(1, self.total // 200) if self.unit == "step" else 1)
+        self.step = 0            # optimizer steps taken
+        self.epoch = 0           # epochs started
+        self.done = 0            # progress in `unit`s
+        self.status = "idle"     # idle | running | paused | finished | stopped | diverged | error
+        self.reason = ""
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self._pending_lr: float | None = None
+        self._probe_batch = task.probe()
+
+    # ---- control from another thread ---------------------------------------------------------
+    def stop(self, reason: str = "stopped by user") -> None:
+        if not self._stop.is_set():
+            self.reason = reason
+        self._stop.set()
+        self._go.set()
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._go.set()
+
+    def set_lr(self, lr: float) -> None:
+        if not (0 < lr <= 10):
+            raise ValueError(f"learning rate must be in (0, 10], got {lr}")
+        self._pending_lr = lr
+
+    @property
+    def steps_per_second(self) -> float:
+        dt = time.perf_counter() - self.started
+        return self.step / dt if self.started and dt > 0 else 0.0
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def _wait_if_paused(self) -> bool:
+        """Block while paused; True when the run should stop."""
+        if not self._go.is_set():
+            self.status = "paused"
+            while not self._go.wait(0.05):
+                pass
+            if not self._stop.is_set():
+                self.status = "running"
+        return self._stop.is_set()
+
+    def _same_as_probe(self, batch) -> bool:
+        p = self._probe_batch
+        return batch.x.shape == p.x.shape and torch.equal(batch.x, p.x) and torch.equal(batch.y, p.y)
+
+    def run(self) -> str:
+        """Train until done, stopped or diverged; returns the final status."""
+        tcfg, task = self.tcfg, self.task
+        rng = np.random.default_rng(tcfg.seed)
+        torch.manual_seed(tcfg.seed)  # dropout masks (the weights come from the run's own generator)
+        self.status, self.started = "running", time.perf_counter()
+        good = self.engine.snapshot()
+        for cb in self.callbacks:
+            cb.on_start(self)
+        carry = tcfg.carry_state and task.sequential
+        acc = self._fresh_acc()
+        try:
+            while self.done < self.total and not self._stop.is_set():
+                self.epoch += 1
+                state = None
+                batches = list(task.train_batches(self.epoch, rng))
+                for bi, batch in enumerate(batches):
+                    if self._wait_if_paused():
+                        break
+                    if self._pending_lr is not None:
+                        self.engine.set_lr(self._pending_lr)
+                        self._pending_lr = None
+                    at_record = (bi == len(batches) - 1) if self.unit == "epoch" else \
+                        ((self.step + 1) % self.record_every == 0 or self.step + 1 == self.total)
+                    index = self.epoch if self.unit == "epoch" else self.step + 1
+                    want_probe = at_record and any(cb.wants_probe(self, index) for cb in self.callbacks)
+                    in_step = want_probe and self._same_as_probe(batch)
+                    if state is not None and not _fits(state, batch):
+                        state = None
+                    res = self.engine.train_step(batch, state if carry else None, record=in_step)
+                    self.step += 1
+                    if not res.finite:
+                        self.engine.restore(good)
+                        self.status = "diverged"
+                        self.reason = (f"the {'loss' if not math.isfinite(res.loss) else 'gradient'} became "
+                                       f"{res.loss if not math.isfinite(res.loss) else res.grad_norm} at step "
+                                       f"{self.step}; training stopped and the weights of the last good record "
+                                       f"were restored (try a lower learning rate or gradient clipping)")
+                        return self.status
+                    state = res.state
+                    self._accumulate(acc, res, batch)
+                    for cb in self.callbacks:
+                        cb.on_step(self, res)
+                    if self.unit == "step":
+                        self.done = self.step
+                    if at_record:
+                        rec = self._record(index, acc, res if in_step else None, batch, want_probe)
+                        acc = self._fresh_acc()
+                        good = self.engine.snapshot()
+                        for cb in self.callbacks:
+                            cb.on_record(self, rec)
+                    if self.done >= self.total or self._stop.is_set():
+                        break
+                if self.unit == "epoch" and not self._stop.is_set():
+                    self.done = self.epoch
+            self.status = "stopped" if self._stop.is_set() else "finished"
+            if self.status == "finished":
+                self.reason = f"finished {self.total} {self.unit}s"
+        except Exception as e:  # a run in a worker must end with a reason, not vanish
+            self.status, self.reason = "error", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            for cb in self.callbacks:
+                cb.on_end(self)
+        return self.status
+
+    # ---- measurements at a record point ------------------------------------------------------
+    @staticmethod
+    def _fresh_acc() -> dict:
+        return {"loss": 0.0, "n": 0, "norm": 0.0, "clipped": 0, "right": 0, "counted": 0}
+
+    def _accumulate(self, acc: dict, res, batch) -> None:
+        acc["loss"] += res.loss
+        acc["norm"] += res.grad_norm
+        acc["clipped"] += int(res.clipped)
+        acc["n"] += 1
+        r, c = self.task.accuracy(res.out, batch)
+        acc["right"] += r
+        acc["counted"] += c
+
+    def _record(self, index: int, acc: dict, res, batch, want_probe: bool) -> EpochRecord:
+        task, engine = self.task, self.engine
+        n = max(acc["n"], 1)
+        rec = EpochRecord(epoch=index, step=self.step, loss=acc["loss"] / n, lr=engine.lr,
+                          grad_norm=acc["norm"] / n, clipped=acc["clipped"] / n,
+                          train_acc=acc["right"] / acc["counted"] if acc["counted"] else None)
+        val = task.val_batches()
+        if val:
+            loss, right, counted = engine.evaluate(val)
+            rec.val_loss = loss
+            rec.val_acc = right / counted if counted else None
+        if res is not None:        # the probe input was this step's batch: its recording is free
+            rec.probe = res.probe
+            rec.prediction = task.describe(res.out, batch)
+        elif want_probe:
+            rec.probe = engine.probe(self._probe_batch)
+            rec.prediction = task.describe(torch.from_numpy(rec.probe.out)[None], self._probe_batch)
+        else:
+            out, _ = engine.predict(self._probe_batch.x)
+            rec.prediction = task.describe(out, self._probe_batch)
+        rec.seconds = time.perf_counter() - self.started
+        return rec
+
+
+def _fits(state, batch) -> bool:
+    h = state[0] if isinstance(state, tuple) else state
+    return h.shape[1] == batch.size

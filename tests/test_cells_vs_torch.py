@@ -1,0 +1,168 @@
+"""The instrumented loop must be torch.nn, step for step: outputs, states, parameter gradients,
+and ||dL/dh_t|| equal to torch.autograd.grad of the same loss with respect to h_t."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.engine import TorchEngine
+from rnnviz.model import RecurrentNet
+from rnnviz.tasks import make_task
+from rnnviz.tasks.base import Batch
+
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+SHAPES = [(1, 1, 3, 4), (3, 7, 5, 4), (2, 12, 16, 6)]  # (B, T, H, V)
+
+
+def _model(cell, layers, H, V, dtype, nonlin="tanh", embedding=0, head=True, seed=0):
+    torch.manual_seed(seed)
+    return RecurrentNet(ModelConfig(cell=cell, hidden_size=H, num_layers=layers, nonlinearity=nonlin,
+                                    embedding_dim=embedding, head=head), V, V if head else H, True).to(dtype)
+
+
+@pytest.mark.parametrize("cell,layers,dtype,shape", [
+    (c, L, d, s) for c, L, d, s in itertools.product(["rnn", "lstm", "gru"], [1, 2], [torch.float64, torch.float32], SHAPES)])
+def test_recorded_forward_and_grads_equal_torch_nn(cell, layers, dtype, shape):
+    B, T, H, V = shape
+    model = _model(cell, layers, H, V, dtype)
+    x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(2))
+    h0 = model.zero_state(B)
+    h0 = tuple(torch.randn_like(s) * 0.5 for s in h0) if isinstance(h0, tuple) else torch.randn_like(h0) * 0.5
+
+    out_f, st_f = model(x, h0)  # fused torch.nn path
+    loss_f = F.cross_entropy(out_f.reshape(-1, V), y.reshape(-1))
+    g_f = torch.autograd.grad(loss_f, list(model.parameters()))
+    out_r, st_r, traces = model.forward_recorded(x, h0)
+    loss_r = F.cross_entropy(out_r.reshape(-1, V), y.reshape(-1))
+    g_r = torch.autograd.grad(loss_r, list(model.parameters()))
+
+    tol = TOL[dtype]
+    assert (out_f - out_r).abs().max() < tol
+    for a, b in zip(st_f if isinstance(st_f, tuple) else [st_f], st_r if isinstance(st_r, tuple) else [st_r]):
+        assert (a - b).abs().max() < tol
+    for (name, _), a, b in zip(model.named_parameters(), g_f, g_r):
+        assert (a - b).abs().max() < tol * max(1.0, a.abs().max().item()), name
+    # the recorded h_t of the last layer are the torch.nn output sequence
+    assert (torch.stack(traces[-1].h, 1) - model.rnn(model.encode(x), h0)[0]).abs().max() < tol
+    if cell != "rnn":
+        assert set(traces[0].gates) == set("ifgo" if cell == "lstm" else "rzn")
+        assert len(traces[0].gates[next(iter(traces[0].gates))]) == T
+
+
+@pytest.mark.parametrize("nonlin", ["tanh", "relu"])
+def test_rnn_relu_and_embedding(nonlin):
+    model = _model("rnn", 2, 6, 5, torch.float64, nonlin=nonlin, embedding=3)
+    x = torch.randint(0, 5, (2, 8))
+    a, _ = model(x)
+    b, _, _ = model.forward_recorded(x)
+    assert (a - b).abs().max() < 1e-12
+
+
+def _cell_reference(model, x, y, kind_loss):
+    """An independent implementation with torch.nn.*Cell modules on the same weights; returns the
+    per-layer list of h_t tensors (differentiable) and the loss."""
+    cfg = model.cfg
+    cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[cfg.cell]
+    inp = model.encode(x)
+    hs_all = []
+    for k in range(cfg.num_layers):
+        cell = cls(inp.shape[-1], cfg.hidden_size, **({"nonlinearity": cfg.nonlinearity} if cfg.cell == "rnn" else {}))
+        cell = cell.to(inp.dtype)
+        with torch.no_grad():
+            for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(cell, n).copy_(getattr(model.rnn, f"{n}_l{k}"))
+        h = torch.zeros(x.shape[0], cfg.hidden_size, dtype=inp.dtype)
+        c = torch.zeros_like(h)
+        hs = []
+        for t in range(inp.shape[1]):
+            if cfg.cell == "lstm":
+                h, c = cell(inp[:, t], (h, c))
+            else:
+                h = cell(inp[:, t], h)
+            hs.append(h)
+        hs_all.append(hs)
+        inp = torch.stack(hs, 1)
+    out = model.output(inp)
+    return hs_all, out
+
+
+@pytest.mark.parametrize("cell,layers", list(itertools.product(["rnn", "lstm", "gru"], [1, 2])))
+def test_grad_norms_equal_autograd(cell, layers):
+    task = make_task("seoul")
+    m, t = task.suggested()
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=9, num_layers=layers),
+                      TrainConfig(dtype="float64", seed=3))
+    batch = task.probe()
+    probe = eng.probe(batch)
+    hs, out = _cell_reference(eng.model, batch.x, batch.y, "classify")
+    V = out.shape[-1]
+    loss = F.cross_entropy(out.reshape(-1, V), batch.y.reshape(-1), ignore_index=-100)
+    assert abs(loss.item() - probe.loss) < 1e-10
+    flat = [h for layer in hs for h in layer]
+    grads = torch.autograd.grad(loss, flat, retain_graph=True)
+    T = batch.steps
+    for k in range(layers):
+        ref = torch.stack([g[0].norm() for g in grads[k * T:(k + 1) * T]]).numpy()
+        assert abs(probe.grad_h[k] - ref).max() < 1e-10
+    # L = loss of the final step only
+    last = F.cross_entropy(out[0, -1:], batch.y[0, -1:])
+    g_last = torch.autograd.grad(last, flat)
+    ref_last = torch.stack([g[0].norm() for g in g_last[(layers - 1) * T:]]).numpy()
+    assert abs(probe.grad_h_last[-1] - ref_last).max() < 1e-10
+    # the hidden states recorded are the reference's
+    assert abs(probe.hidden[-1] - torch.stack([h[0] for h in hs[-1]]).detach().numpy()).max() < 1e-10
+
+
+def test_grad_norms_recorded_in_training_step_equal_autograd():
+    """When the probe is the training batch, the trainer reads ||dL/dh_t|| from the step itself."""
+    task = make_task("hihell")
+    eng = TorchEngine(task, ModelConfig(cell="lstm", hidden_size=5), TrainConfig(dtype="float64", lr=0.1))
+    batch = task.probe()
+    expected = eng.probe(batch, last=False)  # before the update
+    res = eng.train_step(batch, record=True)
+    assert abs(res.probe.grad_h - expected.grad_h).max() < 1e-10
+    assert abs(res.probe.hidden - expected.hidden).max() < 1e-12
+
+
+def test_regression_task_grad_norms_with_mask():
+    task = make_task("adding", lag=12)
+    eng = TorchEngine(task, ModelConfig(cell="gru", hidden_size=6), TrainConfig(dtype="float64"))
+    batch = task.probe()
+    p = eng.probe(batch)
+    # the loss sits on the last step only, so both definitions agree
+    assert abs(p.grad_h - p.grad_h_last).max() < 1e-10
+    assert p.grad_h[-1, 0] < p.grad_h[-1, -1] * 10  # finite, positive numbers
+    assert (p.grad_h > 0).all()
+
+
+def test_peephole_lstm_gradients_match_finite_differences():
+    torch.manual_seed(0)
+    model = RecurrentNet(ModelConfig(cell="lstm", peephole=True, hidden_size=4, num_layers=2), 3, 3, True).double()
+    x = torch.randint(0, 3, (2, 5))
+    y = torch.randint(0, 3, (2, 5))
+
+    def loss_fn():
+        out, _ = model(x)
+        return F.cross_entropy(out.reshape(-1, 3), y.reshape(-1))
+    params = dict(model.named_parameters())
+    grads = dict(zip(params, torch.autograd.grad(loss_fn(), list(params.values()))))
+    assert any("peephole" in n for n in params)
+    eps = 1e-6
+    with torch.no_grad():
+        for name, p in params.items():
+            flat = p.view(-1)
+            for i in range(0, flat.numel(), max(1, flat.numel() // 5)):
+                old = flat[i].item()
+                flat[i] = old + eps
+                up = loss_fn().item()
+                flat[i] = old - eps
+                down = loss_fn().item()
+                flat[i] = old
+                num = (up - down) / (2 * eps)
+                ana = grads[name].view(-1)[i].item()
+                assert abs(num - ana) <= 1e-6 * max(1.0, abs(num) + abs(ana)), (name, i, num, ana)
+    # the peepholes matter: the gradient reaches them
+    assert grads["rnn.peephole_f_l0"].abs().sum() > 0

@@ -38,6 +38,13 @@ class StepResult:
     probe: Probe | None = None
 
 
+def _fits(state: State, batch: Batch) -> bool:
+    if state is None:
+        return False
+    h = state[0] if isinstance(state, tuple) else state
+    return h.shape[1] == batch.size
+
+
 def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNet:
     """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights."""
     tcfg.validate()
@@ -133,12 +140,14 @@ class TorchEngine:
 
     # ---- measuring -----------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, batches: list[Batch]) -> tuple[float, int, int]:
-        """(mean loss weighted by counted steps, right, counted) at the current weights, eval mode."""
+    def evaluate(self, batches: list[Batch], carry: bool = False) -> tuple[float, int, int]:
+        """(mean loss weighted by counted steps, right, counted) at the current weights, eval mode.
+        carry=True feeds each batch's final state into the next (consecutive windows, as in training)."""
         self.model.eval()
         total, weight, right, counted = 0.0, 0.0, 0, 0
+        state = None
         for b in batches:
-            out, _ = self.model(b.x)
+            out, state = self.model(b.x, state if carry and _fits(state, b) else None)
             w = float((b.y != -100).sum()) if self.task.kind == "classify" else (
                 float(b.mask.sum()) if b.mask is not None else float(b.x.shape[0] * b.x.shape[1]))
             total += float(masked_loss(self.task.kind, out, b)) * w

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .engine import TorchEngine
+from .engine import TorchEngine, _fits
 from .recorder import EpochRecord
 from .tasks.base import Task
 
@@ -129,7 +129,7 @@ class Trainer:
                     index = self.epoch if self.unit == "epoch" else self.step + 1
                     want_probe = at_record and any(cb.wants_probe(self, index) for cb in self.callbacks)
                     in_step = want_probe and self._same_as_probe(batch)
-                    if state is not None and not _fits(state, batch):
+                    if not _fits(state, batch):
                         state = None
                     res = self.engine.train_step(batch, state if carry else None, record=in_step)
                     self.step += 1
@@ -190,7 +190,7 @@ class Trainer:
                           train_acc=acc["right"] / acc["counted"] if acc["counted"] else None)
         val = task.val_batches()
         if val:
-            loss, right, counted = engine.evaluate(val)
+            loss, right, counted = engine.evaluate(val, carry=self.tcfg.carry_state and task.sequential)
             rec.val_loss = loss
             rec.val_acc = right / counted if counted else None
         if res is not None:        # the probe input was this step's batch: its recording is free
@@ -206,6 +206,3 @@ class Trainer:
         return rec
 
 
-def _fits(state, batch) -> bool:
-    h = state[0] if isinstance(state, tuple) else state
-    return h.shape[1] == batch.size

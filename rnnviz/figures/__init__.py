@@ -1,0 +1,22 @@
+"""Plotly figures of recorded runs: pure functions from EpochRecords, Probes and describe() dicts to a
+`go.Figure` (no streamlit here). Every number drawn is a measurement; whatever is projected (PCA),
+thinned or left out is said on the figure itself (title / subtitle).
+
+In Streamlit, show them with `st.plotly_chart(fig, theme=None)` so the shared template below is kept.
+"""
+from .gradients import grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
+from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, hidden_heatmap, project,
+                     trajectory_figure)
+from .sequences import char_probs_figure, sine_figure
+from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, empty_figure, figure_text
+from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, prediction_table_figure,
+                       topk_figure)
+
+__all__ = [
+    "LAYOUT", "PALETTE", "TEMPLATE", "apply_style", "empty_figure", "figure_text",
+    "loss_figure", "accuracy_figure", "prediction_table_figure", "topk_figure", "grad_norm_clip_figure",
+    "PCABasis", "fit_pca_basis", "project", "trajectory_figure", "hidden_heatmap", "gate_heatmaps",
+    "gate_means_figure",
+    "grad_norm_figure", "grad_heatmap", "spectral_radius_text", "spectral_radius_figure",
+    "sine_figure", "char_probs_figure",
+]

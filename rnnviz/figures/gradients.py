@@ -1,0 +1,147 @@
+"""Figures of gradients through time: ||dL/dh_t|| per step, over epochs, and the spectral radius."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..probes import Probe
+from ..recorder import EpochRecord
+from .style import (PALETTE, SEQUENTIAL, apply_style, empty_figure, epoch_gap_note, even_indices,
+                    layer_index, time_axis, time_labels)
+
+WHAT = {
+    "grad_h": ("‖∂L/∂h_t‖", "L = mean loss over the counted steps"),
+    "grad_h_last": ("‖∂L_last/∂h_t‖", "L_last = loss of the final counted step"),
+    "grad_c": ("‖∂L/∂c_t‖", "L = mean loss over the counted steps, c = LSTM cell state"),
+}
+
+
+def _norms(probe: Probe | None, which: str, layer: int) -> np.ndarray | None:
+    if probe is None or getattr(probe, which, None) is None:
+        return None
+    g = np.asarray(getattr(probe, which), dtype=np.float64)
+    return g[layer_index(g.shape[0], layer)]
+
+
+def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = None, which: str = "grad_h",
+                     layer: int = -1) -> go.Figure:
+    """||dL/dh_t|| against the time step t on a log axis, one line per run (e.g. rnn, lstm, gru).
+
+    which: "grad_h" | "grad_h_last" | "grad_c". Zeros (e.g. steps after the final loss for grad_h_last)
+    have no place on a log axis: they are not drawn and the figure says how many were left out.
+    """
+    sym, meaning = WHAT.get(which, (which, ""))
+    title = f"Gradient through time: {sym}"
+    series = {name: _norms(p, which, layer) for name, p in (runs or {}).items()}
+    series = {k: v for k, v in series.items() if v is not None}
+    if not series:
+        return empty_figure(f"no {sym} measured in these probes", title)
+    fig = go.Figure()
+    dropped = {}
+    T = max(len(v) for v in series.values())
+    labs = time_labels(labels, T)
+    for i, (name, g) in enumerate(series.items()):
+        t = np.arange(len(g))
+        keep = np.isfinite(g) & (g > 0)
+        if (~keep).any():
+            dropped[name] = int((~keep).sum())
+        fig.add_trace(go.Scatter(
+            x=t[keep], y=g[keep], name=name, mode="lines+markers",
+            line=dict(color=PALETTE[i % len(PALETTE)], width=3), marker=dict(size=7),
+            customdata=[labs[j] for j in t[keep]],
+            hovertemplate=f"<b>{name}</b><br>t = %{{x}} (input %{{customdata}})<br>{sym} = %{{y:.6g}}"
+                          "<extra></extra>"))
+    fig.update_yaxes(type="log", exponentformat="power", title_text=f"{sym} (log scale)")
+    time_axis(fig, labs)
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="closest")
+    notes = [meaning]
+    if dropped:
+        notes.append("zeros / non-finite values not drawn on the log axis: "
+                     + ", ".join(f"{k} {n} step(s)" for k, n in dropped.items()))
+    return apply_style(fig, title, notes)
+
+
+def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int = -1, thinned: bool = False,
+                 max_rows: int = 400, labels: list[str] | None = None) -> go.Figure:
+    """Epoch x time-step heatmap of log10 ||dL/dh_t||: how the gradient's reach changes with training.
+
+    Records without a probe (or without this measurement) are skipped and the figure says how many
+    epochs have one; zeros are left blank (log10 undefined). More than max_rows probed epochs are
+    thinned evenly (first and last kept), and said so.
+    """
+    sym, meaning = WHAT.get(which, (which, ""))
+    title = f"{sym} over training (log10)"
+    recs = list(records or [])
+    probed = [(r.epoch, g) for r in recs if (g := _norms(r.probe, which, layer)) is not None]
+    if not probed:
+        return empty_figure(f"no probe with {sym} recorded yet", title)
+    n_probed = len(probed)
+    probed = [probed[i] for i in even_indices(n_probed, max_rows)]
+    T = max(len(g) for _, g in probed)
+    raw = np.full((len(probed), T), np.nan)
+    for i, (_, g) in enumerate(probed):
+        raw[i, :len(g)] = g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(raw > 0, np.log10(raw), np.nan)
+    epochs = [e for e, _ in probed]
+    custom = np.vectorize(lambda v: "–" if not np.isfinite(v) else f"{v:.6g}", otypes=[object])(raw)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(T)), y=epochs, customdata=custom, colorscale=SEQUENTIAL,
+        colorbar=dict(title="log10"),
+        hovertemplate=f"epoch %{{y}}, t = %{{x}}<br>{sym} = %{{customdata}}<br>log10 = %{{z:.4f}}<extra></extra>"))
+    fig.update_yaxes(title_text="epoch")
+    time_axis(fig, time_labels(labels, T))
+    notes = [meaning]
+    if len(recs) > n_probed:
+        notes.append(f"probe recorded at {n_probed} of {len(recs)} epochs")
+    if n_probed > len(probed):
+        notes.append(f"showing {len(probed)} of {n_probed} probed epochs (evenly spaced)")
+    notes.append(epoch_gap_note(epochs, thinned))
+    zeros = int(np.sum(raw == 0))
+    if zeros:
+        notes.append(f"{zeros} zero value(s) left blank")
+    return apply_style(fig, title, notes, height=max(480, min(800, 200 + 4 * len(probed))))
+
+
+def spectral_radius_text(probe: Probe | None) -> str:
+    """One line per recurrent block: its spectral radius (largest |eigenvalue|) per layer."""
+    if probe is None or not probe.spectral_radius:
+        return "spectral radius: not measured"
+    lines = []
+    for block, vals in probe.spectral_radius.items():
+        per = ", ".join(f"{v:.4g}" + (f" (layer {i + 1})" if len(vals) > 1 else "") for i, v in enumerate(vals))
+        lines.append(f"ρ({block}) = {per}")
+    return "\n".join(lines)
+
+
+def spectral_radius_figure(records: list[EpochRecord], thinned: bool = False) -> go.Figure:
+    """Spectral radius of each recurrent block (and layer) over the probed epochs, with the line ρ = 1.
+
+    Above 1 the linearised recurrence can amplify signals (and gradients) from step to step; below 1 it
+    shrinks them. Records without a probe or measurement are skipped.
+    """
+    title = "Spectral radius of the recurrent weights"
+    pts = [(r.epoch, r.probe.spectral_radius) for r in records or []
+           if r.probe is not None and r.probe.spectral_radius]
+    if not pts:
+        return empty_figure("spectral radius not measured yet", title)
+    keys = []
+    for _, sr in pts:
+        for block, vals in sr.items():
+            keys += [(block, i, len(vals)) for i in range(len(vals)) if (block, i, len(vals)) not in keys]
+    fig = go.Figure()
+    for k, (block, i, n) in enumerate(keys):
+        xy = [(e, sr[block][i]) for e, sr in pts if block in sr and len(sr[block]) > i]
+        name = block + (f" layer {i + 1}" if n > 1 else "")
+        fig.add_trace(go.Scatter(x=[a for a, _ in xy], y=[b for _, b in xy], name=name,
+                                 mode="lines+markers" if len(xy) <= 40 else "lines",
+                                 line=dict(color=PALETTE[k % len(PALETTE)], width=3),
+                                 hovertemplate=f"{name}<br>epoch %{{x}}<br>ρ = %{{y:.6g}}<extra></extra>"))
+    fig.add_hline(y=1, line_dash="dot", line_color="black", annotation_text="ρ = 1")
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="spectral radius ρ (largest |eigenvalue|)", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=-0.2))
+    notes = [epoch_gap_note([e for e, _ in pts], thinned)]
+    if len(pts) < len(records):
+        notes.append(f"measured at {len(pts)} of {len(records)} epochs")
+    return apply_style(fig, title, notes)

@@ -1,0 +1,270 @@
+"""Figures of the inside of the model on the probe: hidden-state trajectory (PCA), h_t and gate heatmaps."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..probes import GATE_NAMES, GATE_TITLES, Probe
+from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, apply_style, empty_figure, fmt,
+                    layer_index, layer_name, symmetric_range, time_axis, time_labels, unit_range)
+
+SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # on [0, 1]; g, n (tanh) and c on a diverging scale
+
+
+class PCABasis(tuple):
+    """(mean [H], components [dims, H], explained_ratio [dims]) - unpacks like a plain 3-tuple.
+
+    Extra attributes: `ranges` [dims, 2] (min, max of the pooled projection, for fixed axes),
+    `raw` (True when H <= dims: components are the unit axes, no projection), `n_units` (H),
+    `n_probes` (how many probes were pooled).
+    explained_ratio = variance along each component / total variance of the pooled hidden states.
+    """
+
+    def __new__(cls, mean, components, explained_ratio, ranges=None, raw=False, n_probes=None):
+        self = super().__new__(cls, (mean, components, explained_ratio))
+        self.ranges, self.raw, self.n_units = ranges, raw, int(np.shape(mean)[0])
+        self.n_probes = n_probes
+        return self
+
+
+def _states(probe: Probe, layer: int) -> np.ndarray:
+    h = np.asarray(probe.hidden, dtype=np.float64)
+    return h[layer_index(h.shape[0], layer)]  # [T, H]
+
+
+def fit_pca_basis(probes: list[Probe], layer: int = -1, dims: int = 3) -> PCABasis | None:
+    """A PCA basis of the hidden states of ALL given probes pooled (one basis for every epoch).
+
+    Numpy SVD of the centred [sum T, H] matrix; each component's sign is fixed so that its largest
+    loading is positive (a refit on more epochs does not flip the picture). When H <= dims the basis
+    is the raw units themselves (identity, no centring). None when there are no probes.
+    """
+    states = [_states(p, layer) for p in probes or [] if p is not None]
+    if not states:
+        return None
+    X = np.concatenate(states, 0)
+    X = X[np.isfinite(X).all(1)]  # a diverged run (inf / nan states) must not poison the basis
+    if not len(X):
+        return None
+    H = X.shape[1]
+    if H <= dims:
+        mean, comps = np.zeros(H), np.eye(H)
+        var = X.var(0)
+        ratio = var / var.sum() if var.sum() > 0 else np.zeros(H)
+        raw = True
+    else:
+        mean = X.mean(0)
+        _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
+        total = float((s ** 2).sum())
+        comps = np.zeros((dims, H))
+        ratio = np.zeros(dims)
+        n = min(dims, vt.shape[0])
+        comps[:n] = vt[:n]
+        ratio[:n] = (s[:n] ** 2) / total if total > 0 else 0.0
+        for k in range(n):
+            if comps[k, np.argmax(np.abs(comps[k]))] < 0:
+                comps[k] = -comps[k]
+        raw = False
+    proj = (X - mean) @ comps.T
+    ranges = np.stack([proj.min(0), proj.max(0)], 1)
+    return PCABasis(mean, comps, ratio, ranges=ranges, raw=raw, n_probes=len(states))
+
+
+def project(probe: Probe, basis, layer: int = -1, dims: int | None = None) -> np.ndarray:
+    """The probe's h_t in the basis: (h - mean) @ components[:dims].T  -> [T, dims]."""
+    mean, comps, _ = basis
+    comps = comps if dims is None else comps[:dims]
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (_states(probe, layer) - mean) @ comps.T
+
+
+def _view_ranges(P: np.ndarray, fixed) -> np.ndarray:
+    """[dims, 2] axis ranges: the fixed ones widened to hold every point of P (never clip), padded."""
+    r = np.asarray(fixed, float)[:P.shape[1]] if fixed is not None else None
+    if len(P):
+        own = np.stack([P.min(0), P.max(0)], 1)
+        r = own if r is None else np.stack([np.minimum(r[:, 0], own[:, 0]), np.maximum(r[:, 1], own[:, 1])], 1)
+    r = r if r is not None else np.array([[-1.0, 1.0]] * P.shape[1])
+    pad = np.maximum((r[:, 1] - r[:, 0]) * 0.08, 1e-3)
+    return np.stack([r[:, 0] - pad, r[:, 1] + pad], 1)
+
+
+def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = None, layer: int = -1,
+                      dims: int = 2, title_epoch: int | None = None, ranges=None) -> go.Figure:
+    """The probe's hidden-state trajectory in a fixed basis (from fit_pca_basis), 2-D or 3-D.
+
+    Points joined in time order, each labelled with its input token, coloured by time; start and end
+    marked. Axis ranges come from `ranges` ([dims, 2]) or the basis' pooled projection range, so the
+    view stays put between epochs. The subtitle states the projection and its explained variance.
+    """
+    title = "Hidden-state trajectory" + (f", epoch {title_epoch}" if title_epoch is not None else "")
+    if probe is None or basis is None:
+        return empty_figure("no probe recorded yet", title)
+    mean, comps, ratio = basis
+    H = len(mean)
+    raw = bool(getattr(basis, "raw", False))
+    dims = int(max(1, min(dims, 3, comps.shape[0])))
+    P = project(probe, basis, layer, dims)  # [T, dims]
+    T = P.shape[0]
+    labs = time_labels(labels, T)
+    finite = np.isfinite(P).all(1)
+    ranges = _view_ranges(P[finite], ranges if ranges is not None else getattr(basis, "ranges", None))
+    if dims == 1:  # H = 1: plot h against time instead
+        P, ranges = np.concatenate([np.arange(T)[:, None], P], 1), np.array([[-0.5, T - 0.5], ranges[0]])
+    names = [f"h[{k}]" if raw else f"PC{k + 1}" for k in range(dims)]
+    ax_titles = [f"{n} ({ratio[k]:.0%} of variance)" for k, n in enumerate(names)]
+    if dims == 1:
+        ax_titles = ["time step t", ax_titles[0]]
+    custom = [[t, labs[t]] + [fmt(v) for v in P[t]] for t in range(T)]
+    hover = "t = %{customdata[0]}, input %{customdata[1]}" + "".join(
+        f"<br>{n} = %{{customdata[{k + 2 + (dims == 1)}]}}" for k, n in enumerate(names)) + "<extra></extra>"
+    pts = dict(mode="lines+markers+text", text=labs, textposition="top center", customdata=custom,
+               hovertemplate=hover, showlegend=False, line=dict(color="#999999", width=2),
+               textfont=dict(family=MONO_FAMILY, size=15),
+               marker=dict(color=np.arange(T), colorscale="Cividis", size=9,
+                           colorbar=dict(title="time step", thickness=15)))
+    marks = [(0, "start", "square", PALETTE[2]), (T - 1, "end", "diamond", PALETTE[3])]
+    fig = go.Figure()
+    if P.shape[1] == 3:
+        fig.add_trace(go.Scatter3d(x=P[:, 0], y=P[:, 1], z=P[:, 2], **pts))
+        for t, name, sym, col in marks:
+            fig.add_trace(go.Scatter3d(x=[P[t, 0]], y=[P[t, 1]], z=[P[t, 2]], mode="markers", name=name,
+                                       marker=dict(symbol=sym, size=9, color=col), hoverinfo="skip"))
+        axes = {a: dict(title=dict(text=ax_titles[k]), range=list(ranges[k]), autorange=False)
+                for k, a in enumerate(("xaxis", "yaxis", "zaxis"))}
+        fig.update_layout(scene=dict(aspectmode="cube", **axes), uirevision="trajectory")
+    else:
+        fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], **pts))
+        for t, name, sym, col in marks:
+            fig.add_trace(go.Scatter(x=[P[t, 0]], y=[P[t, 1]], mode="markers", name=name, hoverinfo="skip",
+                                     marker=dict(symbol=sym, size=18, color=col, line_color="black")))
+        fig.update_xaxes(title_text=ax_titles[0], range=list(ranges[0]), autorange=False)
+        fig.update_yaxes(title_text=ax_titles[1], range=list(ranges[1]), autorange=False)
+    fig.update_layout(legend=dict(orientation="h", y=-0.15))
+    nL = np.shape(probe.hidden)[0]
+    if raw:
+        what = f"raw hidden units, no projection (H = {H})"
+    else:
+        n = getattr(basis, "n_probes", None)
+        what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
+                + (f"one basis fitted on {n} probe(s) pooled" if n else "fixed basis"))
+    bad = int((~finite).sum())
+    return apply_style(fig, title, [layer_name(nL, layer_index(nL, layer)), what,
+                                    f"{bad} step(s) with non-finite h not drawn" if bad else ""])
+
+
+def _units(z: np.ndarray, max_units: int) -> tuple[np.ndarray, str]:
+    """z [T, H] -> [n, T] of the first max_units units, and a note when units are left out."""
+    H = z.shape[1]
+    n = min(H, max(1, max_units))
+    return z[:, :n].T, (f"showing units 0–{n - 1} of {H}" if n < H else "")
+
+
+def _heat(zu: np.ndarray, labs, name: str, **kw) -> go.Heatmap:
+    n, T = zu.shape
+    custom = np.array([[labs[t] for t in range(T)]] * n, dtype=object)
+    return go.Heatmap(z=zu, x=list(range(T)), y=list(range(n)), customdata=custom,
+                      hovertemplate=f"unit {name}[%{{y}}], t = %{{x}} (input %{{customdata}})<br>"
+                                    f"{name} = %{{z:.6g}}<extra></extra>", **kw)
+
+
+def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: int = -1,
+                   max_units: int = 64) -> go.Figure:
+    """Units x time heatmap of h_t on the probe (diverging scale on [-1, 1], or the true range)."""
+    title = "Hidden state h_t"
+    if probe is None:
+        return empty_figure("no probe recorded yet", title)
+    h = _states(probe, layer)
+    labs = time_labels(labels, h.shape[0])
+    zu, unit_note = _units(h, max_units)
+    lo, hi, range_note = symmetric_range(zu)
+    fig = go.Figure(_heat(zu, labs, "h", colorscale=DIVERGING, zmin=lo, zmax=hi, zmid=0,
+                          colorbar=dict(title="h")))
+    fig.update_yaxes(autorange="reversed", title_text="hidden unit")
+    time_axis(fig, labs)
+    nL = np.shape(probe.hidden)[0]
+    notes = [layer_name(nL, layer_index(nL, layer)), unit_note, range_note]
+    return apply_style(fig, title, notes, height=max(380, min(900, 150 + 9 * zu.shape[0])))
+
+
+def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm", layer: int = -1,
+                  max_units: int = 64) -> go.Figure:
+    """One heatmap per gate (lstm: i, f, g, o and the cell state c; gru: r, z, n), units x time.
+
+    Sigmoid gates share a [0, 1] sequential scale; candidates g / n a diverging [-1, 1] scale; c its own
+    diverging scale (its true range when it exceeds 1). Ranges widen (and say so) if values fall outside.
+    """
+    title = f"Gates of the {cell.upper()}"
+    if probe is None:
+        return empty_figure("no probe recorded yet", title)
+    names = [g for g in GATE_NAMES.get(cell, ()) if g in probe.gates]
+    if not names:
+        return empty_figure(f"a {cell.upper()} has no gates" if not GATE_NAMES.get(cell)
+                            else "no gate values in this probe", title)
+    li = layer_index(np.shape(probe.hidden)[0], layer)
+    panels = [(g, GATE_TITLES.get(g, g), np.asarray(probe.gates[g], float)[li]) for g in names]
+    if cell == "lstm" and probe.cell is not None:
+        panels.append(("c", "cell state c", np.asarray(probe.cell, float)[li]))
+    T = panels[0][2].shape[0]
+    labs = time_labels(labels, T)
+    n = len(panels)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06 if n > 3 else 0.09,
+                        subplot_titles=[p[1] for p in panels])
+    notes, unit_note = [layer_name(np.shape(probe.hidden)[0], li)], ""
+    kind = {g: "sig" if g in SIGMOID_GATES else "c" if g == "c" else "tanh" for g, _, _ in panels}
+    axes = {}  # kind -> coloraxis name; sigmoid gates [0, 1], candidates [-1, 1], c its own true range
+    for key, label in (("sig", "sigmoid gates"), ("tanh", "candidate"), ("c", "cell state c")):
+        zs = [z.ravel() for g, _, z in panels if kind[g] == key]
+        if not zs:
+            continue
+        allz = np.concatenate(zs)
+        lo, hi, note = unit_range(allz) if key == "sig" else symmetric_range(allz)
+        if key == "c":  # c has no natural bound: always its own true range
+            finite = np.abs(allz[np.isfinite(allz)])
+            hi = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            lo, note = -hi, f"colour range ±{hi:.3g} (its largest |c|)"
+        axes[key] = ax = f"coloraxis{len(axes) + 1}"
+        notes.append(f"{label}: {note}" if note else "")
+        fig.update_layout({ax: dict(cmin=lo, cmax=hi, colorscale=SEQUENTIAL if key == "sig" else DIVERGING,
+                                    colorbar=dict(title=label, thickness=15))})
+    for k, ax in enumerate(axes.values()):
+        fig.update_layout({ax: dict(colorbar=dict(len=0.9 / len(axes), y=1 - (k + 0.5) / len(axes)))})
+    for row, (g, _, z) in enumerate(panels, start=1):
+        zu, unit_note = _units(z, max_units)
+        fig.add_trace(_heat(zu, labs, g, coloraxis=axes[kind[g]]), row=row, col=1)
+        fig.update_yaxes(autorange="reversed", title_text="unit", row=row, col=1)
+    fig.update_annotations(font_size=18)
+    time_axis(fig, labs, row=n, col=1)
+    height = 140 + n * max(170, min(320, 5 * zu.shape[0] + 60))
+    apply_style(fig, title, notes + [unit_note], height=height)
+    fig.update_layout(margin_t=fig.layout.margin.t + 25)  # room for the first subplot title
+    return fig
+
+
+def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm",
+                      layer: int = -1) -> go.Figure:
+    """The mean over units of each gate at every time step (sigmoid gates on [0, 1], candidates on [-1, 1])."""
+    title = f"Mean gate values of the {cell.upper()}"
+    if probe is None:
+        return empty_figure("no probe recorded yet", title)
+    names = [g for g in GATE_NAMES.get(cell, ()) if g in probe.gates]
+    if not names:
+        return empty_figure(f"a {cell.upper()} has no gates" if not GATE_NAMES.get(cell)
+                            else "no gate values in this probe", title)
+    li = layer_index(np.shape(probe.hidden)[0], layer)
+    fig = go.Figure()
+    T = 0
+    for k, g in enumerate(names):
+        z = np.asarray(probe.gates[g], float)[li]
+        T, H = z.shape
+        fig.add_trace(go.Scatter(
+            x=list(range(T)), y=z.mean(1), name=GATE_TITLES.get(g, g), mode="lines+markers",
+            line=dict(color=PALETTE[k % len(PALETTE)], width=3, dash="solid" if g in SIGMOID_GATES else "dash"),
+            hovertemplate=f"{GATE_TITLES.get(g, g)}<br>t = %{{x}}<br>mean = %{{y:.6g}}<extra></extra>"))
+    fig.update_yaxes(title_text=f"mean over the {H} units")
+    time_axis(fig, time_labels(labels, T))
+    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+    notes = [layer_name(np.shape(probe.hidden)[0], li),
+             "solid = sigmoid gates (0…1), dashed = tanh candidate (−1…1)"]
+    return apply_style(fig, title, notes)

@@ -1,0 +1,83 @@
+"""Figures of value sequences (regression tasks such as the sine wave) and of sampling distributions."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, apply_style, empty_figure, fmt, show_token
+
+
+def sine_figure(prediction: dict | None, free_running: list[float] | None = None, x=None) -> go.Figure:
+    """Input, target and the teacher-forced prediction of a "values" describe() dict, and optionally a
+    free-running continuation (each prediction fed back as the next input) drawn after it, dotted.
+
+    x: the positions of the probe's steps (default 0..T-1); the continuation continues its spacing.
+    """
+    title = "Sequence prediction"
+    if not prediction or prediction.get("kind") != "values":
+        return empty_figure("no value prediction to show (this figure is for regression tasks)", title)
+    inp = np.asarray(prediction.get("input", []), float)
+    tgt = np.asarray(prediction.get("target", []), float)
+    pred = np.asarray(prediction.get("predicted", []), float)
+    T = max(len(inp), len(tgt), len(pred))
+    xs = np.arange(T, dtype=float) if x is None else np.asarray(x, float)[:T]
+    fig = go.Figure()
+    series = [("input", inp, dict(color="#999999", width=2), "lines"),
+              ("target", tgt, dict(color="black", width=3, dash="dash"), "lines"),
+              ("prediction (teacher-forced)", pred, dict(color=PALETTE[0], width=3), "lines+markers")]
+    for name, y, line, mode in series:
+        if len(y):
+            fig.add_trace(go.Scatter(x=xs[:len(y)], y=y, name=name, mode=mode if T <= 120 else "lines",
+                                     line=line, marker=dict(size=6),
+                                     hovertemplate=f"{name}<br>x = %{{x:.6g}}<br>value = %{{y:.6g}}<extra></extra>"))
+    notes = []
+    if prediction.get("mse") is not None:
+        notes.append(f"teacher-forced MSE = {fmt(prediction['mse'])}")
+    if free_running is not None and len(free_running) and T:
+        fr = np.asarray(free_running, float)
+        step = float(xs[-1] - xs[-2]) if T > 1 else 1.0
+        xf = xs[-1] + step * np.arange(1, len(fr) + 1)
+        # start the dotted line at the last teacher-forced prediction so the two parts join visibly
+        x0, y0 = ([xs[len(pred) - 1]], [pred[-1]]) if len(pred) else ([], [])
+        fig.add_trace(go.Scatter(x=np.concatenate([x0, xf]), y=np.concatenate([y0, fr]),
+                                 name="free running (prediction fed back)", mode="lines+markers",
+                                 line=dict(color=PALETTE[1], width=3, dash="dot"), marker=dict(size=6),
+                                 hovertemplate="free running<br>x = %{x:.6g}<br>value = %{y:.6g}<extra></extra>"))
+        fig.add_vline(x=xs[-1], line_dash="dot", line_color="#666666")
+        fig.add_annotation(x=xs[-1], y=1.0, yref="paper", text=" free running →", showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(color=PALETTE[1]))
+        notes.append(f"{len(fr)} free-running steps after the probe")
+    fig.update_xaxes(title_text="time step" if x is None else "x")
+    fig.update_yaxes(title_text="value")
+    fig.update_layout(legend=dict(orientation="h", y=-0.2), hovermode="x unified")
+    return apply_style(fig, title, notes)
+
+
+def char_probs_figure(probs: list[dict], chosen: list[str] | None = None, max_tokens: int = 30) -> go.Figure:
+    """While sampling: the model's distribution at each generated step (token x step heatmap).
+
+    probs: one {token: probability} per generated step; chosen: the token actually sampled at each
+    step (tick labels and hover). Only the max_tokens tokens with the highest peak probability are
+    rows; the figure says so when others are left out.
+    """
+    title = "Sampling distribution per step"
+    probs = [p for p in (probs or []) if p]
+    if not probs:
+        return empty_figure("nothing sampled yet", title)
+    vocab = sorted({t for p in probs for t in p})
+    peak = {t: max(p.get(t, 0.0) for p in probs) for t in vocab}
+    rows = sorted(vocab, key=lambda t: -peak[t])[:max_tokens]
+    rows = sorted(rows)
+    z = np.array([[p.get(t, 0.0) for p in probs] for t in rows])
+    S = len(probs)
+    chosen = list(chosen or [])
+    ticks = [show_token(chosen[s]) if s < len(chosen) else str(s) for s in range(S)]
+    custom = [[f"step {s}, sampled {ticks[s]!r}" for s in range(S)] for _ in rows]
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(S)), y=[show_token(t) for t in rows], customdata=custom,
+                               colorscale=SEQUENTIAL, zmin=0, zmax=1, colorbar=dict(title="p"),
+                               hovertemplate="%{customdata}<br>token %{y}: p = %{z:.6g}<extra></extra>"))
+    fig.update_yaxes(type="category", tickfont=dict(family=MONO_FAMILY), title_text="token", autorange="reversed")
+    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=ticks, tickfont=dict(family=MONO_FAMILY),
+                     title_text="generation step (sampled token)")
+    notes = [f"showing {len(rows)} of {len(vocab)} tokens (highest peak probability)" if len(rows) < len(vocab) else ""]
+    return apply_style(fig, title, notes, height=max(350, min(900, 150 + 22 * len(rows))))

@@ -1,0 +1,136 @@
+"""The a^n b^n a^n EOS language (course seed 004): count the a's, then reproduce the count twice.
+
+Data as the course builds it: `num_sequences` sequences with n drawn by np.random.RandomState(seed)
+.randint(1, max_n + 1) (seed 42, max_n 5 reproduce the course's list), vocabulary ordered by word
+frequency (a, b, EOS) plus 'UNK' last, split 80/10/10 in the generated order, inputs = seq[:-1],
+targets = seq[1:]. Shapes: x, y LongTensor [B, T] with T the longest sequence of the batch; shorter
+rows are padded at the END (x with the EOS id, y with IGNORE), so padding never changes earlier steps.
+
+Accuracy counts only the DETERMINISTIC positions: those whose input prefix already contains a 'b'.
+Before the first b the next token is a guess (another a, or the first b?); once a b has been seen n is
+known and every later token is fixed, so a perfect model scores 100% there.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import ModelConfig, TrainConfig
+from . import register
+from .base import IGNORE, Batch, Task
+
+
+def anbn(n: int) -> list[str]:
+    """The sequence a^n b^n a^n EOS as a list of tokens."""
+    return ["a"] * n + ["b"] * n + ["a"] * n + ["EOS"]
+
+
+def expected_completion(prefix: list[str]) -> list[str] | None:
+    """The only correct continuation of `prefix` (ending with EOS), or None when the prefix is not
+    the start of some a^n b^n a^n EOS or does not yet fix n (no 'b' seen yet)."""
+    n = 0
+    while n < len(prefix) and prefix[n] == "a":
+        n += 1
+    if n == 0 or n == len(prefix) or prefix[n] != "b":
+        return None
+    full = anbn(n)
+    return full[len(prefix):] if full[:len(prefix)] == list(prefix) else None
+
+
+@dataclass(frozen=True)
+class AnbnOptions:
+    max_n: int = 5              # n is drawn from 1..max_n
+    num_sequences: int = 256    # split 80/10/10 into train/val/test
+    seed: int = 42              # the course's np.random.seed(42)
+    batch_size: int = 32        # 1 = one sequence per step, as the course
+
+
+@register
+class Anbn(Task):
+    name = "anbn"
+    kind = "classify"
+    tokens = True
+    Options = AnbnOptions
+    summary = "a^n b^n a^n EOS: count the a's, then repeat the count (accuracy on the determined part)"
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        o = self.options
+        if not 1 <= o.max_n <= 50:
+            raise ValueError(f"max_n must be in 1..50, got {o.max_n}")
+        if not 10 <= o.num_sequences <= 100_000:
+            raise ValueError(f"num_sequences must be in 10..100000 (80/10/10 split), got {o.num_sequences}")
+        if o.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {o.batch_size}")
+        draw = np.random.RandomState(o.seed)
+        self.sequences = [anbn(int(draw.randint(1, o.max_n + 1))) for _ in range(o.num_sequences)]
+        counts = Counter(w for s in self.sequences for w in s)          # insertion order breaks ties
+        self.vocab = [w for w, _ in sorted(counts.items(), key=lambda kv: -kv[1])] + ["UNK"]
+        self.sep = " "
+        n = len(self.sequences)
+        n_train, n_val, n_test = int(n * 0.8), int(n * 0.1), int(n * 0.1)  # as the course
+        self.train = self.sequences[:n_train]
+        self.val = self.sequences[n_train:n_train + n_val]
+        self.test = self.sequences[n - n_test:]
+
+    # ---- ids and batches ---------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Words -> ids; unknown words become UNK (as the course's defaultdict)."""
+        unk = self._index["UNK"]
+        return [self._index.get(w, unk) for w in text.split()]
+
+    def collate(self, seqs: list[list[str]]) -> Batch:
+        """Token lists -> Batch: x = seq[:-1], y = seq[1:], both [B, T_max], padded at the end."""
+        eos = self._index["EOS"]
+        ids = [self.encode(" ".join(s)) for s in seqs]
+        t_max = max(len(s) for s in ids) - 1
+        x = torch.full((len(ids), t_max), eos, dtype=torch.long)       # pad inputs with EOS
+        y = torch.full((len(ids), t_max), IGNORE, dtype=torch.long)    # pad targets with IGNORE
+        for row, s in enumerate(ids):
+            x[row, :len(s) - 1] = torch.tensor(s[:-1])
+            y[row, :len(s) - 1] = torch.tensor(s[1:])
+        return Batch(x, y)
+
+    def _chunks(self, seqs: list[list[str]]) -> list[Batch]:
+        bs = self.options.batch_size
+        return [self.collate(seqs[i:i + bs]) for i in range(0, len(seqs), bs)]
+
+    def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        order = rng.permutation(len(self.train))
+        yield from self._chunks([self.train[i] for i in order])
+
+    def val_batches(self) -> list[Batch]:
+        return self._chunks(self.val)
+
+    def test_batches(self) -> list[Batch]:
+        return self._chunks(self.test)
+
+    def probe(self) -> Batch:
+        return self.collate([anbn(3)])      # "a a a b b b a a a EOS", T = 9
+
+    def probe_labels(self) -> list[str]:
+        return anbn(3)[:-1]
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def deterministic_mask(self, batch: Batch) -> torch.Tensor:
+        """BoolTensor [B, T]: True where the input prefix x[:, :t+1] contains a 'b' and the step has
+        a target. Example n=2: x = a a b b a a, y = a b b a a EOS -> mask F F T T T T."""
+        seen_b = torch.cumsum((batch.x == self._index["b"]).long(), dim=1) > 0   # [B, T]
+        return seen_b & (batch.y != IGNORE)
+
+    def accuracy(self, out: torch.Tensor, batch: Batch) -> tuple[int, int]:
+        """(right, counted) over the deterministic positions only (see the module docstring)."""
+        counted = self.deterministic_mask(batch)
+        right = (out.argmax(-1) == batch.y) & counted
+        return int(right.sum()), int(counted.sum())
+
+    @classmethod
+    def suggested(cls) -> tuple[ModelConfig, TrainConfig]:
+        # the course: LSTM hidden 50, SGD lr 0.1, 200 epochs, one sequence per step;
+        # Adam with batches of 32 gets there faster for a first demo
+        return (ModelConfig(cell="lstm", hidden_size=50),
+                TrainConfig(optimizer="adam", lr=0.01, epochs=100))

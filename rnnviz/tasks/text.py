@@ -1,0 +1,125 @@
+"""Character-level language model on a corpus (course seed 003, char-RNN): Shakespeare, dinosaur
+names, or your own text.
+
+Batching as the course's get_batches: the training text is laid out in batch_size rows of equal
+length; batch j is columns j*seq_len .. (j+1)*seq_len - 1 of every row, so row r of batch j+1
+continues row r of batch j (sequential, carry the hidden state). y is x shifted by one character,
+the last column included: it is the real next character of the row (the course wrapped around to
+the row's start there). Shapes: x, y LongTensor [batch_size, seq_len].
+Validation = the last val_frac of the text, batched the same way (fewer rows if it is short).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import ModelConfig, TrainConfig
+from . import register
+from .base import Batch, Task
+from .chars import show_token
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+CORPORA = {"shakespeare": DATA / "shakespeare.txt", "dinos": DATA / "dinos.txt"}
+MAX_CUSTOM = 1_000_000
+PROBE_LEN = 64
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    corpus: str = "shakespeare"   # shakespeare | dinos | custom
+    text: str = ""                # the text itself when corpus == "custom"
+    max_chars: int = 200_000      # use the first max_chars characters of the corpus
+    seq_len: int = 64             # characters per window (truncated BPTT length)
+    batch_size: int = 32          # rows read in parallel
+    val_frac: float = 0.1         # the last part of the text, held out
+
+
+def lay_out(ids: np.ndarray, rows: int, seq_len: int) -> list[Batch]:
+    """ids [N] -> consecutive batches x, y [rows, seq_len]; y = x shifted by one; tail dropped."""
+    per_row = (len(ids) - 1) // (rows * seq_len) * seq_len      # columns per row, whole windows
+    if per_row == 0:
+        return []
+    used = rows * per_row
+    x = torch.from_numpy(ids[:used].reshape(rows, per_row))           # [rows, per_row]
+    y = torch.from_numpy(ids[1:used + 1].reshape(rows, per_row))      # the next character of each
+    return [Batch(x[:, j:j + seq_len].contiguous(), y[:, j:j + seq_len].contiguous())
+            for j in range(0, per_row, seq_len)]
+
+
+@register
+class Text(Task):
+    name = "text"
+    kind = "classify"
+    tokens = True
+    sequential = True
+    Options = TextOptions
+    summary = "char-level language model (Shakespeare, dinosaur names or your text): sample new text"
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        o = self.options
+        if o.corpus == "custom":
+            if not o.text:
+                raise ValueError("corpus 'custom' needs a text: paste some (text is empty)")
+            if len(o.text) > MAX_CUSTOM:
+                raise ValueError(f"custom text has {len(o.text):,} characters; the limit is {MAX_CUSTOM:,}")
+            full = o.text
+        elif o.corpus in CORPORA:
+            full = CORPORA[o.corpus].read_text(encoding="utf-8")
+        else:
+            raise ValueError(f"corpus must be one of {[*CORPORA, 'custom']}, got {o.corpus!r}")
+        if o.max_chars < 100:
+            raise ValueError(f"max_chars must be >= 100, got {o.max_chars}")
+        if not 1 <= o.seq_len <= 1000:
+            raise ValueError(f"seq_len must be in 1..1000, got {o.seq_len}")
+        if not 1 <= o.batch_size <= 1024:
+            raise ValueError(f"batch_size must be in 1..1024, got {o.batch_size}")
+        if not 0.0 < o.val_frac <= 0.5:
+            raise ValueError(f"val_frac must be in (0, 0.5], got {o.val_frac}")
+        self.text = full[:o.max_chars]
+        self.vocab = sorted(set(self.text))
+        self.sep = ""
+        split = int(len(self.text) * (1 - o.val_frac))
+        self.train_text, self.val_text = self.text[:split], self.text[split:]
+        lut = self._index
+        self.train_ids = np.array([lut[c] for c in self.train_text], dtype=np.int64)   # [N_train]
+        self.val_ids = np.array([lut[c] for c in self.val_text], dtype=np.int64)       # [N_val]
+        self._train = lay_out(self.train_ids, o.batch_size, o.seq_len)
+        if not self._train:
+            raise ValueError(f"the training text ({len(self.train_text):,} chars) is shorter than one batch: "
+                             f"needs batch_size * seq_len + 1 = {o.batch_size * o.seq_len + 1}; "
+                             "lower batch_size or seq_len, or give more text")
+        if len(self.val_ids) < 2:
+            raise ValueError("the validation part is under 2 characters: raise val_frac or give more text")
+        rows = max(1, min(o.batch_size, (len(self.val_ids) - 1) // o.seq_len))
+        self._val = lay_out(self.val_ids, rows, o.seq_len)
+
+    def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
+        yield from self._train            # in order: rows continue from batch to batch
+
+    def val_batches(self) -> list[Batch]:
+        return list(self._val)
+
+    def probe(self) -> Batch:
+        """The first (up to) 64 characters of the validation text: x, y [1, T]."""
+        ids = torch.from_numpy(self.val_ids[:PROBE_LEN + 1])
+        return Batch(ids[None, :-1], ids[None, 1:])
+
+    def probe_labels(self) -> list[str]:
+        return [show_token(c) for c in self.val_text[:PROBE_LEN + 1][:-1]]
+
+    def unigram_entropy(self) -> float:
+        """Entropy (nats) of the training text's character distribution: the loss of a model that
+        knows only character frequencies. A trained model should go well below it."""
+        p = np.bincount(self.train_ids, minlength=len(self.vocab)) / len(self.train_ids)
+        p = p[p > 0]
+        return float(-(p * np.log(p)).sum())
+
+    @classmethod
+    def suggested(cls) -> tuple[ModelConfig, TrainConfig]:
+        return (ModelConfig(cell="lstm", hidden_size=128, num_layers=1, embedding_dim=0),
+                TrainConfig(optimizer="adam", lr=0.003, steps=2000, clip=5.0, carry_state=True))

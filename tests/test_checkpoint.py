@@ -1,0 +1,106 @@
+"""Checkpoints round-trip, load into plain torch.nn, are written atomically and never unpickled."""
+import io
+import json
+import os
+import zipfile
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnviz import checkpoint as ck
+from rnnviz.callbacks import Recorder
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.tasks import make_task
+from rnnviz.trainer import Trainer
+
+
+def _trained(tmp_path, cell="lstm", layers=2, embedding=0, task="seoul"):
+    t = make_task(task)
+    m = ModelConfig(cell=cell, hidden_size=8, num_layers=layers, embedding_dim=embedding)
+    tc = TrainConfig(epochs=5, seed=1)
+    rec = Recorder()
+    tr = Trainer(t, m, tc, [rec])
+    tr.run()
+    path = ck.save(tmp_path / "run", t, m, tc, tr.engine.state_dict(), rec.history, status=tr.status)
+    return tr, rec, path
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_round_trip_and_load_into_torch_nn(tmp_path, cell):
+    tr, rec, path = _trained(tmp_path, cell=cell, embedding=4)
+    assert sorted(os.listdir(path)) == ["config.json", "history.json", "model.safetensors"]
+    got = ck.load(path)
+    assert got.model_cfg == tr.mcfg and got.train_cfg == tr.tcfg and got.task.vocab == tr.task.vocab
+    for k, v in tr.engine.state_dict().items():
+        assert torch.equal(got.state_dict[k], v)
+    assert [r.loss for r in got.history.records] == [r.loss for r in rec.history.records]
+    assert got.history.records[-1].prediction == rec.history.records[-1].prediction
+    # plain torch.nn modules, no rnnviz code: the names and layout are torch's own
+    sd = got.state_dict
+    V = len(tr.task.vocab)
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn = cls(4, 8, 2, batch_first=True)
+    rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+    head = torch.nn.Linear(8, V)
+    head.load_state_dict({k[5:]: v for k, v in sd.items() if k.startswith("head.")})
+    emb = torch.nn.Embedding(V, 4)
+    emb.load_state_dict({"weight": sd["embedding.weight"]})
+    x = tr.task.probe().x
+    with torch.no_grad():
+        ref = head(rnn(emb(x))[0])
+        ours, _ = tr.engine.predict(x)
+    assert (ref - ours).abs().max() < 1e-6
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    tr, rec, path = _trained(tmp_path)
+    before = (path / "model.safetensors").read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(ck, "_write_json", boom)
+    with pytest.raises(OSError):
+        ck.save(path, tr.task, tr.mcfg, tr.tcfg, tr.engine.state_dict(), rec.history)
+    # the old checkpoint is intact and no temporary directory is left behind
+    assert (path / "model.safetensors").read_bytes() == before
+    assert ck.load(path).model_cfg == tr.mcfg
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_zip_share_round_trip_and_bad_files(tmp_path):
+    tr, rec, path = _trained(tmp_path)
+    blobs = ck.from_zip(ck.to_zip(path))
+    assert ck.from_bytes(blobs).model_cfg == tr.mcfg
+    with pytest.raises(ck.CheckpointError, match="not a zip"):
+        ck.from_zip(b"garbage")
+    with pytest.raises(ck.CheckpointError, match="no model.safetensors"):
+        ck.from_bytes({"config.json": blobs["config.json"]})
+    with pytest.raises(ck.CheckpointError, match="cannot be read"):
+        ck.from_bytes({**blobs, "model.safetensors": b"\x80\x04pickle-like junk"})
+    bad_cfg = json.loads(blobs["config.json"])
+    bad_cfg["model"]["hidden_size"] = 9
+    with pytest.raises(ck.CheckpointError, match="shape"):
+        ck.from_bytes({**blobs, "config.json": json.dumps(bad_cfg).encode()})
+    with pytest.raises(ck.CheckpointError, match="config.json"):
+        ck.from_bytes({**blobs, "config.json": b"{not json"})
+    foreign = json.loads(blobs["config.json"])
+    foreign["task"]["name"] = "imagenet"
+    with pytest.raises(ck.CheckpointError):
+        ck.from_bytes({**blobs, "config.json": json.dumps(foreign).encode()})
+
+
+def test_pickle_files_are_refused(tmp_path):
+    """A torch.save (pickle) file named model.safetensors is not loaded."""
+    tr, rec, path = _trained(tmp_path)
+    buf = io.BytesIO()
+    torch.save(tr.engine.state_dict(), buf)
+    blobs = ck.from_zip(ck.to_zip(path))
+    with pytest.raises(ck.CheckpointError):
+        ck.from_bytes({**blobs, "model.safetensors": buf.getvalue()})
+
+
+def test_list_runs(tmp_path):
+    _trained(tmp_path)
+    runs = ck.list_runs(tmp_path)
+    assert len(runs) == 1 and runs[0]["task"] == "seoul" and runs[0]["cell"] == "lstm"

@@ -1,0 +1,141 @@
+"""Trainer behaviour: loss falls, runs are reproducible, stop/pause work from another thread,
+divergence stops with a reason and good weights, history stays bounded."""
+import dataclasses
+import math
+import threading
+import time
+
+import numpy as np
+import torch
+
+from rnnviz.callbacks import ConvergenceStop, Recorder
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.recorder import EpochRecord, History
+from rnnviz.probes import Probe
+from rnnviz.tasks import make_task
+from rnnviz.trainer import Callback, Trainer
+
+
+def _run(task_name="hihell", cbs=(), **train):
+    task = make_task(task_name)
+    m, t = task.suggested()
+    rec = Recorder()
+    tr = Trainer(task, m, dataclasses.replace(t, **train), [rec, *cbs])
+    tr.run()
+    return tr, rec.history
+
+
+def test_loss_falls_and_records_every_epoch():
+    tr, h = _run(epochs=30)
+    assert tr.status == "finished" and len(h.records) == 30
+    assert h.records[-1].loss < 0.5 * h.records[0].loss
+    assert all(r.probe is not None for r in h.records)  # probe every epoch by default
+    assert h.records[-1].probe.hidden.shape == (1, 6, 5)
+
+
+def test_same_seed_same_history_different_seed_differs():
+    _, a = _run(epochs=15, seed=7)
+    _, b = _run(epochs=15, seed=7)
+    _, c = _run(epochs=15, seed=8)
+    la, lb, lc = ([r.loss for r in h.records] for h in (a, b, c))
+    assert la == lb
+    assert la != lc
+    assert np.array_equal(a.records[-1].probe.hidden, b.records[-1].probe.hidden)
+
+
+def test_stop_and_pause_from_another_thread():
+    task = make_task("seoul")
+    m, t = task.suggested()
+    rec = Recorder()
+    tr = Trainer(task, m, dataclasses.replace(t, epochs=100000), [rec])
+    th = threading.Thread(target=tr.run)
+    th.start()
+    while tr.step < 5:
+        time.sleep(0.01)
+    tr.pause()
+    time.sleep(0.2)
+    frozen = tr.step
+    time.sleep(0.3)
+    assert tr.status == "paused" and tr.step == frozen  # no step while paused
+    tr.resume()
+    while tr.step < frozen + 5:
+        time.sleep(0.01)
+    tr.stop()
+    th.join(5)
+    assert not th.is_alive()
+    assert tr.status == "stopped" and tr.reason == "stopped by user"
+    assert tr.step < 100000
+
+
+def test_learning_rate_changes_while_running():
+    seen = []
+
+    class Spy(Callback):
+        def on_record(self, trainer, rec):
+            seen.append(rec.lr)
+            if rec.epoch == 3:
+                trainer.set_lr(0.005)
+    _run(epochs=6, cbs=[Spy()])
+    assert seen[:3] == [0.1, 0.1, 0.1] and seen[-1] == 0.005
+
+
+def test_divergence_stops_with_reason_and_keeps_good_weights():
+    task = make_task("sine")
+    m, t = task.suggested()
+
+    class Poison(Callback):  # make the weights blow up after epoch 2
+        def on_record(self, trainer, rec):
+            if rec.epoch == 2:
+                self.good = {k: v.clone() for k, v in trainer.engine.state_dict().items()}
+                with torch.no_grad():
+                    trainer.engine.model.head.weight.fill_(float("inf"))
+    poison = Poison()
+    rec = Recorder()
+    tr = Trainer(task, m, dataclasses.replace(t, epochs=10), [rec, poison])
+    status = tr.run()
+    assert status == "diverged"
+    assert "became" in tr.reason and "restored" in tr.reason
+    now = tr.engine.state_dict()
+    assert all(torch.isfinite(v).all() for v in now.values())
+    assert all(torch.equal(now[k], poison.good[k]) for k in now)
+
+
+def test_convergence_stop():
+    tr, h = _run(epochs=3000, cbs=[ConvergenceStop(patience=10, min_rel=0.05)])
+    assert tr.status == "stopped" and tr.reason.startswith("converged")
+    assert len(h.records) < 3000
+
+
+def test_history_stays_bounded_and_says_thinned():
+    h = History(max_epochs=100, max_probe_bytes=10_000)
+    probe = Probe(hidden=np.zeros((1, 20, 16), np.float32), cell=None, gates={}, grad_h=None, grad_c=None,
+                  grad_h_last=None, out=np.zeros((20, 5), np.float32), loss=0.0)
+    for i in range(1, 20001):
+        h.add(EpochRecord(epoch=i, step=i, loss=1.0 / i, probe=Probe(**vars(probe)) if i % 10 == 0 else None))
+    assert len(h.records) <= 100
+    assert h.thinned
+    assert h.records[0].epoch == 1 and h.records[-1].epoch == 20000
+    epochs = [r.epoch for r in h.records]
+    assert epochs == sorted(epochs)
+    assert sum(r.probe.nbytes() for r in h.records if r.probe is not None) <= 10_000
+
+
+def test_steps_mode_records_on_schedule():
+    task = make_task("sine")
+    m, t = task.suggested()
+    rec = Recorder(probe_every=5)
+    tr = Trainer(task, m, dataclasses.replace(t, steps=120, epochs=0), [rec], record_every=10)
+    tr.run()
+    recs = rec.history.records
+    assert tr.step == 120 and [r.epoch for r in recs] == list(range(10, 121, 10))
+    assert rec.history.unit == "step"
+    assert recs[0].probe is not None and recs[1].probe is None and recs[-1].probe is not None
+    assert all(r.val_loss is not None and math.isfinite(r.val_loss) for r in recs)
+
+
+def test_clipping_is_recorded():
+    tr, h = _run(epochs=5, clip=1e-3)
+    assert all(r.clipped == 1.0 for r in h.records)
+    assert all(r.grad_norm > 1e-3 for r in h.records)
+    _, h2 = _run(epochs=5)
+    assert all(r.clipped == 0.0 for r in h2.records)

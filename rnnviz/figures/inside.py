@@ -23,8 +23,7 @@ class PCABasis(tuple):
 
     def __new__(cls, mean, components, explained_ratio, ranges=None, raw=False, n_probes=None):
         self = super().__new__(cls, (mean, components, explained_ratio))
-        self.ranges, self.raw, self.n_units = ranges, raw, int(np.shape(mean)[0])
-        self.n_probes = n_probes
+        self.ranges, self.raw, self.n_units, self.n_probes = ranges, raw, int(np.shape(mean)[0]), n_probes
         return self
 
 
@@ -49,10 +48,8 @@ def fit_pca_basis(probes: list[Probe], layer: int = -1, dims: int = 3) -> PCABas
         return None
     H = X.shape[1]
     if H <= dims:
-        mean, comps = np.zeros(H), np.eye(H)
-        var = X.var(0)
+        mean, comps, var, raw = np.zeros(H), np.eye(H), X.var(0), True
         ratio = var / var.sum() if var.sum() > 0 else np.zeros(H)
-        raw = True
     else:
         mean = X.mean(0)
         _, s, vt = np.linalg.svd(X - mean, full_matrices=False)
@@ -144,7 +141,8 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     fig.update_layout(legend=dict(orientation="h", y=-0.15))
     nL = np.shape(probe.hidden)[0]
     if raw:
-        what = f"raw hidden units, no projection (H = {H})"
+        what = f"raw hidden units, no projection (H = {H})" if dims >= H else \
+            f"raw hidden units {', '.join(names)} ({dims} of {H} units, no projection)"
     else:
         n = getattr(basis, "n_probes", None)
         what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
@@ -188,6 +186,15 @@ def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: 
     return apply_style(fig, title, notes, height=max(380, min(900, 150 + 9 * zu.shape[0])))
 
 
+def _gate_names(probe: Probe | None, cell: str) -> list[str] | str:
+    """The probe's gates for this cell, or why there is nothing to draw."""
+    if probe is None:
+        return "no probe recorded yet"
+    if not GATE_NAMES.get(cell):
+        return f"a {cell.upper()} has no gates"
+    return [g for g in GATE_NAMES[cell] if g in probe.gates] or "no gate values in this probe"
+
+
 def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm", layer: int = -1,
                   max_units: int = 64) -> go.Figure:
     """One heatmap per gate (lstm: i, f, g, o and the cell state c; gru: r, z, n), units x time.
@@ -196,12 +203,9 @@ def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: st
     diverging scale (its true range when it exceeds 1). Ranges widen (and say so) if values fall outside.
     """
     title = f"Gates of the {cell.upper()}"
-    if probe is None:
-        return empty_figure("no probe recorded yet", title)
-    names = [g for g in GATE_NAMES.get(cell, ()) if g in probe.gates]
-    if not names:
-        return empty_figure(f"a {cell.upper()} has no gates" if not GATE_NAMES.get(cell)
-                            else "no gate values in this probe", title)
+    names = _gate_names(probe, cell)
+    if isinstance(names, str):
+        return empty_figure(names, title)
     li = layer_index(np.shape(probe.hidden)[0], layer)
     panels = [(g, GATE_TITLES.get(g, g), np.asarray(probe.gates[g], float)[li]) for g in names]
     if cell == "lstm" and probe.cell is not None:
@@ -246,12 +250,9 @@ def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell
                       layer: int = -1) -> go.Figure:
     """The mean over units of each gate at every time step (sigmoid gates on [0, 1], candidates on [-1, 1])."""
     title = f"Mean gate values of the {cell.upper()}"
-    if probe is None:
-        return empty_figure("no probe recorded yet", title)
-    names = [g for g in GATE_NAMES.get(cell, ()) if g in probe.gates]
-    if not names:
-        return empty_figure(f"a {cell.upper()} has no gates" if not GATE_NAMES.get(cell)
-                            else "no gate values in this probe", title)
+    names = _gate_names(probe, cell)
+    if isinstance(names, str):
+        return empty_figure(names, title)
     li = layer_index(np.shape(probe.hidden)[0], layer)
     fig = go.Figure()
     T = 0

@@ -141,8 +141,10 @@ def topk_figure(prediction: dict | None) -> go.Figure:
         return empty_figure("no token predictions to show", title)
     topk, target, inputs = prediction["topk"], prediction["target"], prediction.get("input", [])
     T, k = len(topk), max(len(s) for s in topk)
-    ticks = [f"{show_token(inputs[t]) if t < len(inputs) else t}→"
-             f"{show_token(target[t]) if target[t] is not None else '·'}" for t in range(T)]
+    target = list(target or []) + [None] * (T - len(target or []))
+    has_target = any(t is not None for t in target)  # free text (no targets): ticks are the inputs only
+    ticks = [f"{show_token(inputs[t]) if t < len(inputs) else t}" + (
+             f"→{show_token(target[t]) if target[t] is not None else '·'}" if has_target else "") for t in range(T)]
     fig = go.Figure()
     blues = ["#0072B2", "#56B4E9", "#A6D4F2", "#CFE7F7", "#E6F2FA"]
     for rank in range(k):
@@ -157,12 +159,13 @@ def topk_figure(prediction: dict | None) -> go.Figure:
                                   width=[4 if g else 1 for g in is_tgt])),
             customdata=[[ticks[t], show_token(toks[t]), fmt(ps[t])] for t in range(T)], showlegend=False,
             hovertemplate="position %{x}: %{customdata[0]}<br>rank " + str(rank + 1)
-                          + ": %{customdata[1]!r} p = %{customdata[2]}<extra></extra>"))
+                          + ": '%{customdata[1]}' p = %{customdata[2]}<extra></extra>"))
     for rank in range(k):
         fig.add_trace(go.Bar(x=[None], y=[None], name=f"rank {rank + 1}", showlegend=True,
                              marker_color=blues[min(rank, len(blues) - 1)]))
-    fig.add_trace(go.Bar(x=[None], y=[None], name="target token", marker=dict(color="white", line=dict(
-        color="black", width=4))))
+    if has_target:
+        fig.add_trace(go.Bar(x=[None], y=[None], name="target token", marker=dict(color="white", line=dict(
+            color="black", width=4))))
     rest = [max(0.0, 1.0 - sum(p for _, p in s)) for s in topk]
     fig.add_trace(go.Bar(x=list(range(T)), y=rest, name="all other tokens", marker_color=NO_TARGET,
                          customdata=[[ticks[t], fmt(rest[t])] for t in range(T)],
@@ -171,9 +174,10 @@ def topk_figure(prediction: dict | None) -> go.Figure:
     fig.update_layout(barmode="stack", bargap=0.15, legend=dict(orientation="h", y=-0.25, traceorder="normal"))
     every = max(1, int(np.ceil(T / 40)))
     fig.update_xaxes(tickmode="array", tickvals=list(range(0, T, every)), ticktext=ticks[::every],
-                     tickfont=dict(family=MONO_FAMILY), title_text="position: input → target")
+                     tickfont=dict(family=MONO_FAMILY),
+                     title_text="position: input → target" if has_target else "position: input token")
     fig.update_yaxes(title_text="probability", range=[0, 1])
-    notes = [f"top {k} tokens per position; black outline = the target token"]
+    notes = [f"top {k} next tokens per position" + ("; black outline = the target token" if has_target else "")]
     if every > 1:
         notes.append(f"every {every}th position labelled")
     return apply_style(fig, title, notes)

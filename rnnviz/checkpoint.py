@@ -65,6 +65,7 @@ def save(path: str | os.PathLike, task: Task, mcfg: ModelConfig, tcfg: TrainConf
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
         weights = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
         (tmp / "model.safetensors").write_bytes(st_save(weights, metadata={"format": "rnnviz"}))
         _write_json(tmp / "config.json", make_config(task, mcfg, tcfg, **extra))

@@ -110,7 +110,8 @@ class TorchEngine:
         """One optimizer step. With record=True the explicit loop runs and its h_t keep their gradients,
         so the probe of this very step comes for free (used when the batch is the probe input)."""
         model, kind = self.model, self.task.kind
-        model.train()
+        if not model.training:
+            model.train()
         traces = None
         if record:
             out, new_state, traces = model.forward_recorded(batch.x, state)
@@ -138,12 +139,16 @@ class TorchEngine:
                                       grads_c=[[t.grad for t in tr.c] for tr in traces] if model.spec.has_cell_state else None)
         return StepResult(loss.item(), float(norm), clipped, finite, detach_state(new_state), out.detach(), probe)
 
+    def _eval(self) -> None:
+        if self.model.training:  # module.eval() walks every submodule; skip it when already there
+            self.model.eval()
+
     # ---- measuring -----------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, batches: list[Batch], carry: bool = False) -> tuple[float, int, int]:
         """(mean loss weighted by counted steps, right, counted) at the current weights, eval mode.
         carry=True feeds each batch's final state into the next (consecutive windows, as in training)."""
-        self.model.eval()
+        self._eval()
         total, weight, right, counted = 0.0, 0.0, 0, 0
         state = None
         for b in batches:
@@ -158,7 +163,7 @@ class TorchEngine:
 
     @torch.no_grad()
     def predict(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
-        self.model.eval()
+        self._eval()
         return self.model(x, state)
 
     def probe(self, batch: Batch, last: bool = True) -> Probe:
@@ -166,7 +171,7 @@ class TorchEngine:
         for L = mean loss and (last=True) for L = the final counted step's loss. Parameter gradients
         are not touched."""
         model, kind = self.model, self.task.kind
-        model.eval()
+        self._eval()
         with torch.enable_grad():
             out, _, traces = model.forward_recorded(batch.x)
             loss = masked_loss(kind, out, batch)

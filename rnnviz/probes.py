@@ -41,7 +41,7 @@ class Probe:
 
     def to_json(self) -> dict:
         def enc(a):
-            return None if a is None else np.asarray(a, dtype=np.float64).round(7).tolist()
+            return None if a is None else np.asarray(a, dtype=np.float64).round(6).tolist()
         return {"hidden": enc(self.hidden), "cell": enc(self.cell),
                 "gates": {k: enc(v) for k, v in self.gates.items()},
                 "grad_h": enc(self.grad_h), "grad_c": enc(self.grad_c), "grad_h_last": enc(self.grad_h_last),

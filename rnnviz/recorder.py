@@ -47,6 +47,7 @@ class History:
     records: list[EpochRecord] = field(default_factory=list)
     thinned: bool = False
     unit: str = "epoch"           # what EpochRecord.epoch counts: "epoch" or "step"
+    probe_bytes: int = 0          # running total of the kept probes' sizes
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, rec: EpochRecord) -> None:
@@ -55,22 +56,24 @@ class History:
             if len(self.records) > self.max_epochs:
                 self._thin_epochs()
             if rec.probe is not None:
-                self._thin_probes()
+                self.probe_bytes += rec.probe.nbytes()
+                if self.probe_bytes > self.max_probe_bytes:
+                    self._thin_probes()
 
     def _thin_epochs(self) -> None:
         # keep the newest half whole, every other record of the older half (the first is always kept)
         half = len(self.records) // 2
         old, new = self.records[:half], self.records[half:]
+        self.probe_bytes -= sum(r.probe.nbytes() for r in old[1::2] if r.probe is not None)
         self.records = old[::2] + new
         self.thinned = True
 
     def _thin_probes(self) -> None:
         with_probe = [r for r in self.records if r.probe is not None]
-        total = sum(r.probe.nbytes() for r in with_probe)
-        while total > self.max_probe_bytes and len(with_probe) > 2:
+        while self.probe_bytes > self.max_probe_bytes and len(with_probe) > 2:
             # drop the probe of every other record (the first and the newest stay)
             for r in with_probe[1:-1:2]:
-                total -= r.probe.nbytes()
+                self.probe_bytes -= r.probe.nbytes()
                 r.probe = None
             with_probe = [r for r in self.records if r.probe is not None]
             self.thinned = True
@@ -96,6 +99,7 @@ class History:
     def from_json(cls, d: dict) -> "History":
         h = cls(max_epochs=d.get("max_epochs", 2000))
         h.records = [EpochRecord.from_json(r) for r in d.get("records", [])]
+        h.probe_bytes = sum(r.probe.nbytes() for r in h.records if r.probe is not None)
         h.thinned = bool(d.get("thinned", False))
         h.unit = d.get("unit", "epoch")
         return h

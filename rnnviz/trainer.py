@@ -63,6 +63,7 @@ class Trainer:
         self._go.set()
         self._pending_lr: float | None = None
         self._probe_batch = task.probe()
+        self._val = task.val_batches()  # fixed data: build once, not at every record point
 
     # ---- control from another thread ---------------------------------------------------------
     def stop(self, reason: str = "stopped by user") -> None:
@@ -188,7 +189,7 @@ class Trainer:
         rec = EpochRecord(epoch=index, step=self.step, loss=acc["loss"] / n, lr=engine.lr,
                           grad_norm=acc["norm"] / n, clipped=acc["clipped"] / n,
                           train_acc=acc["right"] / acc["counted"] if acc["counted"] else None)
-        val = task.val_batches()
+        val = self._val
         if val:
             loss, right, counted = engine.evaluate(val, carry=self.tcfg.carry_state and task.sequential)
             rec.val_loss = loss

@@ -143,7 +143,7 @@ class Task:
             "target": target,
             "predicted": predicted,
             "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
-            "topk": [[[self.vocab[i], float(p)] for p, i in zip(ps, ids)]
+            "topk": [[[self.vocab[i], round(float(p), 5)] for p, i in zip(ps, ids)]
                      for ps, ids in zip(top_p.tolist(), top_i.tolist())],
             "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
             "target_text": self.sep.join(t for t in target if t is not None),

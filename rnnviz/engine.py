@@ -5,6 +5,7 @@ snapshot/restore, state_dict); the NumPy engine offers the same, so the loop is 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,19 +126,20 @@ class TorchEngine:
         loss.backward()
         grads = [p.grad for p in self.params if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads)
+        loss_v, norm_v = loss.item(), norm.item()
         clip = self.tcfg.clip
-        clipped = bool(clip > 0 and float(norm) + 1e-6 > clip)
-        finite = bool(torch.isfinite(loss) and torch.isfinite(norm))
+        clipped = clip > 0 and norm_v + 1e-6 > clip
+        finite = math.isfinite(loss_v) and math.isfinite(norm_v)
         if finite:
             if clip > 0:
                 torch.nn.utils.clip_grads_with_norm_(self.params, clip, norm)
             self.optimizer.step()
         probe = None
         if traces is not None:
-            probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
+            probe = probe_from_traces(traces, out, loss_v, model.spec.has_cell_state,
                                       grads_h=[[t.grad for t in tr.h] for tr in traces],
                                       grads_c=[[t.grad for t in tr.c] for tr in traces] if model.spec.has_cell_state else None)
-        return StepResult(loss.item(), float(norm), clipped, finite, detach_state(new_state), out.detach(), probe)
+        return StepResult(loss_v, norm_v, clipped, finite, detach_state(new_state), out.detach(), probe)
 
     def _eval(self) -> None:
         if self.model.training:  # module.eval() walks every submodule; skip it when already there

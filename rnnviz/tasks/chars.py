@@ -2,7 +2,9 @@
 
 hihell: "hihell" -> "ihello"; seoul: " seoul is the capital of south korea"; ship: a long sentence
 trained through short sliding windows. Shapes: x, y LongTensor [B, T] of char ids; every step has a
-target (no IGNORE). The sentence is both the training data and the validation set (memorisation).
+target (no IGNORE). These are memorisation exercises: there is nothing held out, so hihell and seoul
+have no validation set (the recorded training accuracy says how much is memorised); ship validates
+by reading the whole sentence in one pass, which is harder than its short training windows.
 """
 from __future__ import annotations
 
@@ -48,15 +50,14 @@ class CharSentence(Task):
         """Raise ValueError for option values that make no sense (subclasses with options)."""
 
     def whole(self) -> Batch:
-        """The whole sentence as one sequence: x, y LongTensor [1, len(s) - 1]."""
-        ids = self.encode(self.sentence)
-        return Batch(torch.tensor([ids[:-1]]), torch.tensor([ids[1:]]))
+        """The whole sentence as one sequence: x, y LongTensor [1, len(s) - 1] (built once)."""
+        if not hasattr(self, "_whole"):
+            ids = self.encode(self.sentence)
+            self._whole = Batch(torch.tensor([ids[:-1]]), torch.tensor([ids[1:]]))
+        return self._whole
 
     def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
         yield self.whole()
-
-    def val_batches(self) -> list[Batch]:
-        return [self.whole()]
 
     def probe(self) -> Batch:
         return self.whole()
@@ -115,6 +116,9 @@ class Ship(CharSentence):
         n = len(self.sentence) - o.seq_len                                # windows at stride 1
         starts = torch.arange(n)[:, None] + torch.arange(o.seq_len)     # [N, T] positions
         self.windows_x, self.windows_y = ids[starts], ids[starts + 1]   # [N, T] each
+
+    def val_batches(self) -> list[Batch]:
+        return [self.whole()]
 
     def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
         n, bs = len(self.windows_x), self.options.batch_size

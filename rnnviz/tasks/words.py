@@ -47,9 +47,6 @@ class Words(Task):
     def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
         yield self._batch(SENTENCES)        # full batch, as the course
 
-    def val_batches(self) -> list[Batch]:
-        return [self._batch(SENTENCES)]
-
     def probe(self) -> Batch:
         return self._batch(SENTENCES[:1])   # "i like" -> "dogs"
 

@@ -42,7 +42,7 @@ def make_engine(task: Task, mcfg: ModelConfig, tcfg: TrainConfig):
 
 class Trainer:
     def __init__(self, task: Task, mcfg: ModelConfig | None = None, tcfg: TrainConfig | None = None,
-                 callbacks: Iterable[Callback] = (), engine=None, record_every: int = 0):
+                 callbacks: Iterable[Callback] = (), engine=None, record_every: int = 0, val_every: int = 0):
         sm, st = task.suggested()
         self.task, self.mcfg, self.tcfg = task, mcfg or sm, tcfg or st
         self.mcfg.validate()
@@ -64,6 +64,21 @@ class Trainer:
         self._pending_lr: float | None = None
         self._probe_batch = task.probe()
         self._val = task.val_batches()  # fixed data: build once, not at every record point
+        self.val_every = val_every or self._val_interval()
+        self._records = 0
+
+    def _val_interval(self, budget: float = 0.05) -> int:
+        """Validate every k-th record point so that validation costs about `budget` of the training
+        time: a forward pass over the validation tokens costs ~1/3 of a training step over as many
+        tokens. Deterministic (from sizes, not timings); the first and last record always validate."""
+        if not self._val:
+            return 1
+        val_tokens = sum(b.size * b.steps for b in self._val)
+        batches = list(self.task.train_batches(1, np.random.default_rng(0)))
+        per_step = sum(b.size * b.steps for b in batches) / max(len(batches), 1)
+        steps_per_record = self.record_every if self.unit == "step" else len(batches)
+        ratio = val_tokens / (3 * per_step * steps_per_record)
+        return max(1, math.ceil(ratio / budget))
 
     # ---- control from another thread ---------------------------------------------------------
     def stop(self, reason: str = "stopped by user") -> None:
@@ -189,7 +204,9 @@ class Trainer:
         rec = EpochRecord(epoch=index, step=self.step, loss=acc["loss"] / n, lr=engine.lr,
                           grad_norm=acc["norm"] / n, clipped=acc["clipped"] / n,
                           train_acc=acc["right"] / acc["counted"] if acc["counted"] else None)
-        val = self._val
+        self._records += 1
+        final = (self.epoch if self.unit == "epoch" else self.step) >= self.total
+        val = self._val if (self._records == 1 or final or self._records % self.val_every == 0) else None
         if val:
             loss, right, counted = engine.evaluate(val, carry=self.tcfg.carry_state and task.sequential)
             rec.val_loss = loss

@@ -32,7 +32,7 @@ RECIPES = {
     "text-dinos-lstm": ("text", {"corpus": "dinos", "seq_len": 32, "batch_size": 16},
                         {"cell": "lstm", "hidden_size": 64}, {"steps": 600, "lr": 0.005}, 60),
     "seoul-lstm": ("seoul", {}, {"cell": "lstm", "hidden_size": 16}, {"epochs": 400}, 20),
-    "copy-lstm": ("copy", {}, {"cell": "lstm", "hidden_size": 32}, {"epochs": 60}, 6),
+    "copy-lstm": ("copy", {}, {"cell": "lstm", "hidden_size": 32}, {}, 15),
 }
 
 
@@ -42,7 +42,7 @@ def build(name: str) -> Path:
     m, t = task.suggested()
     m, t = dataclasses.replace(m, **mchanges), dataclasses.replace(t, **tchanges)
     # a modest history budget keeps each shipped checkpoint small
-    rec = Recorder(History(max_epochs=300, max_probe_bytes=2**18), probe_every=probe_every)
+    rec = Recorder(History(max_epochs=100, max_probe_bytes=2**18), probe_every=probe_every)
     tr = Trainer(task, m, t, [rec])
     t0 = time.perf_counter()
     tr.run()

@@ -55,15 +55,18 @@ def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNe
 
 
 def spectral_radius(model: RecurrentNet) -> dict[str, list[float]]:
-    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer."""
-    H, cfg = model.cfg.hidden_size, model.cfg
-    names = model.spec.gate_names or ("h",)
+    return spectral_radius_of(model.state_dict(), model.cfg)
+
+
+def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
+    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer; weights: name -> array."""
+    H = cfg.hidden_size
+    names = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.cell]
     out: dict[str, list[float]] = {n: [] for n in names}
-    with torch.no_grad():
-        for k in range(cfg.num_layers):
-            w = getattr(model.rnn, f"weight_hh_l{k}").detach().double().view(len(names), H, H)
-            for n, blk in zip(names, w):
-                out[n].append(float(torch.linalg.eigvals(blk).abs().max()))
+    for k in range(cfg.num_layers):
+        w = np.asarray(weights[f"rnn.weight_hh_l{k}"], dtype=np.float64).reshape(len(names), H, H)
+        for n, blk in zip(names, w):
+            out[n].append(float(np.abs(np.linalg.eigvals(blk)).max()))
     return out
 
 
@@ -190,7 +193,8 @@ class TorchEngine:
                                   grads_h=split(g[:L * T]), grads_c=split(g[L * T:]) if cs else None,
                                   grads_last=split(gl) if gl is not None else None)
         if model.cfg.hidden_size <= 256:
-            probe.spectral_radius = spectral_radius(model)
+            probe.spectral_radius = spectral_radius_of(
+                {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
         return probe
 
     # ---- weights -------------------------------------------------------------------------------

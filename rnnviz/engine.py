@@ -5,6 +5,7 @@ snapshot/restore, state_dict); the NumPy engine offers the same, so the loop is 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from .cells import LayerTrace
 from .config import ModelConfig, TrainConfig
 from .init import initialise
 from .model import RecurrentNet, State, detach_state
+from .numpy_engine.network import NetConfig
+from .numpy_engine.probing import probe_arrays
 from .probes import Probe
 from .tasks.base import Batch, Task, last_counted_step, masked_loss, step_losses
 
@@ -100,6 +103,9 @@ class TorchEngine:
         self.model = model if model is not None else build_model(task, mcfg, tcfg)
         self.params = [p for p in self.model.parameters()]
         self.optimizer = OPTIMIZERS[tcfg.optimizer](self.params, tcfg)
+        # the probe's NumPy twin (eval mode, so no dropout); none for the peephole lstm
+        self._net = None if mcfg.peephole else NetConfig.from_model_config(
+            dataclasses.replace(mcfg, dropout=0.0), task.input_size, task.output_size, task.kind)
 
     # ---- training ------------------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:
@@ -172,9 +178,21 @@ class TorchEngine:
         return self.model(x, state)
 
     def probe(self, batch: Batch, last: bool = True) -> Probe:
-        """Look at row 0 of `batch` at the current weights (eval mode): h_t, c_t, gates, ||dL/dh_t||
-        for L = mean loss and (last=True) for L = the final counted step's loss. Parameter gradients
-        are not touched."""
+        """Look at row 0 of `batch` at the current weights (eval mode: no dropout): h_t, c_t, gates,
+        ||dL/dh_t|| for L = mean loss and (last=True) for L = the final counted step's loss.
+        Parameter gradients are not touched. Runs NumPy BPTT on views of the weights (the same numbers
+        as autograd, several times cheaper for one sequence); the peephole LSTM uses autograd."""
+        if self._net is None:
+            return self.probe_autograd(batch, last)
+        with torch.no_grad():
+            params = {k: v.detach().numpy() for k, v in self.model.state_dict().items()}
+        p = probe_arrays(params, self._net, batch, last)
+        if self.mcfg.hidden_size <= 256:
+            p.spectral_radius = spectral_radius_of(params, self.mcfg)
+        return p
+
+    def probe_autograd(self, batch: Batch, last: bool = True) -> Probe:
+        """The same probe measured with the explicit torch loop and torch.autograd.grad."""
         model, kind = self.model, self.task.kind
         self._eval()
         with torch.enable_grad():

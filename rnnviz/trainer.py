@@ -144,10 +144,13 @@ class Trainer:
                         ((self.step + 1) % self.record_every == 0 or self.step + 1 == self.total)
                     index = self.epoch if self.unit == "epoch" else self.step + 1
                     want_probe = at_record and any(cb.wants_probe(self, index) for cb in self.callbacks)
-                    in_step = want_probe and self._same_as_probe(batch)
+                    # when this batch is the probe input, the step itself is recorded (explicit loop,
+                    # h_t keep their gradients): loss, prediction and probe describe the same weights,
+                    # as the course prints them, and the probe costs almost nothing extra
+                    is_probe = at_record and self._same_as_probe(batch)
                     if not _fits(state, batch):
                         state = None
-                    res = self.engine.train_step(batch, state if carry else None, record=in_step)
+                    res = self.engine.train_step(batch, state if carry else None, record=want_probe and is_probe)
                     self.step += 1
                     if not res.finite:
                         self.engine.restore(good)
@@ -164,7 +167,7 @@ class Trainer:
                     if self.unit == "step":
                         self.done = self.step
                     if at_record:
-                        rec = self._record(index, acc, res if in_step else None, batch, want_probe)
+                        rec = self._record(index, acc, res if is_probe else None, want_probe)
                         acc = self._fresh_acc()
                         good = self.engine.snapshot()
                         for cb in self.callbacks:
@@ -198,8 +201,10 @@ class Trainer:
         acc["right"] += r
         acc["counted"] += c
 
-    def _record(self, index: int, acc: dict, res, batch, want_probe: bool) -> EpochRecord:
-        task, engine = self.task, self.engine
+    def _record(self, index: int, acc: dict, res, want_probe: bool) -> EpochRecord:
+        """res: this step's result when its batch was the probe input: its outputs are the prediction
+        and its recording (if asked for) the probe."""
+        task, engine, pb = self.task, self.engine, self._probe_batch
         n = max(acc["n"], 1)
         rec = EpochRecord(epoch=index, step=self.step, loss=acc["loss"] / n, lr=engine.lr,
                           grad_norm=acc["norm"] / n, clipped=acc["clipped"] / n,
@@ -211,15 +216,15 @@ class Trainer:
             loss, right, counted = engine.evaluate(val, carry=self.tcfg.carry_state and task.sequential)
             rec.val_loss = loss
             rec.val_acc = right / counted if counted else None
-        if res is not None:        # the probe input was this step's batch: its recording is free
+        if res is not None:
             rec.probe = res.probe
-            rec.prediction = task.describe(res.out, batch)
+            rec.prediction = task.describe(res.out, pb)
         elif want_probe:
-            rec.probe = engine.probe(self._probe_batch)
-            rec.prediction = task.describe(torch.from_numpy(rec.probe.out)[None], self._probe_batch)
+            rec.probe = engine.probe(pb)
+            rec.prediction = task.describe(torch.from_numpy(rec.probe.out)[None], pb)
         else:
-            out, _ = engine.predict(self._probe_batch.x)
-            rec.prediction = task.describe(out, self._probe_batch)
+            out, _ = engine.predict(pb.x)
+            rec.prediction = task.describe(out, pb)
         rec.seconds = time.perf_counter() - self.started
         return rec
 

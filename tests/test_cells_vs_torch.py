@@ -166,3 +166,24 @@ def test_peephole_lstm_gradients_match_finite_differences():
                 assert abs(num - ana) <= 1e-6 * max(1.0, abs(num) + abs(ana)), (name, i, num, ana)
     # the peepholes matter: the gradient reaches them
     assert grads["rnn.peephole_f_l0"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("cell,layers,dtype,emb", [
+    ("rnn", 1, "float64", 0), ("lstm", 2, "float64", 3), ("gru", 2, "float64", 0),
+    ("lstm", 1, "float32", 0), ("gru", 1, "float32", 4)])
+def test_engine_probe_equals_autograd_probe(cell, layers, dtype, emb):
+    """The torch engine probes with NumPy BPTT on views of its weights; it must be autograd's numbers."""
+    task = make_task("anbn")
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=7, num_layers=layers, embedding_dim=emb,
+                                        dropout=0.3 if layers > 1 else 0.0), TrainConfig(dtype=dtype, seed=5))
+    batch = task.probe()
+    a, b = eng.probe(batch), eng.probe_autograd(batch)
+    tol = 1e-10 if dtype == "float64" else 1e-5
+    for name in ("hidden", "cell", "grad_h", "grad_c", "grad_h_last", "out"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert abs(x - y).max() < tol * max(1.0, abs(y).max()), name
+    for g in b.gates:
+        assert abs(a.gates[g] - b.gates[g]).max() < tol
+    assert abs(a.loss - b.loss) < tol

@@ -14,10 +14,10 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from ..engine import StepResult, build_model, spectral_radius_of
-from ..probes import Probe
 from ..tasks.base import Batch, Task
 from . import network
 from .optim import clip_grad_norm, grad_norm, make_optimizer
+from .probing import cache_probe, probe_arrays
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -47,14 +47,6 @@ class NumpyEngine:
         h = cache.hidden[:, -1].copy()  # [L, B, H]
         return (h, cache.cell[:, -1].copy()) if cache.cell is not None else h
 
-    def _probe(self, cache, out, loss, dh_last=None) -> Probe:
-        row0 = lambda a: None if a is None else a[:, :, 0]  # noqa: E731  [L, T, B, H] -> [L, T, H]
-        norm = lambda a: None if a is None else np.linalg.norm(a[:, :, 0], axis=-1)  # noqa: E731
-        return Probe(hidden=row0(cache.hidden).copy(), cell=None if cache.cell is None else row0(cache.cell).copy(),
-                     gates={k: row0(v).copy() for k, v in cache.gates.items()},
-                     grad_h=norm(cache.dL_dh), grad_c=norm(cache.dL_dc), grad_h_last=norm(dh_last),
-                     out=out[0].copy(), loss=float(loss))
-
     # ---- the engine interface ------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:
         self.optimizer.lr = lr
@@ -70,7 +62,7 @@ class NumpyEngine:
         finite = math.isfinite(loss) and math.isfinite(norm)
         if finite:
             self.optimizer.step(self.params, grads)
-        probe = self._probe(cache, out, loss) if record else None
+        probe = cache_probe(cache, out, loss) if record else None
         return StepResult(loss, norm, clipped, finite, self._final_state(cache), torch.from_numpy(out), probe)
 
     def evaluate(self, batches: list[Batch], carry: bool = False) -> tuple[float, int, int]:
@@ -99,12 +91,7 @@ class NumpyEngine:
         return torch.from_numpy(out), self._final_state(cache)
 
     def probe(self, batch: Batch, last: bool = True) -> Probe:
-        loss, _, cache, out = self._run(batch, None)
-        dh_last = None
-        if last:
-            _, d_last = network.loss_and_grad(self.cfg, out, _np(batch.y), _np(batch.mask), reduce="last")
-            dh_last = network.backward(self.params, self.cfg, cache, d_last, self.bugs).dL_dh
-        p = self._probe(cache, out, loss, dh_last)
+        p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
         if self.cfg.hidden_size <= 256:
             p.spectral_radius = spectral_radius_of(self.params, self.mcfg)
         return p

@@ -133,18 +133,17 @@ class Task:
                     "predicted": pred.tolist(), "mse": float((((pred - tgt) ** 2) * m).sum() / m.sum())}
         probs = torch.softmax(out[0].detach().double(), -1)  # [T, V]
         top_p, top_i = probs.topk(min(k, probs.shape[-1]), -1)
-        pred_ids = probs.argmax(-1).tolist()
-        tgt_ids = batch.y[0].tolist()
-        target = [self.vocab[t] if t != IGNORE else None for t in tgt_ids]
-        predicted = [self.vocab[i] for i in pred_ids]
+        top_p, top_i = top_p.numpy().round(5).tolist(), top_i.tolist()
+        vocab = self.vocab
+        predicted = [vocab[ids[0]] for ids in top_i]  # top-1 is the argmax
+        target = [vocab[t] if t != IGNORE else None for t in batch.y[0].tolist()]
         return {
             "kind": "tokens",
-            "input": [self.vocab[i] for i in batch.x[0].tolist()],
+            "input": [vocab[i] for i in batch.x[0].tolist()],
             "target": target,
             "predicted": predicted,
             "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
-            "topk": [[[self.vocab[i], round(float(p), 5)] for p, i in zip(ps, ids)]
-                     for ps, ids in zip(top_p.tolist(), top_i.tolist())],
+            "topk": [[[vocab[i], p] for p, i in zip(ps, ids)] for ps, ids in zip(top_p, top_i)],
             "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
             "target_text": self.sep.join(t for t in target if t is not None),
             "sep": self.sep,

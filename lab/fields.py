@@ -1,0 +1,204 @@
+"""Widgets built from the fields of the config dataclasses (ModelConfig, TrainConfig, a task's Options).
+
+SPECS says how a field is edited (kind, range, label, help) and when it matters (`when`: a test on the
+values so far, e.g. momentum only for sgd/rmsprop, peephole only for an LSTM). `form()` walks a
+dataclass' fields in order and draws one widget per field; a field nobody described gets a plain
+widget from its default's type, so a new option of the core shows up without touching the pages.
+
+Values live in st.session_state under "<prefix>.<field>" with persist_state="session" (they survive
+page switches). The default (from Task.suggested()) seeds session state instead of a widget `value=`
+argument, so code can set them too: opening a checkpoint, the "Defaults" button.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import streamlit as st
+
+from rnnviz.config import CELLS, INITS, OPTIMIZERS
+
+LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
+ERRORS = "lab.field_errors"
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str                       # int | float | log | choice | bool | seed | text | steps | hidden
+    label: str
+    lo: float = 0
+    hi: float = 0
+    step: float | None = None
+    options: tuple = ()
+    help: str = ""
+    when: Callable[[dict], bool] | None = None
+    fmt: Callable[[Any], str] | None = None   # how a select_slider shows its options
+
+
+def _cells(*names):
+    """Relevant when (one of) the lesson's cells is among names; `cells` is set by side-by-side lessons."""
+    return lambda v: bool(set(v.get("cells") or {v.get("cell")}) & set(names))
+
+
+SPECS: dict[str, Spec] = {
+    # ---- model ----
+    "cell": Spec("choice", "cell", options=CELLS,
+                 help="RNN: one tanh layer. LSTM: cell state + 4 gates. GRU: 3 gates."),
+    "nonlinearity": Spec("choice", "nonlinearity (RNN)", options=("tanh", "relu"), when=_cells("rnn")),
+    "hidden_size": Spec("int", "hidden size H (units in h_t)", 1, 256),
+    "num_layers": Spec("int", "layers (stacked)", 1, 4),
+    "embedding_dim": Spec("int", "embedding size (0 = one-hot input)", 0, 64, when=lambda v: v.get("tokens")),
+    "dropout": Spec("float", "dropout between layers", 0.0, 0.8, 0.05, when=lambda v: v.get("num_layers", 1) > 1),
+    "peephole": Spec("bool", "peephole connections (LSTM)", when=_cells("lstm"),
+                     help="The gates also look at the cell state c."),
+    "head": Spec("bool", "linear output head",
+                 help="Off: h_t itself is the output, so H must equal the vocabulary size."),
+    # ---- training ----
+    "optimizer": Spec("choice", "optimizer", options=OPTIMIZERS),
+    "lr": Spec("log", "learning rate", help="Can be changed while training runs."),
+    "momentum": Spec("float", "momentum", 0.0, 0.99, 0.01, when=lambda v: v.get("optimizer") in ("sgd", "rmsprop")),
+    "weight_decay": Spec("log0", "weight decay", options=(0.0, 1e-5, 1e-4, 1e-3, 1e-2)),
+    "epochs": Spec("int", "epochs", 1, 2000, when=lambda v: not v.get("steps_mode")),
+    "steps": Spec("int", "optimizer steps", 100, 20000, 100, when=lambda v: v.get("steps_mode")),
+    "clip": Spec("float", "clip gradient norm at (0 = off)", 0.0, 10.0, 0.25,
+                 help="Rescale the gradient when its global norm exceeds this value."),
+    "init": Spec("choice", "recurrent weight init", options=INITS,
+                 help="orthogonal: each gate's W_hh block orthogonal, spectral radius 1."),
+    "forget_bias": Spec("float", "forget-gate bias (LSTM)", 0.0, 3.0, 0.25, when=_cells("lstm"),
+                        help="Added at init: f starts near sigmoid(bias), so the cell remembers by default."),
+    "seed": Spec("seed", "seed (weights, shuffling)"),
+    "dtype": Spec("choice", "precision", options=("float32", "float64")),
+    "engine": Spec("hidden", "engine"),
+    "carry_state": Spec("bool", "carry h between batches (truncated BPTT)", when=lambda v: v.get("sequential")),
+    # ---- task options (Options classes may override by "ClassName.field") ----
+    "seq_len": Spec("int", "sequence length (steps per window)", 2, 200),
+    "batch_size": Spec("int", "batch size", 1, 256),
+    "ShipOptions.batch_size": Spec("int", "windows per batch (0 = all)", 0, 64),
+    "SineOptions.batch_size": Spec("int", "batch size (rows of consecutive windows)", 1, 10),
+    "lag": Spec("int", "lag (steps to bridge)", 0, 200, help="How far back the answer lies."),
+    "AddingOptions.lag": Spec("int", "lag = sequence length", 2, 400),
+    "noise": Spec("float", "noise on the inputs (std)", 0.0, 1.0, 0.05),
+    "freq": Spec("float", "frequency", 0.25, 4.0, 0.25),
+    "n_windows": Spec("int", "windows per epoch", 1, 200),
+    "max_n": Spec("int", "largest n", 1, 20),
+    "num_sequences": Spec("int", "number of sequences", 10, 2000, 10),
+    "AnbnOptions.seed": Spec("seed", "data seed"),
+    "CopyOptions.seed": Spec("seed", "data seed"),
+    "AddingOptions.seed": Spec("seed", "data seed"),
+    "SineOptions.seed": Spec("seed", "validation noise seed"),
+    "length": Spec("int", "symbols to copy (K)", 1, 20),
+    "n_symbols": Spec("int", "different symbols", 2, 10),
+    "batches_per_epoch": Spec("int", "batches per epoch", 1, 100),
+    "val_size": Spec("int", "validation sequences", 16, 1024, 16),
+    "corpus": Spec("choice", "corpus", options=("shakespeare", "dinos", "custom")),
+    "text": Spec("text", "your text", when=lambda v: v.get("corpus") == "custom"),
+    "max_chars": Spec("steps", "characters used", options=(1_000, 5_000, 20_000, 50_000, 100_000, 200_000,
+                                                            500_000, 1_000_000)),
+    "val_frac": Spec("float", "validation fraction (end of the text)", 0.05, 0.5, 0.05),
+}
+
+
+def spec_for(cls: type, name: str, default: Any) -> Spec:
+    spec = SPECS.get(f"{cls.__name__}.{name}") or SPECS.get(name)
+    if spec is not None:
+        return spec
+    kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(type(default), "hidden")
+    lo, hi = (0, max(10, 4 * abs(default))) if kind in ("int", "float") else (0, 0)
+    return Spec(kind, name.replace("_", " "), lo, hi)
+
+
+def _seed(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) -> Any:
+    if key not in st.session_state or not ok(st.session_state[key]):
+        st.session_state[key] = default
+    return st.session_state[key]
+
+
+def widget(spec: Spec, key: str, default: Any) -> Any:
+    """Draw one widget (in the current container) and return its value."""
+    kw = dict(key=key, help=spec.help or None)
+    if spec.kind == "choice":
+        _seed(key, default, lambda v: v in spec.options)
+        if len(spec.options) <= 3 and sum(len(str(o)) for o in spec.options) <= 16:  # fits the sidebar
+            return st.radio(spec.label, spec.options, horizontal=True, persist_state="session", **kw)
+        return st.selectbox(spec.label, spec.options, persist_state="session", **kw)
+    if spec.kind == "bool":
+        _seed(key, bool(default))
+        return st.toggle(spec.label, persist_state="session", **kw)
+    if spec.kind in ("log", "log0", "steps"):
+        value = _seed(key, default)
+        grid = LR_GRID if spec.kind == "log" else list(spec.options)
+        options = list(grid) if value in grid else sorted(set(grid) | {value})
+        fmt = spec.fmt or (lambda v: f"{v:g}" if v < 1e4 else f"{v:,}")
+        return st.select_slider(spec.label, options, format_func=fmt, persist_state="session", **kw)
+    if spec.kind in ("int", "float"):
+        cast = int if spec.kind == "int" else float
+        value = _seed(key, cast(default))
+        if type(value) is not cast:          # e.g. 5 from a JSON config for a float slider
+            st.session_state[key] = value = cast(value)
+        lo, hi = cast(min(spec.lo, value)), cast(max(spec.hi, value))
+        step = cast(spec.step or 1) if spec.kind == "int" else float(spec.step or (hi - lo) / 100)
+        return st.slider(spec.label, lo, hi, step=step, persist_state="session", **kw)
+    if spec.kind == "seed":
+        _seed(key, int(default))
+        return int(st.number_input(spec.label, min_value=0, max_value=2**31 - 1, step=1,
+                                   persist_state="session", **kw))
+    if spec.kind == "text":
+        return text_with_upload(spec.label, key, default)
+    _seed(key, str(default))
+    return st.text_input(spec.label, persist_state="session", **kw)
+
+
+def form(cls: type, defaults: Any, prefix: str, context: dict, skip=()) -> dict:
+    """One widget per field of dataclass `cls` that matters now; the others keep their default.
+    Returns {field: value} for building `cls(**values)`."""
+    values: dict = {}
+    for f in dataclasses.fields(cls):
+        default = getattr(defaults, f.name)
+        spec = spec_for(cls, f.name, default)
+        seen = {**context, **values}
+        if f.name in skip or spec.kind == "hidden" or (spec.when is not None and not spec.when(seen)):
+            values[f.name] = default
+        else:
+            values[f.name] = widget(spec, f"{prefix}.{f.name}", default)
+    return values
+
+
+def put(prefix: str, instance: Any) -> None:
+    """Set the stored widget values of every field of a dataclass instance (before its page draws)."""
+    for f in dataclasses.fields(instance):
+        st.session_state[f"{prefix}.{f.name}"] = getattr(instance, f.name)
+
+
+def forget(prefix: str) -> None:
+    """Drop the stored values under prefix: the widgets come back with their defaults."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + ".")]:
+        del st.session_state[key]
+
+
+# ---- a text area that can also be filled from an uploaded file ------------------------------------
+def _read_upload(key: str) -> None:
+    errors = st.session_state.setdefault(ERRORS, {})
+    errors.pop(key, None)
+    up = st.session_state.get(key + ".upload")
+    if up is None:
+        return
+    data = up.getvalue()
+    if not data.strip():
+        errors[key] = f"{up.name} is empty: upload a text file with some text in it."
+        return
+    try:
+        st.session_state[key] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        errors[key] = f"{up.name} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
+
+
+def text_with_upload(label: str, key: str, default: str) -> str:
+    _seed(key, default)
+    text = st.text_area(label, key=key, height=160, persist_state="session",
+                        placeholder="Paste a text of a few thousand characters or more")
+    st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",
+                     on_change=_read_upload, args=(key,), max_upload_size=4)
+    if msg := st.session_state.get(ERRORS, {}).get(key):
+        st.error(msg)
+    return text

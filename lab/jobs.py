@@ -1,0 +1,292 @@
+"""Training jobs: a Trainer running in a worker thread, kept in one registry for the whole server.
+
+Streamlit reruns a page script on every click, so a training loop must never run inside it. A Job owns
+a Trainer, the Recorder that fills its History (what every figure reads), copies of its weights at
+the record points (for generating text at any recorded epoch) and a worker thread. Jobs live in one
+registry per server process (`_S`, kept by st.cache_resource so that it also survives Streamlit
+re-importing every module of the app when a source file changes); they outlive reruns and page
+switches, and a browser session keeps only their ids.
+
+At most MAX_TRAINING jobs train at the same time (a semaphore; default the number of CPU cores,
+env RNNVIZ_MAX_JOBS); the others wait for a free trainer and say so. Finished jobs nobody looked at
+for IDLE_TTL seconds are dropped; runs nobody has watched for ORPHAN_TTL seconds (the page polls its
+runs several times a second, a hidden browser tab at least once a minute) are stopped. A janitor
+thread sweeps every SWEEP_S seconds, so this happens even when no page is open.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+
+import streamlit as st
+import torch
+
+from rnnviz.callbacks import ConvergenceStop, Recorder
+from rnnviz.engine import TorchEngine
+from rnnviz.recorder import EpochRecord, History
+from rnnviz.trainer import Callback, Trainer
+
+torch.set_num_threads(1)  # once per process: small models run faster single-threaded, sessions share cores
+
+MAX_TRAINING = max(1, int(os.environ.get("RNNVIZ_MAX_JOBS") or os.cpu_count() or 1))
+IDLE_TTL = 60 * 60        # seconds a finished job stays after it was last looked at
+ORPHAN_TTL = 3 * 60       # seconds a running job may go unwatched (browser closed) before it is stopped
+MAX_KEPT = 64             # jobs kept at most; the least recently seen finished ones go first
+WEIGHT_BYTES = 24 * 2**20  # per job: copies of the weights at record points
+SWEEP_S = 30              # how often the janitor sweeps
+
+ACTIVE = ("queued", "running", "paused")
+log = logging.getLogger("rnnviz.lab")
+
+
+class ShiftedRecorder(Recorder):
+    """A Recorder that continues a History: epochs, steps and seconds count on from its last record."""
+
+    def __init__(self, history: History, probe_every: int = 1):
+        super().__init__(history, probe_every)
+        last = history.last
+        self.epoch0, self.step0, self.seconds0 = (last.epoch, last.step, last.seconds) if last else (0, 0, 0.0)
+
+    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
+        rec.epoch += self.epoch0
+        rec.step += self.step0
+        rec.seconds += self.seconds0
+        super().on_record(trainer, rec)
+
+
+class WeightKeeper(Callback):
+    """Copies of the weights at record points within a byte budget (older ones thinned, first and last
+    kept), so generation can be replayed at any recorded epoch. Written by the worker, read by the UI."""
+
+    def __init__(self, max_bytes: int = WEIGHT_BYTES):
+        self.max_bytes = max_bytes
+        self.kept: dict[int, dict[str, torch.Tensor]] = {}
+        self.lock = threading.Lock()
+
+    def keep(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
+        size = sum(v.numel() * v.element_size() for v in state.values())
+        with self.lock:
+            self.kept[epoch] = state
+            epochs = sorted(self.kept)
+            while len(epochs) > 2 and size * len(epochs) > self.max_bytes:
+                for e in epochs[1:-1:2]:
+                    del self.kept[e]
+                epochs = sorted(self.kept)
+
+    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
+        self.keep(rec.epoch, trainer.engine.snapshot())
+
+    def at(self, epoch: int) -> tuple[int, dict[str, torch.Tensor]] | None:
+        """(kept epoch, weights) of the latest kept epoch <= epoch (or the earliest kept one)."""
+        with self.lock:
+            if not self.kept:
+                return None
+            below = [e for e in self.kept if e <= epoch]
+            e = max(below) if below else min(self.kept)
+            return e, self.kept[e]
+
+    @property
+    def epochs(self) -> list[int]:
+        with self.lock:
+            return sorted(self.kept)
+
+
+AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
+
+
+class _Live(Callback):
+    """What the UI can change while a job runs: auto-stop on convergence and a speed limit."""
+
+    def __init__(self, job: "Job"):
+        self.job, self.converged, self.last = job, ConvergenceStop(**AUTO_STOP), 0.0
+
+    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
+        if self.job.auto_stop:
+            self.converged.on_record(trainer, rec)
+        rate = self.job.pace
+        if rate > 0:  # at most `rate` record points per second: slow enough to watch
+            until = self.last + 1.0 / rate
+            while time.perf_counter() < until and not self.job.stopping:
+                time.sleep(0.005)
+        self.last = time.perf_counter()
+
+
+class Job:
+    """One training run of a lesson. Building it validates the configs (ValueError) and builds the
+    model; `start()` registers it and trains it in a worker thread once a trainer slot is free."""
+
+    def __init__(self, lesson: str, name: str, task, mcfg, tcfg, *, engine=None, history: History | None = None,
+                 weights: WeightKeeper | None = None, origin: str = ""):
+        self.id = uuid.uuid4().hex[:10]
+        self.lesson, self.name, self.task, self.mcfg, self.tcfg = lesson, name, task, mcfg, tcfg
+        self.origin = origin                  # where its weights came from ("" = fresh)
+        self.history = history if history is not None else History()
+        self.recorder = ShiftedRecorder(self.history)
+        self.weights = weights if weights is not None else WeightKeeper()
+        self.pace, self.auto_stop, self.lr_asked = 0.0, False, tcfg.lr
+        self.stopping, self.error = False, ""
+        self._queued = self._cancelled = False
+        self.trainer = Trainer(task, mcfg, tcfg, [self.recorder, self.weights, _Live(self)], engine=engine)
+        self.thread: threading.Thread | None = None
+        self.seen = time.time()
+
+    @classmethod
+    def successor(cls, old: "Job", tcfg) -> "Job":
+        """Train on from `old`'s weights with new training settings; the history continues."""
+        engine = TorchEngine(old.task, old.mcfg, tcfg, model=old.trainer.engine.model)
+        return cls(old.lesson, old.name, old.task, old.mcfg, tcfg, engine=engine, history=old.history,
+                   weights=old.weights, origin=old.origin or "continued")
+
+    # ---- life cycle ----------------------------------------------------------------------------
+    def start(self) -> "Job":
+        with _S.lock:
+            _S.jobs[self.id] = self
+        self._queued = True
+        self.thread = threading.Thread(target=self._work, name=f"rnnviz-{self.lesson}-{self.id}", daemon=True)
+        self.thread.start()
+        return self
+
+    def _work(self) -> None:
+        while not _S.slots.acquire(timeout=0.1):      # wait for a free trainer, unless stopped meanwhile
+            if self.stopping:
+                self._queued, self._cancelled = False, True
+                return
+        self._queued = False
+        try:
+            self.trainer.run()
+        except Exception as e:  # the trainer already set status "error"; keep the message for the page
+            self.error = f"{type(e).__name__}: {e}"
+            log.exception("job %s failed", self.id)
+        finally:
+            _S.slots.release()
+
+    def stop(self, reason: str = "stopped by user") -> None:
+        self.stopping = True
+        self.trainer.stop(reason)
+
+    def pause(self) -> None:
+        self.trainer.pause()
+
+    def resume(self) -> None:
+        self.trainer.resume()
+
+    def set_lr(self, lr: float) -> None:
+        if lr != self.lr_asked:
+            self.trainer.set_lr(lr)
+            self.lr_asked = lr
+
+    # ---- what the page shows -------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """new | loaded | queued | running | paused | finished | stopped | diverged | error"""
+        if self.thread is None:
+            return "loaded" if self.origin else "new"
+        if self._cancelled:
+            return "stopped"
+        status = self.trainer.status
+        return "queued" if self._queued or status == "idle" else status
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def reason(self) -> str:
+        if self._cancelled:
+            return "stopped before a trainer was free"
+        return self.error or self.trainer.reason
+
+    @property
+    def final_epoch(self) -> int:
+        """The epoch (or step) number this run ends at, counting on from a continued history."""
+        last = self.history.last
+        if self.thread is None:
+            return last.epoch if last else 0
+        return self.recorder.epoch0 + self.trainer.total
+
+    def touch(self) -> "Job":
+        self.seen = time.time()
+        return self
+
+
+# ---- the registry ---------------------------------------------------------------------------------
+def get(job_id: str) -> Job | None:
+    with _S.lock:
+        return _S.jobs.get(job_id)
+
+
+def keep(job: Job) -> Job:
+    """Register a job that is not trained (loaded from a checkpoint) so the session can find it."""
+    with _S.lock:
+        _S.jobs[job.id] = job
+    return job
+
+
+def drop(job_id: str) -> None:
+    with _S.lock:
+        job = _S.jobs.pop(job_id, None)
+    if job is not None and job.active:
+        job.stop("run replaced")
+
+
+def busy() -> tuple[int, int, int]:
+    """(training now, waiting for a trainer, trainer slots)."""
+    with _S.lock:
+        states = [j.state for j in _S.jobs.values()]
+    return sum(s in ("running", "paused") for s in states), states.count("queued"), _S.size
+
+
+def sweep(now: float | None = None) -> None:
+    """Stop runs nobody watches, drop finished jobs nobody looked at, bound the number of jobs."""
+    now = now or time.time()
+    with _S.lock:
+        jobs = list(_S.jobs.values())
+    for job in jobs:
+        idle = now - job.seen
+        if job.active and idle > ORPHAN_TTL:
+            job.stop(f"stopped: nobody watched it for {ORPHAN_TTL // 60} minutes")
+        elif not job.active and idle > IDLE_TTL:
+            drop(job.id)
+    with _S.lock:
+        extra = len(_S.jobs) - MAX_KEPT
+        if extra > 0:
+            for job in sorted((j for j in _S.jobs.values() if not j.active), key=lambda j: j.seen)[:extra]:
+                _S.jobs.pop(job.id, None)
+
+
+def stop_all(timeout: float = 5.0) -> None:
+    """Stop every job and wait for the workers (at exit: a thread killed inside torch aborts Python)."""
+    with _S.lock:
+        everyone = list(_S.jobs.values())
+    for job in everyone:
+        if job.active:
+            job.stop("the server is shutting down")
+    for job in everyone:
+        if job.thread is not None:
+            job.thread.join(timeout)
+
+
+def _janitor() -> None:
+    while True:
+        time.sleep(SWEEP_S)
+        try:
+            sweep()
+        except Exception:  # never let the janitor die
+            log.exception("sweep failed")
+
+
+@st.cache_resource(show_spinner=False)
+def _shared() -> SimpleNamespace:
+    """The process-wide state, made once: the jobs by id, their lock and the trainer slots."""
+    atexit.register(stop_all)
+    threading.Thread(target=_janitor, name="rnnviz-janitor", daemon=True).start()
+    return SimpleNamespace(jobs={}, lock=threading.Lock(), size=MAX_TRAINING,
+                           slots=threading.BoundedSemaphore(MAX_TRAINING))
+
+
+_S = _shared()

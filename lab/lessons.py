@@ -1,0 +1,58 @@
+"""The lessons in teaching order: which page, which tasks, which runs train side by side."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Lesson:
+    key: str                        # short id: session state, checkpoint names
+    title: str
+    icon: str
+    page: str                       # the page file, relative to app.py
+    tasks: tuple[str, ...] = ()     # the first one is the default
+    # runs trained side by side on the same data and seed: name -> (model overrides, train overrides)
+    variants: dict[str, tuple[dict, dict]] = field(default_factory=dict)
+    model_defaults: dict = field(default_factory=dict)   # overrides of Task.suggested() for this lesson
+    pace: dict[str, float] = field(default_factory=dict)  # task -> default record points per second
+
+    @property
+    def heading(self) -> str:
+        """The page title: its place in the teaching order and its title."""
+        return f"{LESSONS.index(self) + 1}. {self.title}"
+
+    @property
+    def fixed(self) -> set[str]:
+        """Config fields the lesson's variants set (not shown as settings)."""
+        return {k for m, t in self.variants.values() for k in (*m, *t)}
+
+
+LESSONS = [
+    Lesson("chars", "Character prediction", ":material/abc:", "pages/chars.py",
+           tasks=("hihell", "seoul", "ship"), pace={"hihell": 10.0, "seoul": 60.0}),
+    Lesson("words", "Word prediction", ":material/chat:", "pages/words.py", tasks=("words",),
+           pace={"words": 60.0}),
+    Lesson("anbn", "Counting: aⁿbⁿaⁿ", ":material/counter_3:", "pages/anbn.py", tasks=("anbn",)),
+    Lesson("sine", "Sine wave", ":material/airwave:", "pages/sine.py", tasks=("sine",),
+           variants={"h carried": ({}, {"carry_state": True}), "h reset": ({}, {"carry_state": False})}),
+    Lesson("inside", "Inside the cells", ":material/memory:", "pages/inside.py",
+           tasks=("hihell", "seoul", "words", "anbn", "text"), model_defaults={"cell": "lstm"},
+           pace={"hihell": 10.0}),
+    Lesson("gradients", "Vanishing & exploding gradients", ":material/trending_down:", "pages/gradients.py",
+           tasks=("copy", "adding"),
+           variants={c: ({"cell": c}, {}) for c in ("rnn", "lstm", "gru")}),
+    Lesson("text", "Text generation", ":material/edit_note:", "pages/text.py", tasks=("text",)),
+    Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "pages/from_scratch.py"),
+]
+CHECKPOINTS_PAGE = "pages/checkpoints.py"
+BY_KEY = {lesson.key: lesson for lesson in LESSONS}
+# where a checkpoint of a task opens when it does not name its lesson
+TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks}
+TASK_LESSON.update(hihell="chars", seoul="chars", words="words", anbn="anbn", text="text")
+
+
+def get(key: str) -> Lesson:
+    """The lesson of a page (call it first thing on the page)."""
+    from . import ensure_app
+    ensure_app()
+    return BY_KEY[key]

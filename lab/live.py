@@ -1,0 +1,141 @@
+"""The live part of a lesson page: progress, the epoch scrubber and the lesson's views, redrawn while
+its runs train.
+
+Training happens in worker threads (lab.jobs); the page script never waits for it. While a run of the
+lesson is queued or running, this part is a fragment that reruns itself every POLL_S seconds
+(`st.fragment(run_every=...)`) and redraws from the runs' thread-safe History snapshots. When a run
+changes state (starts, pauses, finishes) the whole page reruns once, so the buttons follow, and when
+nothing trains polling stops. The scrubber (a slider over the recorded epochs) rewinds every view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from rnnviz.recorder import EpochRecord
+
+from . import jobs as joblib
+from . import runs
+from .jobs import Job
+from .lessons import Lesson
+
+POLL_S = 0.25
+STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
+          "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
+
+
+@dataclass
+class RunView:
+    """One run as the views see it: its records up to the scrubbed epoch."""
+    name: str
+    job: Job
+    records: list[EpochRecord]       # recorded up to the selected epoch
+    all_records: list[EpochRecord]   # everything recorded (e.g. to fit one PCA basis for all epochs)
+    rec: EpochRecord | None          # the selected epoch's record
+    probe_rec: EpochRecord | None    # the latest record with a probe, up to the selected epoch
+
+    @property
+    def task(self):
+        return self.job.task
+
+    @property
+    def thinned(self) -> bool:
+        return self.job.history.thinned
+
+    @property
+    def unit(self) -> str:
+        return self.job.history.unit
+
+
+def _progress(name: str, job: Job) -> None:
+    t, last, state = job.trainer, job.history.last, job.state
+    unit = job.history.unit if last else t.unit
+    parts = [f"**{name}**", STATES.get(state, state)]
+    if state == "queued":
+        training, waiting, slots = joblib.busy()
+        parts[1] += f" ({training} of {slots} trainers busy)"
+    if last:
+        parts.append(f"{unit} {last.epoch:,} of {job.final_epoch:,}")
+        parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
+    if state in ("running", "paused") and t.steps_per_second:
+        limit = f" (limited to {job.pace:g} records/s)" if job.pace else ""
+        parts.append(f"{t.steps_per_second:,.0f} steps/s{limit}")
+    done = t.done / t.total if job.thread is not None and t.total else (1.0 if last else 0.0)
+    st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
+    if state in ("diverged", "error"):
+        st.error(job.reason, icon=":material/warning:")
+    elif state in ("finished", "stopped") and job.reason:
+        st.caption(job.reason)
+    elif state == "loaded":
+        st.caption(f"Loaded from `{job.origin}` — **Continue** trains on from these weights.")
+
+
+def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
+    snaps = {name: job.history.snapshot() for name, job in jobs.items()}
+    if not any(snaps.values()):
+        return {}
+    unit = next(j.history.unit for n, j in jobs.items() if snaps[n])
+    lo = min(s[0].epoch for s in snaps.values() if s)
+    latest = max(s[-1].epoch for s in snaps.values() if s)
+    hi = max(latest, *(j.final_epoch for j in jobs.values()))
+    upto = hi
+    if hi > lo:
+        key = f"{lesson.key}.scrub." + "-".join(j.id for j in jobs.values())
+        upto = st.slider(f"{unit} shown — drag to rewind every view; at the right end they follow training",
+                         lo, hi, value=hi, key=key)
+    views = {}
+    for name, job in jobs.items():
+        recs = [r for r in snaps[name] if r.epoch <= upto]
+        probed = [r for r in recs if r.probe is not None]
+        views[name] = RunView(name, job, recs, snaps[name], recs[-1] if recs else None,
+                              probed[-1] if probed else None)
+    if upto < latest:
+        st.caption(f":material/history: rewound to {unit} {upto:,} (latest recorded: {latest:,})")
+    return views
+
+
+def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
+    """Progress, scrubber and `body(views)` for the lesson's runs; redrawn live while they train."""
+    jobs = runs.current(lesson.key)
+    seen = {name: job.state for name, job in jobs.items()}
+    polling = any(s in ("queued", "running") for s in seen.values())
+
+    @st.fragment(run_every=POLL_S if polling else None)
+    def area():
+        now = {name: job.touch().state for name, job in jobs.items()}
+        if now != seen:      # a run started, paused or ended: redraw the whole page (buttons, polling)
+            st.rerun()
+        if not jobs:
+            st.info("Press **Train** to start a run; it trains in the background while you watch.",
+                    icon=":material/play_circle:")
+            return
+        cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
+        for col, (name, job) in zip(cols, jobs.items()):
+            with col:
+                _progress(name, job)
+        views = _scrub(lesson, jobs)
+        if views:
+            body(views)
+        else:
+            st.info("Waiting for the first record…", icon=":material/hourglass_top:")
+
+    area()
+
+
+def sidebar_status(titles: dict[str, str]) -> None:
+    """In the sidebar: how many trainers are busy, and this session's runs that train in the background.
+    Marks the session's runs as seen, so the runs someone is watching are never taken for orphans."""
+    polling = any(j.active for j in runs.touch_all())
+
+    @st.fragment(run_every=2.0 if polling else None)
+    def status():
+        active = [j for j in runs.touch_all() if j.active]
+        training, waiting, slots = joblib.busy()
+        st.caption(f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else ""))
+        for j in active:
+            st.caption(f":material/model_training: {titles.get(j.lesson, j.lesson)}: {j.name} {STATES[j.state]}")
+
+    with st.sidebar:
+        status()

@@ -1,0 +1,197 @@
+"""Views shared by the lessons: figures from rnnviz.figures placed on the page for RunViews.
+
+Each view takes the RunView(s) of the scrubbed epoch (lab.live) and a key prefix; figures are pure
+functions of the core, drawn with `chart()`. What a figure projects, thins or leaves out is said by
+the figure itself (we pass `thinned=`), so nothing here adds numbers of its own.
+
+Figures are memoised on what they show and rebuilt only as often as the training threads can afford
+(lab.throttle): a plotly figure costs tens of milliseconds of the GIL they share.
+"""
+from __future__ import annotations
+
+import html
+import logging
+from contextlib import contextmanager
+from typing import Callable
+
+import streamlit as st
+
+from rnnviz import figures as F
+from rnnviz.checkpoint import CheckpointError
+from rnnviz.figures.style import RIGHT, WRONG, show_token
+
+from .live import RunView
+from .throttle import Memo
+
+log = logging.getLogger("rnnviz.lab")
+_bases: dict = {}
+_figures = Memo()
+
+
+def chart(fig, key: str, runs: tuple[RunView, ...] = (), what: tuple = (), options: tuple = ()) -> None:
+    """Show a figure with the figures' own template. With `runs`, `fig` is a builder, memoised per
+    view of those runs and `options` (what the user chose: log axis, layer...) on `what` (the data it
+    shows), and throttled while they train (lab.throttle); a new choice is drawn at once."""
+    if runs:
+        slot = (key, *(v.job.id for v in runs), *options)
+        fig = _figures.get(slot, what, fig, live=any(v.job.active for v in runs))
+    st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+
+
+def _at(view: RunView) -> tuple:
+    """What a view of one run shows: its selected record and how many records lead there."""
+    return view.rec.epoch if view.rec else 0, len(view.records), view.thinned
+
+
+def _probe_at(view: RunView) -> int:
+    return view.probe_rec.epoch if view.probe_rec else 0
+
+
+@contextmanager
+def explained(what: str = ""):
+    """Show a core error (bad prime, unknown token, broken checkpoint) as a message, not a traceback."""
+    try:
+        yield
+    except (ValueError, RuntimeError, CheckpointError) as e:   # RuntimeError: torch on odd weights
+        st.error(f"{what}{': ' if what else ''}{e}", icon=":material/error:")
+
+
+def tabs(key: str, panels: dict[str, Callable[[], None]]) -> None:
+    """Lazy tabs: only the open tab is computed, so hidden views cost nothing while a run trains.
+    A view that fails says so in its tab; the page, the other views and the runs carry on."""
+    for (title, draw), tab in zip(panels.items(), st.tabs(list(panels), key=key, on_change="rerun")):
+        if tab.open:
+            with tab:
+                try:
+                    draw()
+                except Exception as e:  # noqa: BLE001 - Streamlit's own control flow is a BaseException
+                    log.exception("view %r failed", title)
+                    st.error(f"The view “{title}” could not be drawn: {type(e).__name__}: {e}",
+                             icon=":material/broken_image:")
+
+
+def _runs(views: dict[str, RunView]) -> dict:
+    return {name: v.records for name, v in views.items()}
+
+
+# ---- training curves -------------------------------------------------------------------------------
+def loss(views: dict[str, RunView], key: str, accuracy: bool = False) -> None:
+    log = st.toggle("log scale", key=f"{key}.log", persist_state="session",
+                    help="A log axis shows the late, small improvements as clearly as the first ones")
+    thinned = any(v.thinned for v in views.values())
+    unit = next(iter(views.values())).unit
+    runs, what = tuple(views.values()), tuple(_at(v) for v in views.values())
+    chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=unit), f"{key}.loss", runs, what, (log,))
+    if accuracy and any(r.val_acc is not None or r.train_acc is not None for v in runs for r in v.records):
+        chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=unit), f"{key}.acc", runs, what)
+
+
+# ---- predictions ------------------------------------------------------------------------------------
+def headline(view: RunView) -> None:
+    """The selected epoch's prediction in big letters, green where right and red where wrong."""
+    p = view.rec.prediction if view.rec else None
+    if not p or p.get("kind") != "tokens":
+        return
+    shown = [(tok, ok) for tok, ok in zip(p["predicted"], p["correct"]) if ok is not None]
+    cells = [f'<span style="color:{RIGHT if ok else WRONG}">{html.escape(show_token(tok))}</span>' for tok, ok in shown]
+    right = sum(ok for _, ok in shown)
+    target = p.get("sep", "").join(show_token(t) for t in p["target"] if t is not None)
+    size = "2.4rem" if len(shown) <= 24 else "1.3rem"
+    st.markdown(
+        f'<div style="font-family:monospace;font-size:{size};line-height:1.3;overflow-wrap:anywhere">'
+        f'{view.unit} {view.rec.epoch}: {p.get("sep", "").join(cells)} <span style="font-size:1.2rem;color:#555">'
+        f'target {html.escape(target)} · {right}/{len(shown)} right</span></div>', unsafe_allow_html=True)
+
+
+def predictions(view: RunView, key: str) -> None:
+    headline(view)
+    chart(lambda: F.prediction_table_figure(view.records), f"{key}.table", (view,), _at(view))
+
+
+def topk(view: RunView, key: str) -> None:
+    chart(lambda: F.topk_figure(view.rec.prediction if view.rec else None), f"{key}.topk", (view,), _at(view))
+
+
+# ---- inside the cell ---------------------------------------------------------------------------------
+def _basis(view: RunView, layer: int):
+    """One PCA basis fitted on every recorded probe of the run, so the axes stay put while scrubbing."""
+    probes = [r.probe for r in view.all_records if r.probe is not None]
+    key = (view.job.id, layer, len(probes), view.all_records[-1].epoch if view.all_records else 0)
+    if key not in _bases:
+        if len(_bases) > 64:
+            _bases.clear()
+        _bases[key] = F.fit_pca_basis(probes, layer=layer, dims=3)
+    return _bases[key]
+
+
+def trajectory(view: RunView, key: str, dims: int = 2, layer: int = -1) -> None:
+    pr = view.probe_rec
+    probes = sum(r.probe is not None for r in view.all_records)
+    chart(lambda: F.trajectory_figure(pr.probe if pr else None, _basis(view, layer), view.task.probe_labels(),
+                                      layer=layer, dims=dims, title_epoch=pr.epoch if pr else None),
+          f"{key}.traj", (view,), (_probe_at(view), probes), (dims, layer))
+
+
+def hidden_state(view: RunView, key: str) -> None:
+    """The trajectory (2-D) and the heatmap of h_t, one under the other."""
+    trajectory(view, key)
+    hidden(view, key)
+
+
+def hidden(view: RunView, key: str, layer: int = -1) -> None:
+    pr = view.probe_rec
+    chart(lambda: F.hidden_heatmap(pr.probe if pr else None, view.task.probe_labels(), layer=layer),
+          f"{key}.hidden", (view,), _probe_at(view), (layer,))
+
+
+def gates(view: RunView, key: str, layer: int = -1) -> None:
+    pr, cell = view.probe_rec, view.job.mcfg.cell
+    labels = view.task.probe_labels()
+    probe = pr.probe if pr else None
+    what = _probe_at(view)
+    chart(lambda: F.gate_heatmaps(probe, labels, cell=cell, layer=layer), f"{key}.gates", (view,), what, (layer,))
+    chart(lambda: F.gate_means_figure(probe, labels, cell=cell, layer=layer), f"{key}.gmeans", (view,), what,
+          (layer,))
+
+
+# ---- gradients ----------------------------------------------------------------------------------------
+def gradient_lines(views: dict[str, RunView], key: str, which: str = "grad_h") -> None:
+    labels = next(iter(views.values())).task.probe_labels()
+    probes = {name: v.probe_rec.probe if v.probe_rec else None for name, v in views.items()}
+    left, right = st.columns([3, 1])
+    with left:
+        chart(lambda: F.grad_norm_figure(probes, labels, which=which), f"{key}.gradlines", tuple(views.values()),
+              tuple(_probe_at(v) for v in views.values()), (which,))
+    with right:
+        st.markdown("**Spectral radius ρ of W_hh**")
+        st.caption("above 1 the recurrence can amplify, below 1 it shrinks signals and gradients step by step")
+        for name, v in views.items():
+            epoch = f" ({v.unit} {v.probe_rec.epoch})" if v.probe_rec else ""
+            st.markdown(f"*{name}*{epoch}")
+            st.code(F.spectral_radius_text(v.probe_rec.probe if v.probe_rec else None), language=None,
+                    wrap_lines=True)
+
+
+def gradient_map(view: RunView, key: str, which: str = "grad_h") -> None:
+    chart(lambda: F.grad_heatmap(view.records, which=which, thinned=view.thinned), f"{key}.gradmap",
+          (view,), _at(view), (which,))
+
+
+def clipping(view: RunView, key: str) -> None:
+    if not view.job.tcfg.clip:
+        st.caption("Clipping is off for this run (clip = 0): the bars stay at 0. Set *clip gradient norm at* "
+                   "under Training and train again to compare.")
+    chart(lambda: F.grad_norm_clip_figure(view.records, thinned=view.thinned, clip=view.job.tcfg.clip or None),
+          f"{key}.clip", (view,), _at(view))
+
+
+def spectral(view: RunView, key: str) -> None:
+    chart(lambda: F.spectral_radius_figure(view.records, thinned=view.thinned), f"{key}.rho", (view,), _at(view))
+
+
+# ---- sequences ----------------------------------------------------------------------------------------
+def sine(view: RunView, key: str, free: tuple[int, list[float]] | None = None) -> None:
+    """The probe window teacher-forced, and `free` = (kept epoch, free-running values) after it."""
+    kept, values = free if free else (None, None)
+    chart(lambda: F.sine_figure(view.rec.prediction if view.rec else None, free_running=values),
+          f"{key}.sine", (view,), (_at(view), kept), (len(values or ()),))

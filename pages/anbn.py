@@ -1,0 +1,47 @@
+"""Lesson 3: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
+import streamlit as st
+
+from lab import controls, equations, generation, live, views
+from lab.lessons import get
+from rnnviz.tasks.anbn import expected_completion
+
+lesson = get("anbn")
+st.title(lesson.heading)
+settings = controls.settings(lesson)
+equations.explain(
+    "Sequences like *a a b b a a EOS* or *a a a b b b a a a EOS*: n a's, n b's, n a's again. Before the "
+    "first *b* the next token is a guess (another *a*, or the first *b*?), but once a *b* is seen n is fixed "
+    "and every later token is determined — accuracy is measured on those positions only. To get them right "
+    "the network must **count** in its hidden state. Type a prefix under **Generate** and see how it "
+    "continues; look at **Hidden state** to see the counter as a path through state space.",
+    *settings.cells, "loss")
+controls.run_bar(lesson, settings)
+
+
+def generate(view):
+    prefix = st.text_input("prefix (tokens separated by spaces)", "a a b", key="anbn.prefix")
+    with views.explained("Cannot continue that prefix"):
+        epoch, tokens = generation.continuation(view, prefix)
+        want = expected_completion(prefix.split())
+        ok = want is not None and tokens == want
+        st.markdown(f"### `{prefix}` → `{' '.join(tokens)}`")
+        if want is None:
+            st.caption("This prefix does not fix n yet (no *b* after the a's), so any continuation is a guess.")
+        elif ok:
+            st.success(f"Right: the only correct continuation is `{' '.join(want)}`.", icon=":material/check:")
+        else:
+            st.warning(f"Not right yet: the correct continuation is `{' '.join(want)}`.", icon=":material/close:")
+        st.caption(f"greedy continuation (the most likely token each step) with the weights of {view.unit} {epoch}")
+
+
+def body(runs):
+    (view,) = runs.values()
+    views.tabs("anbn.tabs", {
+        "Generate": lambda: generate(view),
+        "Predictions": lambda: views.predictions(view, "anbn"),
+        "Loss and accuracy": lambda: views.loss(runs, "anbn", accuracy=True),
+        "Hidden state": lambda: views.hidden_state(view, "anbn"),
+    })
+
+
+live.live(lesson, body)

@@ -1,0 +1,40 @@
+"""Lesson 6: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
+import streamlit as st
+
+from lab import checkpoints, controls, equations, live, views
+from lab.lessons import get
+
+lesson = get("gradients")
+st.title(lesson.heading)
+checkpoints.pretrained_picker(lesson)
+settings = controls.settings(lesson)
+equations.explain(
+    "**copy**: read a few symbols, wait *lag* blank steps, then write them back. **adding**: add the two "
+    "marked numbers of a long sequence. The answer depends on inputs far back, so the error has to travel "
+    "back through many steps. An **RNN**, an **LSTM** and a **GRU** train side by side on the same data "
+    "and seed. Look at $\\lVert\\partial L/\\partial h_t\\rVert$ against $t$ (log scale): a straight "
+    "falling line is geometric decay — the vanishing gradient. Raise the lag, try orthogonal init "
+    "(spectral radius 1), a large learning rate with and without clipping.",
+    "bptt", "rnn", "lstm", "gru")
+controls.run_bar(lesson, settings)
+
+WHICH = {"grad_h_last": "loss of the final step", "grad_h": "mean loss over all counted steps",
+         "grad_c": "LSTM cell state c"}
+
+
+def which() -> str:
+    return st.radio("gradient of", list(WHICH), format_func=WHICH.get, horizontal=True, key="grad.which")
+
+
+def pick(runs, key):
+    name = st.radio("run", list(runs), horizontal=True, key=key)
+    return runs[name]
+
+
+live.live(lesson, lambda runs: views.tabs("grad.tabs", {
+    "Gradient through time": lambda: views.gradient_lines(runs, "grad", which()),
+    "Over training": lambda: views.gradient_map(pick(runs, "grad.map_run"), "grad", which()),
+    "Clipping": lambda: views.clipping(pick(runs, "grad.clip_run"), "grad"),
+    "Spectral radius": lambda: views.spectral(pick(runs, "grad.rho_run"), "grad"),
+    "Loss and accuracy": lambda: views.loss(runs, "grad", accuracy=True),
+}))

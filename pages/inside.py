@@ -1,0 +1,46 @@
+"""Lesson 5: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
+import streamlit as st
+
+from lab import checkpoints, controls, equations, live, views
+from lab.lessons import get
+
+lesson = get("inside")
+st.title(lesson.heading)
+checkpoints.pretrained_picker(lesson)
+settings = controls.settings(lesson)
+equations.explain(
+    "Every record point the trainer runs the task's fixed **probe** input through the model and keeps "
+    "everything: $h_t$, $c_t$ and each gate, at every time step (the input tokens label the time axis). "
+    "**Trajectory**: the hidden states as a path, projected on the 2 or 3 directions of largest variance "
+    "(one PCA basis for all epochs, so the picture stays put while you scrub). **Gates**: 1 = open, "
+    "0 = shut — watch the forget gate decide what is kept, and the cell state carry it. Try an LSTM and a "
+    "GRU on the same task.",
+    *settings.cells)
+controls.run_bar(lesson, settings)
+
+
+def layer_choice(view) -> int:
+    n = view.job.mcfg.num_layers
+    if n == 1:
+        return 0
+    return st.radio("layer", list(range(n)), index=n - 1, format_func=lambda i: f"layer {i + 1}",
+                    horizontal=True, key="inside.layer")
+
+
+def trajectory(view):
+    dims = st.radio("projection", [2, 3], format_func=lambda d: f"{d}-D", horizontal=True, key="inside.dims")
+    views.trajectory(view, "inside", dims=dims, layer=layer_choice(view))
+
+
+def body(runs):
+    (view,) = runs.values()
+    views.tabs("inside.tabs", {
+        "Trajectory": lambda: trajectory(view),
+        "Gates": lambda: views.gates(view, "inside", layer=layer_choice(view)),
+        "Hidden state": lambda: views.hidden(view, "inside", layer=layer_choice(view)),
+        "Predictions": lambda: views.predictions(view, "inside"),
+        "Loss": lambda: views.loss(runs, "inside", accuracy=True),
+    })
+
+
+live.live(lesson, body)

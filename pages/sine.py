@@ -1,0 +1,44 @@
+"""Lesson 4: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
+import streamlit as st
+
+from lab import controls, equations, generation, live, views
+from lab.lessons import get
+
+lesson = get("sine")
+st.title(lesson.heading)
+settings = controls.settings(lesson)
+equations.explain(
+    "The input is a window of a sine wave, the target the same window one step ahead. Two runs train side "
+    "by side on the same data and seed: **h carried** passes its hidden state from one window to the next "
+    "(truncated BPTT: the state flows on, the gradient stops at the window's edge), **h reset** starts "
+    "every window from zero. *Teacher-forced*, the model always sees the true previous value; "
+    "*free-running*, it is fed its own predictions after the window — small errors then add up, "
+    "which shows what it really learnt about the wave.",
+    *settings.cells, "mse")
+controls.run_bar(lesson, settings)
+
+
+def predictions(runs):
+    steps = st.slider("free-running steps after the window", 0, 200, 60, step=10, key="sine.free")
+    for col, (name, view) in zip(st.columns(len(runs)), runs.items()):
+        with col:
+            st.subheader(name)
+            free = None
+            if steps:
+                with views.explained("Free running failed"):
+                    free = generation.free_running(view, steps)
+            views.sine(view, f"sine.{name}", free)
+            if free and view.rec and free[0] != view.rec.epoch:
+                st.caption(f"free running with the weights of {view.unit} {free[0]} (the nearest kept)")
+
+
+def hidden(runs):
+    name = st.radio("run", list(runs), horizontal=True, key="sine.hidden_run")
+    views.trajectory(runs[name], "sine", dims=2)
+
+
+live.live(lesson, lambda runs: views.tabs("sine.tabs", {
+    "Prediction": lambda: predictions(runs),
+    "Loss": lambda: views.loss(runs, "sine"),
+    "Hidden state": lambda: hidden(runs),
+}))

@@ -1,0 +1,63 @@
+"""Lesson 7: text generation. A character-level language model on Shakespeare, dinosaur names or
+your own text; samples while it trains."""
+import streamlit as st
+
+from lab import checkpoints, controls, equations, generation, live, views
+from lab.lessons import get
+
+lesson = get("text")
+PRIMES = {"shakespeare": "First Citizen:", "dinos": "a"}
+
+st.title(lesson.heading)
+checkpoints.pretrained_picker(lesson)
+settings = controls.settings(lesson)
+equations.explain(
+    "The model reads the text in windows of *sequence length* characters and learns the next character "
+    "everywhere (the hidden state is carried from window to window). To **generate**, feed it a *prime*, "
+    "draw the next character from its softmax — sharpened or flattened by the **temperature** $T$ "
+    "($p_i \\propto e^{z_i / T}$), optionally only among the **top-k** — and feed the drawn character "
+    "back in. Early samples are letter soup; then come spaces and word shapes, then words, then "
+    "line structure. Paste or upload your own text under *Data → corpus: custom*.",
+    *settings.cells, "loss")
+controls.run_bar(lesson, settings)
+
+
+def samples(view):
+    task = view.task
+    a, b, c, d = st.columns([2, 1, 1, 1])
+    first = PRIMES.get(task.options.corpus, task.text[:1]).replace("\n", "\\n")
+    prime = a.text_input("prime (\\n = new line)", first, key=f"text.prime.{task.options.corpus}")
+    prime = prime.replace("\\n", "\n")
+    temperature = b.slider("temperature", 0.1, 2.0, 0.8, 0.05, key="text.temperature")
+    top_k = c.slider("top-k (0 = all)", 0, len(task.vocab), 0, key="text.top_k")
+    length = d.slider("characters", 50, 1000, 200, 50, key="text.length")
+    with views.explained("Cannot sample"):
+        epoch, text, cps = generation.sample(view, prime, length, temperature, top_k)
+        st.markdown(f"**Sample with the weights of {view.unit} {epoch:,}**")
+        st.code(prime + text, language=None, wrap_lines=True)
+        reads = view.job.trainer.steps_per_second * task.options.batch_size * task.options.seq_len
+        st.caption(f"generated at {cps:,.0f} characters per second"
+                   + (f" · training reads {reads:,.0f} characters per second" if view.job.active else ""))
+        if st.toggle("earlier samples", value=True, key="text.history"):
+            for e, old in generation.sample_history(view, prime, length, temperature, top_k):
+                st.markdown(f"{view.unit} {e:,}")
+                st.code(prime + old, language=None, wrap_lines=True)
+
+
+def loss(runs, view):
+    views.loss(runs, "text")
+    st.caption(f"A model that knows only how often each character occurs scores "
+               f"{view.task.unigram_entropy():.3f} nats; anything below that has learnt context.")
+
+
+def body(runs):
+    (view,) = runs.values()
+    views.tabs("text.tabs", {
+        "Samples": lambda: samples(view),
+        "Loss": lambda: loss(runs, view),
+        "Predictions": lambda: views.predictions(view, "text"),
+        "Inside": lambda: views.gates(view, "text"),
+    })
+
+
+live.live(lesson, body)

@@ -1,0 +1,269 @@
+"""The Streamlit app, headless (streamlit.testing.v1.AppTest): every page renders, training through the
+UI works, settings start new runs, Stop stops, bad input gives messages and loses nothing.
+
+AppTest does not run fragments on a timer: training runs in worker threads (lab.jobs), so a test
+waits on the job registry and then calls `at.run()` again, as the page's polling would.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from lab import jobs
+from rnnviz.checkpoint import to_zip
+
+PAGES = ["chars", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
+TABS = {"chars": ["Predictions", "Top-k probabilities", "Loss", "Hidden state"],
+        "words": ["Predictions", "Try it", "Top-k probabilities", "Loss"],
+        "anbn": ["Generate", "Predictions", "Loss and accuracy", "Hidden state"],
+        "sine": ["Prediction", "Loss", "Hidden state"],
+        "inside": ["Trajectory", "Gates", "Hidden state", "Predictions", "Loss"],
+        "gradients": ["Gradient through time", "Over training", "Clipping", "Spectral radius", "Loss and accuracy"],
+        "text": ["Samples", "Loss", "Predictions", "Inside"]}
+TAB_KEYS = {"gradients": "grad.tabs"}
+SMALL = {"text": {"text.text.model.hidden_size": 32, "text.text.task.max_chars": 20_000}}   # fast first records
+FIRST_TASK = {"chars": "hihell", "words": "words", "anbn": "anbn", "sine": "sine", "inside": "hihell",
+              "gradients": "copy", "text": "text"}
+
+
+@pytest.fixture(autouse=True)
+def _lab(tmp_path, monkeypatch):
+    """Checkpoints in a temporary folder; every run stopped afterwards. AppTest resets Streamlit's
+    legacy `pages/` flag before each run, which would run a page without app.py: keep it off."""
+    monkeypatch.setenv("RNNVIZ_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    init = PagesManager.__init__
+
+    def no_legacy_pages(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", no_legacy_pages)
+    yield
+    jobs.stop_all()
+
+
+def app(page: str = "chars") -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    if page != "chars":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def lesson_jobs(at: AppTest, lesson: str) -> dict[str, jobs.Job]:
+    ids = at.session_state["lab.runs"][lesson] if "lab.runs" in at.session_state else {}
+    return {name: jobs.get(jid) for name, jid in ids.items()}
+
+
+def wait(at: AppTest, lesson: str, until, timeout: float = 30.0) -> dict[str, jobs.Job]:
+    """Wait until `until(jobs)` holds for the lesson's jobs, then rerun the page (its poll)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        found = lesson_jobs(at, lesson)
+        if found and until(found):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"timed out; states {[j.state for j in lesson_jobs(at, lesson).values()]}")
+    at.run()
+    assert not at.exception, at.exception
+    return found
+
+
+def finished(found) -> bool:
+    return all(not j.active for j in found.values())
+
+
+def recorded(n: int):
+    return lambda found: all(len(j.history.snapshot()) >= n for j in found.values())
+
+
+def text_of(at: AppTest) -> str:
+    return re.sub(r"<[^>]+>", "", "\n".join(m.value for m in at.markdown))
+
+
+# ---- every page --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_defaults(page):
+    at = app(page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value.startswith(f"{PAGES.index(page) + 1}.")
+
+
+@pytest.mark.parametrize("lesson", list(TABS))
+def test_every_view_renders_while_training(lesson):
+    at = app(lesson)
+    at.session_state[f"{lesson}.{FIRST_TASK[lesson]}.live.pace"] = 0.0   # full speed
+    for key, value in SMALL.get(lesson, {}).items():
+        at.session_state[key] = value
+    at.button(key=f"{lesson}.train").click().run()
+    wait(at, lesson, lambda found: any(len(j.history.snapshot()) >= 2 for j in found.values()))  # others may queue
+    for tab in TABS[lesson]:
+        at.session_state[TAB_KEYS.get(lesson, f"{lesson}.tabs")] = tab
+        at.run()
+        assert not at.exception, (tab, at.exception)
+        assert not at.error, (tab, [e.value for e in at.error])
+
+
+# ---- training through the UI --------------------------------------------------------------------------
+def test_train_hihell_reads_ihello():
+    """The first demo: one click on Train, watched at the default speed, reads 'ihello' within seconds."""
+    at = app()
+    assert at.radio(key="chars.task").value == "hihell"
+    at.button(key="chars.train").click().run()
+    reads = lambda found: (last := found["rnn"].history.last) is not None and last.prediction["text"] == "ihello"
+    t0 = time.time()
+    (job,) = wait(at, "chars", reads, timeout=10).values()
+    assert time.time() - t0 < 5
+    assert re.search(r"epoch \d+: ihello", text_of(at))
+    assert any("training" in p.proto.text for p in at.get("progress"))      # and it trains on
+    at.select_slider(key="chars.hihell.train.lr").set_value(0.05).run()     # the learning rate, live
+    assert not any("Settings changed" in i.value for i in at.info)
+    at.select_slider(key="chars.hihell.live.pace").set_value(0.0).run()     # full speed, live
+    assert job.pace == 0.0 and job.active
+    (job,) = wait(at, "chars", finished, timeout=5).values()
+    assert job.state == "finished" and "epoch 100: ihello" in text_of(at)
+    assert job.history.last.lr == 0.05 and job.history.snapshot()[0].lr == 0.1
+
+
+def test_changing_a_setting_starts_a_new_run():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.button(key="chars.train").click().run()
+    (first,) = wait(at, "chars", finished).values()
+    at.slider(key="chars.hihell.model.hidden_size").set_value(8).run()
+    assert any("Settings changed" in i.value for i in at.info)
+    assert lesson_jobs(at, "chars")[first.name] is first      # nothing happened to the run yet
+    at.button(key="chars.train").click().run()
+    (second,) = wait(at, "chars", finished).values()
+    assert second.id != first.id and second.mcfg.hidden_size == 8
+    assert second.history.snapshot()[0].loss != first.history.snapshot()[0].loss
+    assert not any("Settings changed" in i.value for i in at.info)
+
+
+def test_stop_stops_a_longer_run():
+    at = app("text")
+    for key, value in SMALL["text"].items():
+        at.session_state[key] = value
+    at.button(key="text.train").click().run()
+    wait(at, "text", recorded(1))
+    at.button(key="text.stop").click().run()
+    (job,) = wait(at, "text", finished).values()
+    assert job.state == "stopped" and job.trainer.done < job.trainer.total
+    assert not job.thread.is_alive() or job.thread.join(5) is None
+
+
+def test_side_by_side_runs_wait_for_a_free_trainer(monkeypatch):
+    monkeypatch.setattr(jobs._S, "slots", jobs.threading.BoundedSemaphore(1))
+    at = app("gradients")
+    at.button(key="gradients.train").click().run()
+    found = lesson_jobs(at, "gradients")
+    assert set(found) == {"rnn", "lstm", "gru"} and {j.tcfg.seed for j in found.values()} == {0}
+    assert any("waiting for a free trainer" in p.proto.text for p in at.get("progress"))
+    at.button(key="gradients.stop").click().run()
+    assert all(j.state == "stopped" for j in wait(at, "gradients", finished).values())
+
+
+# ---- bad input: a message, and nothing lost ---------------------------------------------------------------
+def test_bad_settings_show_an_error_and_keep_the_run():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.button(key="chars.train").click().run()
+    (job,) = wait(at, "chars", finished).values()
+    at.slider(key="chars.hihell.model.hidden_size").set_value(7).run()
+    at.toggle(key="chars.hihell.model.head").set_value(False).run()
+    assert any("hidden_size must equal" in e.value for e in at.error)
+    assert at.button(key="chars.train").disabled
+    assert lesson_jobs(at, "chars")["rnn"] is job and "ihello" in text_of(at)
+    assert at.slider(key="chars.hihell.model.hidden_size").value == 7     # the settings stay as typed
+
+
+def test_empty_upload_and_missing_text_give_messages():
+    at = app("text")
+    at.selectbox(key="text.text.task.corpus").set_value("custom").run()
+    assert any("needs a text" in e.value for e in at.error)
+    at.file_uploader(key="text.text.task.text.upload").set_value(("empty.txt", b"", "text/plain")).run()
+    assert any("empty.txt is empty" in e.value for e in at.error)
+
+
+def test_a_prime_the_vocabulary_lacks_gives_a_message():
+    at = app("text")
+    at.selectbox(key="text.text.task.corpus").set_value("custom").run()
+    at.text_area(key="text.text.task.text").input("abc abc cab " * 300).run()
+    at.slider(key="text.text.task.batch_size").set_value(4).run()
+    at.slider(key="text.text.model.hidden_size").set_value(32).run()
+    at.button(key="text.train").click().run()
+    wait(at, "text", recorded(1))
+    at.text_input(key="text.prime.custom").input("XYZ").run()
+    assert any("not in the vocabulary" in e.value for e in at.error)
+    assert lesson_jobs(at, "text")["lstm"].state in ("running", "paused", "finished", "stopped")
+
+
+def test_bad_uploads_are_refused_with_a_message():
+    at = app("checkpoints")
+    uploader = at.file_uploader(key="ckpt.upload")
+    uploader.set_value(("model.zip", b"definitely not a zip", "application/zip")).run()
+    assert any("not a zip archive" in e.value for e in at.error)
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("model.pt", b"pickle goes here")
+        z.writestr("config.json", "{}")
+    at.file_uploader(key="ckpt.upload").set_value(("foreign.zip", buf.getvalue(), "application/zip")).run()
+    assert any("no model.safetensors" in e.value for e in at.error)
+    assert not at.exception
+
+
+# ---- checkpoints ----------------------------------------------------------------------------------------
+def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", finished)
+    at.button(key="chars.save").click().run()
+    assert any("Saved" in s.value for s in at.success)
+    (saved,) = (tmp_path / "checkpoints").iterdir()
+
+    at.switch_page("pages/checkpoints.py").run()
+    assert saved.name in at.dataframe[0].value["name"].tolist()
+    at.button(key="ckpt.open").click().run()
+    assert at.title[0].value == "1. Character prediction"
+    (loaded,) = lesson_jobs(at, "chars").values()
+    assert loaded.state == "loaded" and loaded.history.last.epoch == 100
+    at.button(key="chars.continue").click().run()
+    (more,) = wait(at, "chars", finished).values()
+    assert more.history.last.epoch == 200 and more.history.snapshot()[0].epoch == 1
+
+    at.switch_page("pages/checkpoints.py").run()
+    at.file_uploader(key="ckpt.upload").set_value(("shared.zip", to_zip(saved), "application/zip")).run()
+    assert any("Added" in s.value for s in at.success)
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2
+    at.button(key="ckpt.delete").click().run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="ckpt.yes").click().run()
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 1
+
+
+def test_pretrained_models_are_offered_when_shipped(tmp_path):
+    from rnnviz import checkpoint
+    from rnnviz.engine import build_model
+    from rnnviz.tasks import make_task
+    task = make_task("text", corpus="dinos")
+    mcfg, tcfg = task.suggested()
+    mcfg = mcfg.__class__(cell="lstm", hidden_size=16)
+    checkpoint.save(tmp_path / "checkpoints" / "pretrained" / "dinos-lstm", task, mcfg, tcfg,
+                    build_model(task, mcfg, tcfg).state_dict())
+    at = app("text")
+    at.button(key="text.load_pretrained").click().run()
+    (job,) = lesson_jobs(at, "text").values()
+    assert job.state == "loaded" and job.mcfg.hidden_size == 16
+    assert at.selectbox(key="text.text.task.corpus").value == "dinos"
+    assert at.slider(key="text.text.model.hidden_size").value == 16
+    assert not any("Settings changed" in i.value for i in at.info)
+    at.switch_page("pages/checkpoints.py").run()
+    assert at.button(key="ckpt.delete").disabled          # shipped models are not deleted from the app

@@ -31,7 +31,7 @@ def _configs(task_name, cell, **train):
 @pytest.mark.parametrize("task_name", ["anbn", "hihell"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_loss_histories_agree_over_a_whole_run(task_name, cell):
-    task, m, t = _configs(task_name, cell, epochs=25 if task_name == "anbn" else 100)
+    task, m, t = _configs(task_name, cell, epochs=12 if task_name == "anbn" else 100)
     hist = {}
     for engine in ("torch", "numpy"):
         rec = Recorder(probe_every=5)

@@ -23,11 +23,11 @@ from safetensors.torch import save as st_save
 
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
-from .engine import build_model
+from .engine import TorchEngine, build_model
 from .recorder import History
 from .tasks import Task, task_from_config
 
-FILES = ("model.safetensors", "config.json", "history.json")
+FILES = ("model.safetensors", "config.json", "history.json", "optimizer.safetensors")
 MAX_WEIGHTS_BYTES = 200 * 2**20
 MAX_JSON_BYTES = 50 * 2**20
 MAX_ZIP_BYTES = 250 * 2**20
@@ -46,11 +46,24 @@ class Checkpoint:
     train_cfg: TrainConfig
     state_dict: dict[str, torch.Tensor]
     history: History | None
+    optimizer: tuple[dict[str, torch.Tensor], dict] | None = None  # flat state tensors, metadata
 
     def build_model(self):
         model = build_model(self.task, self.model_cfg, self.train_cfg)
         model.load_state_dict(self.state_dict)
         return model
+
+    def engine(self, train_cfg: TrainConfig | None = None) -> TorchEngine:
+        """A torch engine at the saved weights, with the saved optimizer state when the optimizer is
+        the same kind (so training resumes where it stopped); train_cfg may change training settings."""
+        tcfg = train_cfg or self.train_cfg
+        eng = TorchEngine(self.task, self.model_cfg, tcfg, model=self.build_model())
+        if self.optimizer is not None:
+            try:
+                eng.load_optimizer_state(*self.optimizer)
+            except (ValueError, KeyError, RuntimeError):
+                pass  # an optimizer state that does not fit: resume with a fresh optimizer
+        return eng
 
 
 def make_config(task: Task, mcfg: ModelConfig, tcfg: TrainConfig, **extra) -> dict:
@@ -59,8 +72,10 @@ def make_config(task: Task, mcfg: ModelConfig, tcfg: TrainConfig, **extra) -> di
 
 
 def save(path: str | os.PathLike, task: Task, mcfg: ModelConfig, tcfg: TrainConfig,
-         state_dict: dict[str, torch.Tensor], history: History | None = None, **extra) -> Path:
-    """Write a checkpoint directory atomically; `extra` goes into config.json (status, epochs done...)."""
+         state_dict: dict[str, torch.Tensor], history: History | None = None,
+         optimizer: tuple[dict[str, torch.Tensor], dict] | None = None, **extra) -> Path:
+    """Write a checkpoint directory atomically; `optimizer` = engine.optimizer_state() to resume exactly;
+    `extra` goes into config.json (status, epochs done...)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -68,6 +83,11 @@ def save(path: str | os.PathLike, task: Task, mcfg: ModelConfig, tcfg: TrainConf
         tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is meant to be shared
         weights = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
         (tmp / "model.safetensors").write_bytes(st_save(weights, metadata={"format": "rnnviz"}))
+        if optimizer is not None:
+            tensors, meta = optimizer
+            (tmp / "optimizer.safetensors").write_bytes(
+                st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+            extra["optimizer_state"] = meta
         _write_json(tmp / "config.json", make_config(task, mcfg, tcfg, **extra))
         _write_json(tmp / "history.json", history.to_json() if history is not None else {"records": []})
         old = None
@@ -134,6 +154,12 @@ def from_bytes(blobs: dict[str, bytes], path: Path | None = None) -> Checkpoint:
         if tuple(state[k].shape) != tuple(v.shape):
             raise CheckpointError(f"{k} has shape {tuple(state[k].shape)}, the config needs {tuple(v.shape)}")
         state[k] = state[k].to(v.dtype)
+    optimizer = None
+    if "optimizer.safetensors" in blobs and config.get("optimizer_state"):
+        try:
+            optimizer = (st_load(blobs["optimizer.safetensors"]), config["optimizer_state"])
+        except Exception as e:
+            raise CheckpointError(f"optimizer.safetensors cannot be read: {e}") from None
     history = None
     if "history.json" in blobs:
         if len(blobs["history.json"]) > MAX_JSON_BYTES:
@@ -142,7 +168,7 @@ def from_bytes(blobs: dict[str, bytes], path: Path | None = None) -> Checkpoint:
             history = History.from_json(json.loads(blobs["history.json"].decode("utf-8")))
         except (ValueError, KeyError, TypeError) as e:
             raise CheckpointError(f"history.json cannot be read: {e}") from None
-    return Checkpoint(path, config, task, mcfg, tcfg, state, history)
+    return Checkpoint(path, config, task, mcfg, tcfg, state, history, optimizer)
 
 
 # ---- sharing: a checkpoint as one zip --------------------------------------------------------

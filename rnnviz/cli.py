@@ -14,7 +14,6 @@ from pathlib import Path
 from .callbacks import PrintProgress, Recorder
 from .checkpoint import CheckpointError, load, save
 from .config import CELLS, INITS, OPTIMIZERS, ModelConfig, TrainConfig
-from .engine import TorchEngine
 from .generate import sample_text
 from .tasks import TASKS, make_task
 from .trainer import Trainer
@@ -104,7 +103,8 @@ def cmd_train(args) -> int:
     trainer = Trainer(task, mcfg, tcfg, callbacks)
     status = trainer.run()
     last = rec.history.last
-    out = save(args.out, task, mcfg, tcfg, trainer.engine.state_dict(), rec.history, status=status,
+    opt = trainer.engine.optimizer_state() if hasattr(trainer.engine, "optimizer_state") else None
+    out = save(args.out, task, mcfg, tcfg, trainer.engine.state_dict(), rec.history, optimizer=opt, status=status,
                reason=trainer.reason, steps_done=trainer.step, epochs_done=trainer.epoch,
                loss=last.loss if last else None)
     print(f"{status}: {trainer.reason}; checkpoint written to {out}")
@@ -112,7 +112,7 @@ def cmd_train(args) -> int:
 
 
 def _engine_for(ckpt):
-    return TorchEngine(ckpt.task, ckpt.model_cfg, ckpt.train_cfg, model=ckpt.build_model())
+    return ckpt.engine()
 
 
 def cmd_probe(args) -> int:

@@ -215,6 +215,34 @@ class TorchEngine:
                 {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
         return probe
 
+    # ---- optimizer state (so a resumed run goes on as if it had never stopped) -------------------
+    def optimizer_state(self) -> tuple[dict[str, Tensor], dict]:
+        """Flat tensors {"<param name>:<slot>": tensor} and JSON metadata of the optimizer's state."""
+        names = [n for n, _ in self.model.named_parameters()]
+        sd = self.optimizer.state_dict()
+        tensors = {f"{names[i]}:{slot}": torch.as_tensor(v).detach().clone()
+                   for i, st in sd["state"].items() for slot, v in st.items()}
+        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items() if k != "params"}
+                  for g in sd["param_groups"]]
+        return tensors, {"optimizer": self.tcfg.optimizer, "param_groups": groups}
+
+    def load_optimizer_state(self, tensors: dict[str, Tensor], meta: dict) -> bool:
+        """Restore a saved optimizer state when it belongs to the same kind of optimizer (a different
+        optimizer starts fresh; returns False then). The learning rate stays this run's."""
+        if not meta or meta.get("optimizer") != self.tcfg.optimizer:
+            return False
+        index = {n: i for i, (n, _) in enumerate(self.model.named_parameters())}
+        state: dict[int, dict] = {}
+        for key, v in tensors.items():
+            name, slot = key.rsplit(":", 1)
+            if name not in index:
+                raise ValueError(f"optimizer state names an unknown parameter {name!r}")
+            state.setdefault(index[name], {})[slot] = v
+        groups = [dict(g, params=list(range(len(index)))) for g in meta["param_groups"][:1]]
+        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        self.set_lr(self.tcfg.lr)
+        return True
+
     # ---- weights -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Tensor]:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}

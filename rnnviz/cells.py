@@ -31,9 +31,9 @@ class LayerTrace:
 def rnn_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, act: Callable,
               trace: LayerTrace | None = None, **_) -> tuple[Tensor, Tensor]:
     # xp: [B, T, H] = x @ W_ih.T + b_ih;  h: [B, H]
-    outs = []
+    outs, w_t = [], w_hh.t()  # one transposed view for all steps
     for t in range(xp.shape[1]):
-        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_hh.t())
+        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_t)
         h = act(pre)
         outs.append(h)
     if trace is not None:
@@ -47,9 +47,9 @@ def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Ten
     # xp: [B, T, 4H];  h, c: [B, H];  peep: (p_i, p_f, p_o) each [H], diagonal peepholes
     h, c = state
     H = h.shape[1]
-    outs = []
+    outs, w_t = [], w_hh.t()
     for t in range(xp.shape[1]):
-        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_hh.t())  # [B, 4H]
+        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_t)  # [B, 4H]
         a_i, a_f, a_g, a_o = pre.split(H, 1)
         if peep is not None:  # gates see the previous cell state (i, f) and the new one (o)
             a_i = a_i + peep[0] * c
@@ -73,9 +73,9 @@ def gru_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
               trace: LayerTrace | None = None, **_) -> tuple[Tensor, Tensor]:
     # xp: [B, T, 3H];  h: [B, H].  n uses r * (W_hn h + b_hn), as torch.nn.GRU does.
     H = h.shape[1]
-    outs = []
+    outs, w_t = [], w_hh.t()
     for t in range(xp.shape[1]):
-        hp = h @ w_hh.t() if b_hh is None else torch.addmm(b_hh, h, w_hh.t())  # [B, 3H]
+        hp = h @ w_t if b_hh is None else torch.addmm(b_hh, h, w_t)  # [B, 3H]
         x_r, x_z, x_n = xp[:, t].split(H, 1)
         h_r, h_z, h_n = hp.split(H, 1)
         r = torch.sigmoid(x_r + h_r)

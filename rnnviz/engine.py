@@ -103,6 +103,7 @@ class TorchEngine:
         self.model = model if model is not None else build_model(task, mcfg, tcfg)
         self.params = [p for p in self.model.parameters()]
         self.optimizer = OPTIMIZERS[tcfg.optimizer](self.params, tcfg)
+        self._good: list[Tensor] | None = None
         # the probe's NumPy twin (eval mode, so no dropout); none for the peephole lstm
         self._net = None if mcfg.peephole else NetConfig.from_model_config(
             dataclasses.replace(mcfg, dropout=0.0), task.input_size, task.output_size, task.kind)
@@ -252,3 +253,15 @@ class TorchEngine:
 
     snapshot = state_dict
     restore = load_state_dict
+
+    def mark_good(self) -> None:
+        """Remember the current weights as the last good ones (one fused copy into kept buffers)."""
+        with torch.no_grad():
+            if self._good is None:
+                self._good = [p.detach().clone() for p in self.params]
+            else:
+                torch._foreach_copy_(self._good, [p.detach() for p in self.params])
+
+    def restore_good(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_([p.detach() for p in self.params], self._good)

@@ -116,6 +116,8 @@ class Trainer:
 
     def _same_as_probe(self, batch) -> bool:
         p = self._probe_batch
+        if batch.x is p.x and batch.y is p.y:  # tasks that hand out the very same tensors
+            return True
         return batch.x.shape == p.x.shape and torch.equal(batch.x, p.x) and torch.equal(batch.y, p.y)
 
     def run(self) -> str:
@@ -124,7 +126,7 @@ class Trainer:
         rng = np.random.default_rng(tcfg.seed)
         torch.manual_seed(tcfg.seed)  # dropout masks (the weights come from the run's own generator)
         self.status, self.started = "running", time.perf_counter()
-        good = self.engine.snapshot()
+        self.engine.mark_good()
         for cb in self.callbacks:
             cb.on_start(self)
         carry = tcfg.carry_state and task.sequential
@@ -153,7 +155,7 @@ class Trainer:
                     res = self.engine.train_step(batch, state if carry else None, record=want_probe and is_probe)
                     self.step += 1
                     if not res.finite:
-                        self.engine.restore(good)
+                        self.engine.restore_good()
                         self.status = "diverged"
                         self.reason = (f"the {'loss' if not math.isfinite(res.loss) else 'gradient'} became "
                                        f"{res.loss if not math.isfinite(res.loss) else res.grad_norm} at step "
@@ -169,7 +171,7 @@ class Trainer:
                     if at_record:
                         rec = self._record(index, acc, res if is_probe else None, want_probe)
                         acc = self._fresh_acc()
-                        good = self.engine.snapshot()
+                        self.engine.mark_good()
                         for cb in self.callbacks:
                             cb.on_record(self, rec)
                     if self.done >= self.total or self._stop.is_set():

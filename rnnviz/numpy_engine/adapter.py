@@ -107,3 +107,9 @@ class NumpyEngine:
 
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         self.params = {k: v.copy() for k, v in snap.items()}
+
+    def mark_good(self) -> None:
+        self._good = self.snapshot()
+
+    def restore_good(self) -> None:
+        self.restore(self._good)

@@ -29,6 +29,7 @@ OPTIMIZERS = {
     "rmsprop": lambda ps, c: torch.optim.RMSprop(ps, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
 }
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+SPECTRAL_MAX_H = 64  # probes record the recurrent spectral radius up to this size (eigvals cost H^3)
 
 
 @dataclass
@@ -188,7 +189,7 @@ class TorchEngine:
         with torch.no_grad():
             params = {k: v.detach().numpy() for k, v in self.model.state_dict().items()}
         p = probe_arrays(params, self._net, batch, last)
-        if self.mcfg.hidden_size <= 256:
+        if self.mcfg.hidden_size <= SPECTRAL_MAX_H:
             p.spectral_radius = spectral_radius_of(params, self.mcfg)
         return p
 
@@ -211,7 +212,7 @@ class TorchEngine:
         probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
                                   grads_h=split(g[:L * T]), grads_c=split(g[L * T:]) if cs else None,
                                   grads_last=split(gl) if gl is not None else None)
-        if model.cfg.hidden_size <= 256:
+        if model.cfg.hidden_size <= SPECTRAL_MAX_H:
             probe.spectral_radius = spectral_radius_of(
                 {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
         return probe

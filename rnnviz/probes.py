@@ -32,7 +32,7 @@ class Probe:
     grad_h_last: np.ndarray | None
     out: np.ndarray
     loss: float
-    spectral_radius: dict[str, list[float]] = field(default_factory=dict)  # recurrent block -> per layer
+    spectral_radius: dict[str, list[float]] = field(default_factory=dict)  # block -> per layer; {} above H = 64
 
     def nbytes(self) -> int:
         arrays = [self.hidden, self.cell, self.grad_h, self.grad_c, self.grad_h_last, self.out,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..config import ModelConfig, TrainConfig
-from ..engine import StepResult, build_model, spectral_radius_of
+from ..engine import SPECTRAL_MAX_H, StepResult, build_model, spectral_radius_of
 from ..tasks.base import Batch, Task
 from . import network
 from .optim import clip_grad_norm, grad_norm, make_optimizer
@@ -92,7 +92,7 @@ class NumpyEngine:
 
     def probe(self, batch: Batch, last: bool = True) -> Probe:
         p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
-        if self.cfg.hidden_size <= 256:
+        if self.cfg.hidden_size <= SPECTRAL_MAX_H:
             p.spectral_radius = spectral_radius_of(self.params, self.mcfg)
         return p
 

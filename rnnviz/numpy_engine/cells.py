@@ -130,7 +130,8 @@ def forward_layer(lc: LayerCache, pre, W_hh, b_hh) -> None:
         h = h_new
 
 
-def backward_layer(lc: LayerCache, W_hh, src, dh_direct, dh_tot, dc_tot=None, bugs=frozenset()):
+def backward_layer(lc: LayerCache, W_hh, src, dh_direct, dh_tot, dc_tot=None, bugs=frozenset(),
+                   param_grads: bool = True):
     """BPTT through one layer, last step first, then its weight gradients over all steps at once.
 
     src: [T, B, in] this layer's input (None for one-hot tokens: the caller scatters dW_ih itself).
@@ -145,8 +146,10 @@ def backward_layer(lc: LayerCache, W_hh, src, dh_direct, dh_tot, dc_tot=None, bu
     dpx, dph, dh0, dc0 = bptt(lc, W_hh, dh_direct, dh_tot, dc_tot, dh_next, bugs, "no_bptt" in bugs,
                               "tanh_derivative" in bugs)
     T, B, H = lc.hs.shape
-    # weight gradients: one matmul over all steps instead of T small outer products
     dpx, dph = dpx.reshape(T * B, -1), dph.reshape(T * B, -1)
+    if not param_grads:
+        return {}, dpx, dh0, dc0
+    # weight gradients: one matmul over all steps instead of T small outer products
     grads = {"weight_hh": dph.T @ lc.h_prev().reshape(T * B, H), "bias_hh": dph.sum(0)}
     grads["bias_ih"] = grads["bias_hh"].copy() if lc.cell != "gru" else dpx.sum(0)  # gru: b_hn differs
     if src is not None:

@@ -179,8 +179,9 @@ def forward(params, cfg: NetConfig, x, h0=None, c0=None) -> tuple[np.ndarray, Ca
     return out, Cache(cfg, ids, inp, hidden, cs, gates, layers, h0, c0)
 
 
-def backward(params, cfg: NetConfig, cache: Cache, d_out, bugs=()) -> BPTT:
-    """Backprop dL/d(out) [B, T, O] through head, layers (top first) and input; bugs: see cells.BUGS."""
+def backward(params, cfg: NetConfig, cache: Cache, d_out, bugs=(), param_grads: bool = True) -> BPTT:
+    """Backprop dL/d(out) [B, T, O] through head, layers (top first) and input; bugs: see cells.BUGS.
+    param_grads=False computes only dL/dh_t, dL/dc_t (a probe needs no weight gradients)."""
     bugs = check_bugs(cfg.cell, cfg.nonlinearity, bugs)
     hidden = cache.hidden
     L, T, B, H = hidden.shape
@@ -191,8 +192,9 @@ def backward(params, cfg: NetConfig, cache: Cache, d_out, bugs=()) -> BPTT:
     d_tm = d_out.transpose(1, 0, 2).reshape(N, -1)          # [T*B, O] time-major rows
     grads = {}
     if cfg.head:
-        grads["head.weight"] = d_tm.T @ hidden[-1].reshape(N, H)
-        grads["head.bias"] = d_tm.sum(0)
+        if param_grads:
+            grads["head.weight"] = d_tm.T @ hidden[-1].reshape(N, H)
+            grads["head.bias"] = d_tm.sum(0)
         d_tm = d_tm @ params["head.weight"]                 # [T*B, H]
     dh_direct = d_tm.reshape(T, B, H)
     lstm = cfg.cell == "lstm"
@@ -202,20 +204,20 @@ def backward(params, cfg: NetConfig, cache: Cache, d_out, bugs=()) -> BPTT:
         p = lambda n: params[f"rnn.{n}_l{k}"]
         src = hidden[k - 1] if k else cache.inp          # this layer's input [T, B, in] (None: one-hot)
         lg, dpx, dh0[k], dc = backward_layer(cache.layers[k], p("weight_hh"), src, dh_direct, dL_dh[k],
-                                             dL_dc[k] if lstm else None, bugs)
+                                             dL_dc[k] if lstm else None, bugs, param_grads)
         grads.update({f"rnn.{n}_l{k}": g for n, g in lg.items()})
         if lstm:
             dc0[k] = dc
-        if src is None:                                 # one-hot input: column v sums the steps that saw token v
+        if src is None and param_grads:                 # one-hot input: column v sums the steps that saw token v
             grads["rnn.weight_ih_l0"] = np.ascontiguousarray(_scatter_rows(cache.ids.reshape(N), dpx,
                                                                            cfg.input_size).T)
         if k or cfg.embedding_dim:
             d_src = dpx @ p("weight_ih")                # dL/d(layer input) [T*B, in]
             if k:
                 dh_direct = d_src.reshape(T, B, H)
-            else:
+            elif param_grads:
                 grads["embedding.weight"] = _scatter_rows(cache.ids.reshape(N), d_src, cfg.input_size)
-    return BPTT({k: grads[k] for k in params}, dL_dh, dL_dc, dh0, dc0)
+    return BPTT({k: grads[k] for k in params} if param_grads else {}, dL_dh, dL_dc, dh0, dc0)
 
 
 def _scatter_rows(ids: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:

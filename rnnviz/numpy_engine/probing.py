@@ -30,9 +30,12 @@ def probe_arrays(params: dict, cfg: network.NetConfig, batch, last: bool = True,
     """Probe row 0 of `batch` (B = 1) at `params`: L = mean loss over counted steps, and (last=True)
     L_last = the final counted step's loss for grad_h_last."""
     x, y, mask = _np(batch.x), _np(batch.y), _np(batch.mask)
-    loss, _, cache, out = network.forward_backward(params, cfg, x, y, mask, bugs=bugs)
+    out, cache = network.forward(params, cfg, x)
+    loss, d = network.loss_and_grad(cfg, out, y, mask)
+    res = network.backward(params, cfg, cache, d, bugs, param_grads=False)
+    cache.dL_dh, cache.dL_dc = res.dL_dh, res.dL_dc
     dh_last = None
     if last:
         _, d_last = network.loss_and_grad(cfg, out, y, mask, reduce="last")
-        dh_last = network.backward(params, cfg, cache, d_last, bugs).dL_dh
+        dh_last = network.backward(params, cfg, cache, d_last, bugs, param_grads=False).dL_dh
     return cache_probe(cache, out, loss, dh_last)

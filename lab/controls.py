@@ -17,10 +17,12 @@ import streamlit as st
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
+from rnnviz.numpy_engine.adapter import NumpyEngine
+from rnnviz.numpy_engine.cells import check_bugs
 from rnnviz.tasks import TASKS, Task
 
-from . import fields, runs
-from .jobs import Job
+from . import fields, live, runs
+from .jobs import ACTIVE, Job
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
@@ -71,6 +73,7 @@ class Settings:
     pace: float
     auto_stop: bool
     cells: tuple[str, ...] = ("rnn", "lstm", "gru")   # the cells the runs use (for the equations)
+    bugs: tuple[str, ...] = ()     # slips injected into the backward of runs on the NumPy engine (cells.BUGS)
 
 
 def prefix(lesson: Lesson, task_name: str) -> str:
@@ -79,7 +82,7 @@ def prefix(lesson: Lesson, task_name: str) -> str:
 
 def defaults(lesson: Lesson, task_name: str) -> tuple[ModelConfig, TrainConfig]:
     mcfg, tcfg = TASKS[task_name].suggested()
-    return replace(mcfg, **lesson.model_defaults), tcfg
+    return replace(mcfg, **lesson.model_defaults), replace(tcfg, **lesson.train_defaults.get(task_name, {}))
 
 
 def settings(lesson: Lesson) -> Settings:
@@ -160,9 +163,23 @@ def _same(job: Job, spec: RunSpec, mcfg: ModelConfig, tcfg: TrainConfig | None) 
     return same_model and (tcfg is None or _eq(replace(job.tcfg, lr=0.1), replace(tcfg, lr=0.1)))
 
 
+def _bugs(s: Settings, tcfg: TrainConfig) -> tuple[str, ...]:
+    """The bugs a run of these settings gets: only the NumPy engine's backward has them."""
+    return tuple(s.bugs) if tcfg.engine == "numpy" else ()
+
+
+def _engine(s: Settings, mcfg: ModelConfig, tcfg: TrainConfig):
+    """The engine of a new run: None lets the trainer build it from tcfg; with bugs, a NumPy engine."""
+    if not (bugs := _bugs(s, tcfg)):
+        return None
+    check_bugs(mcfg.cell, mcfg.nonlinearity, bugs)      # ValueError: a bug this cell cannot have
+    return NumpyEngine(s.spec.task, mcfg, tcfg, bugs=bugs)
+
+
 def _train(lesson: Lesson, s: Settings) -> None:
     try:
-        new = {name: Job(lesson.key, name, s.spec.task, m, t) for name, (m, t) in s.spec.variants(lesson).items()}
+        new = {name: Job(lesson.key, name, s.spec.task, m, t, engine=_engine(s, m, t))
+               for name, (m, t) in s.spec.variants(lesson).items()}
     except (ValueError, RuntimeError) as e:
         return say(lesson.key, "error", f"Could not start training: {e}")
     runs.replace(lesson.key, new)
@@ -174,7 +191,8 @@ def _train(lesson: Lesson, s: Settings) -> None:
 def _continue(lesson: Lesson, s: Settings) -> None:
     variants = s.spec.variants(lesson)
     try:
-        new = {name: Job.successor(job, variants[name][1]) for name, job in runs.current(lesson.key).items()}
+        new = {name: Job.successor(job, variants[name][1], _bugs(s, variants[name][1]))
+               for name, job in runs.current(lesson.key).items()}
     except (ValueError, RuntimeError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
     runs.replace(lesson.key, new)
@@ -200,12 +218,13 @@ def _save(lesson: Lesson) -> None:
 
 def run_bar(lesson: Lesson, s: Settings) -> None:
     jobs = runs.current(lesson.key)
-    active = [j for j in jobs.values() if j.active]
-    paused = bool(active) and all(j.state == "paused" for j in active)
+    states = live.drawn(lesson.key, jobs)    # read once: the buttons and the live part's polling agree
+    active = [j for n, j in jobs.items() if states[n] in ACTIVE]
+    paused = bool(active) and all(states[n] == "paused" for n in jobs if states[n] in ACTIVE)
     variants = s.spec.variants(lesson) if s.spec else {}
     mine = bool(jobs) and s.spec is not None and set(jobs) <= set(variants)   # runs of these settings' kind
     changed = bool(jobs) and s.spec is not None and not (
-        mine and all(_same(j, s.spec, *variants[n]) for n, j in jobs.items()))
+        mine and all(_same(j, s.spec, *variants[n]) and j.bugs == _bugs(s, variants[n][1]) for n, j in jobs.items()))
     can_continue = mine and not active and all(
         _same(j, s.spec, variants[n][0], None) and j.history.last is not None for n, j in jobs.items())
     k = lesson.key

@@ -15,6 +15,7 @@ import torch
 
 from rnnviz import generate
 from rnnviz.engine import TorchEngine, build_model
+from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.tasks.base import IGNORE, Batch
 
 from .live import RunView
@@ -36,9 +37,9 @@ def _remember(cache: OrderedDict, key, value, size: int):
     return value
 
 
-def engine_at(view: RunView, epoch: int | None = None) -> tuple[int, TorchEngine]:
-    """(the kept epoch, an engine with its weights) for the latest kept epoch <= epoch (default: the
-    view's selected epoch)."""
+def engine_at(view: RunView, epoch: int | None = None) -> tuple[int, TorchEngine | NumpyEngine]:
+    """(the kept epoch, an engine of the run's kind with its weights) for the latest kept epoch <= epoch
+    (default: the view's selected epoch)."""
     job = view.job
     epoch = epoch if epoch is not None else (view.rec.epoch if view.rec else 0)
     got = job.weights.at(epoch)
@@ -50,9 +51,13 @@ def engine_at(view: RunView, epoch: int | None = None) -> tuple[int, TorchEngine
         hit = _engines.get(key)
     if hit is not None:
         return kept, hit
-    model = build_model(job.task, job.mcfg, job.tcfg)
-    model.load_state_dict(state)
-    return kept, _remember(_engines, key, TorchEngine(job.task, job.mcfg, job.tcfg, model=model), 24)
+    if job.tcfg.engine == "numpy":
+        engine = NumpyEngine(job.task, job.mcfg, job.tcfg, state_dict=state)
+    else:
+        model = build_model(job.task, job.mcfg, job.tcfg)
+        model.load_state_dict(state)
+        engine = TorchEngine(job.task, job.mcfg, job.tcfg, model=model)
+    return kept, _remember(_engines, key, engine, 24)
 
 
 def sample(view: RunView, prime: str, length: int, temperature: float, top_k: int, seed: int = 0,

@@ -27,7 +27,8 @@ import streamlit as st
 import torch
 
 from rnnviz.callbacks import ConvergenceStop, Recorder
-from rnnviz.engine import TorchEngine
+from rnnviz.engine import TorchEngine, build_model
+from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.recorder import EpochRecord, History
 from rnnviz.trainer import Callback, Trainer
 
@@ -79,7 +80,7 @@ class WeightKeeper(Callback):
                 epochs = sorted(self.kept)
 
     def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
-        self.keep(rec.epoch, trainer.engine.snapshot())
+        self.keep(rec.epoch, trainer.engine.state_dict())   # torch tensors from either engine
 
     def at(self, epoch: int) -> tuple[int, dict[str, torch.Tensor]] | None:
         """(kept epoch, weights) of the latest kept epoch <= epoch (or the earliest kept one)."""
@@ -136,9 +137,18 @@ class Job:
         self.seen = time.time()
 
     @classmethod
-    def successor(cls, old: "Job", tcfg) -> "Job":
-        """Train on from `old`'s weights with new training settings; the history continues."""
-        engine = TorchEngine(old.task, old.mcfg, tcfg, model=old.trainer.engine.model)
+    def successor(cls, old: "Job", tcfg, bugs: tuple[str, ...] | None = None) -> "Job":
+        """Train on from `old`'s weights with new training settings (on the engine tcfg names; `bugs`
+        for a NumPy engine, None = old's); the history continues."""
+        if tcfg.engine == "numpy":
+            engine = NumpyEngine(old.task, old.mcfg, tcfg, state_dict=old.trainer.engine.state_dict(),
+                                 bugs=old.bugs if bugs is None else bugs)
+        elif isinstance(model := getattr(old.trainer.engine, "model", None), torch.nn.Module):
+            engine = TorchEngine(old.task, old.mcfg, tcfg, model=model)
+        else:
+            model = build_model(old.task, old.mcfg, tcfg)
+            model.load_state_dict(old.trainer.engine.state_dict())
+            engine = TorchEngine(old.task, old.mcfg, tcfg, model=model)
         return cls(old.lesson, old.name, old.task, old.mcfg, tcfg, engine=engine, history=old.history,
                    weights=old.weights, origin=old.origin or "continued")
 
@@ -190,6 +200,11 @@ class Job:
             return "stopped"
         status = self.trainer.status
         return "queued" if self._queued or status == "idle" else status
+
+    @property
+    def bugs(self) -> tuple[str, ...]:
+        """The slips injected into its engine's backward (NumPy engine only)."""
+        return tuple(getattr(self.trainer.engine, "bugs", ()))
 
     @property
     def active(self) -> bool:

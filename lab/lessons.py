@@ -15,6 +15,7 @@ class Lesson:
     variants: dict[str, tuple[dict, dict]] = field(default_factory=dict)
     model_defaults: dict = field(default_factory=dict)   # overrides of Task.suggested() for this lesson
     pace: dict[str, float] = field(default_factory=dict)  # task -> default record points per second
+    train_defaults: dict[str, dict] = field(default_factory=dict)  # task -> overrides of its suggested TrainConfig
 
     @property
     def heading(self) -> str:
@@ -42,7 +43,12 @@ LESSONS = [
            tasks=("copy", "adding"),
            variants={c: ({"cell": c}, {}) for c in ("rnn", "lstm", "gru")}),
     Lesson("text", "Text generation", ":material/edit_note:", "pages/text.py", tasks=("text",)),
-    Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "pages/from_scratch.py"),
+    Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "pages/from_scratch.py",
+           tasks=("anbn", "hihell"),
+           variants={e: ({"peephole": False, "dropout": 0.0}, {"engine": e}) for e in ("numpy", "torch")},
+           # SGD in float64: both engines do the same arithmetic, so their losses agree to rounding error
+           train_defaults={"anbn": dict(optimizer="sgd", lr=1.0, momentum=0.0, dtype="float64", epochs=30),
+                           "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64")}),
 ]
 CHECKPOINTS_PAGE = "pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}

@@ -22,6 +22,7 @@ from .jobs import Job
 from .lessons import Lesson
 
 POLL_S = 0.25
+DRAWN = "lab.drawn"   # lesson -> {run name: state} as the run bar read them (see drawn())
 STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
           "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
 
@@ -96,10 +97,21 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
+def drawn(lesson_key: str, jobs: dict[str, Job]) -> dict[str, str]:
+    """The runs' states, read once for the run bar's buttons and kept for live(): a run that ends
+    while the page draws (after the buttons, before the live part; a stopped run that was waiting for
+    a trainer takes up to 0.1 s) must still make the page redraw its buttons."""
+    states = {name: job.state for name, job in jobs.items()}
+    st.session_state.setdefault(DRAWN, {})[lesson_key] = states
+    return states
+
+
 def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     """Progress, scrubber and `body(views)` for the lesson's runs; redrawn live while they train."""
     jobs = runs.current(lesson.key)
-    seen = {name: job.state for name, job in jobs.items()}
+    seen = st.session_state.get(DRAWN, {}).pop(lesson.key, None)   # what the buttons show
+    if seen is None or set(seen) != set(jobs):
+        seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
 
     @st.fragment(run_every=POLL_S if polling else None)

@@ -1,12 +1,41 @@
-"""Lesson 8: an RNN and an LSTM written from scratch in NumPy (another engineer builds this page)."""
+"""Lesson 8: the network written out in NumPy, trained side by side with PyTorch from the same weights;
+a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import ensure_app
+from lab import controls, equations, live, scratch, views
+from lab.lessons import get
 
-ensure_app()
-st.title("8. From scratch (NumPy)")
-st.info("Coming soon: the same cells written out in NumPy — forward pass, backpropagation through time "
-        "by hand, a gradient check against PyTorch, and a run trained with them side by side with the "
-        "PyTorch engine.", icon=":material/construction:")
-st.markdown("Until then, the equations these cells implement are shown on every lesson page under "
-            "**The equations, in plain words**.")
+lesson = get("scratch")
+st.title(lesson.heading)
+settings = controls.settings(lesson)
+equations.explain(
+    "Two runs train side by side on the same data, from the same initial weights: **numpy** is the network "
+    "written out by hand in NumPy — forward pass, backpropagation through time, optimizer "
+    "(`rnnviz/numpy_engine/`) — and **torch** is PyTorch with autograd. With SGD in float64 (this lesson's "
+    "defaults) they do the same arithmetic, so their losses should agree to rounding error; "
+    "**NumPy vs PyTorch** shows the difference measured as they train. Below the runs, a **gradient check** "
+    "compares the hand-written gradients with finite differences, and the **equations stand next to the "
+    "code** that computes them. Inject a classic backprop bug and see the check fail — and, for some bugs, "
+    "the loss stop falling.",
+    *settings.cells, "bptt", "loss")
+settings = scratch.bug_picker(settings)
+scratch.exact_note(lesson, settings)
+controls.run_bar(lesson, settings)
+
+
+def body(runs):
+    task = next(iter(runs.values())).task
+    panels = {"NumPy vs PyTorch": lambda: scratch.agreement(runs, "scratch")}
+    if task.name == "anbn":
+        panels["Generate"] = lambda: scratch.continuations(runs, "scratch")
+    else:
+        panels["Predictions"] = lambda: scratch.predictions(runs)
+    views.tabs("scratch.tabs", panels)
+
+
+live.live(lesson, body)
+st.header("Inside the NumPy engine", divider="gray")
+views.tabs("scratch.inside", {
+    "Gradient check": lambda: scratch.gradient_check(lesson, settings),
+    "Equations next to the code": lambda: scratch.equations_and_code(settings),
+})

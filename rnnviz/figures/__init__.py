@@ -7,6 +7,7 @@ In Streamlit, show them with `st.plotly_chart(fig, theme=None)` so the shared te
 from .gradients import grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
 from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, hidden_heatmap, project,
                      trajectory_figure)
+from .scratch import gradcheck_figure, loss_difference_figure, max_relative_difference, relative_differences
 from .sequences import char_probs_figure, sine_figure
 from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, empty_figure, figure_text
 from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, prediction_table_figure,
@@ -19,4 +20,5 @@ __all__ = [
     "gate_means_figure",
     "grad_norm_figure", "grad_heatmap", "spectral_radius_text", "spectral_radius_figure",
     "sine_figure", "char_probs_figure",
+    "gradcheck_figure", "loss_difference_figure", "relative_differences", "max_relative_difference",
 ]

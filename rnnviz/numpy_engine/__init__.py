@@ -11,12 +11,13 @@ Parameter names and layouts are torch.nn's (rnn.*, head.*, embedding.*); tests/t
 checks outputs, every gradient and every dL/dh_t against torch autograd. No torch import here.
 """
 from .cells import BUGS, GATES, NUM_GATES
-from .gradcheck import check_engine, engine_loss_fn, format_errors, gradient_check
+from .gradcheck import check_engine, check_hidden, engine_loss_fn, format_errors, gradient_check
 from .network import (BPTT, IGNORE, Cache, NetConfig, backward, check_params, forward, forward_backward,
                       init_params, loss_and_grad, param_shapes, params_from_state_dict)
 from .optim import SGD, Adam, Optimizer, RMSprop, clip_grad_norm, grad_norm, make_optimizer
 
-__all__ = ["BUGS", "GATES", "NUM_GATES", "check_engine", "engine_loss_fn", "format_errors", "gradient_check",
+__all__ = ["BUGS", "GATES", "NUM_GATES", "check_engine", "check_hidden", "engine_loss_fn", "format_errors",
+           "gradient_check",
            "BPTT", "IGNORE", "Cache", "NetConfig", "backward", "check_params", "forward", "forward_backward",
            "init_params", "loss_and_grad", "param_shapes", "params_from_state_dict",
            "SGD", "Adam", "Optimizer", "RMSprop", "clip_grad_norm", "grad_norm", "make_optimizer"]

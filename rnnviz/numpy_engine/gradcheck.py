@@ -92,3 +92,37 @@ def format_errors(errors: dict[str, float], tol: float = 1e-5) -> str:
     for name, err in errors.items():
         lines.append(f"{name:<{width}}  {err:14.3e}  {'ok' if err <= tol else 'WRONG'}")
     return "\n".join(lines)
+
+
+def check_hidden(params, cfg: NetConfig, x, y, mask=None, reduce="mean", bugs=(), eps: float = 1e-6,
+                 max_checks: int | None = None, steps=None) -> dict[str, float]:
+    """gradient_check of the engine's TOTAL dL/dh_t of the top layer (cache.dL_dh[-1]), one entry per
+    step t ("h_0", "h_1", ...), with the backward given `bugs`.
+
+    The numeric side treats h_t as an input: the loss is rebuilt from the outputs before t (fixed),
+    the output at t computed from h_t, and a forward pass over the steps after t that starts from
+    h_t (with every other layer's state, and c_t, as recorded). The top layer is checked because its
+    h_t reaches the loss only through the output at t and through step t+1, which this rebuilds."""
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    _, _, cache, out = forward_backward(params, cfg, x, y, mask, reduce=reduce, bugs=bugs)
+    x = np.asarray(x)
+    T = out.shape[1]
+    lstm = cache.cell is not None
+
+    def head(h):                                  # [B, H] -> [B, 1, O]
+        o = h @ params["head.weight"].T + params["head.bias"] if cfg.head else h
+        return o[:, None]
+
+    errors = {}
+    for t in (range(T) if steps is None else steps):
+        def loss_fn(p, t=t):
+            h = p["h"]
+            parts = [out[:, :t], head(h)]
+            if t + 1 < T:
+                h0 = cache.hidden[:, t].copy()
+                h0[-1] = h
+                parts.append(forward(params, cfg, x[:, t + 1:], h0, cache.cell[:, t] if lstm else None)[0])
+            return loss_and_grad(cfg, np.concatenate(parts, axis=1), y, mask, reduce)[0]
+        errors[f"h_{t}"] = gradient_check({"h": cache.hidden[-1, t]}, loss_fn, grads={"h": cache.dL_dh[-1, t]},
+                                          eps=eps, max_checks=max_checks)["h"]
+    return errors

@@ -16,7 +16,6 @@ import streamlit as st
 
 from rnnviz import checkpoint
 from rnnviz.checkpoint import CheckpointError
-from rnnviz.engine import TorchEngine
 from rnnviz.recorder import History
 
 from . import controls, jobs, runs
@@ -48,8 +47,13 @@ def save_runs(lesson: Lesson, lesson_jobs: dict[str, jobs.Job]) -> list[str]:
         hist = History(records=recs, thinned=job.history.thinned, unit=job.history.unit)
         parts = [lesson.key, job.task.name, job.mcfg.cell] + ([_slug(name)] if name != job.mcfg.cell else [])
         path = root() / "-".join(parts + [stamp])
-        checkpoint.save(path, job.task, job.mcfg, job.tcfg, state, hist, lesson=lesson.key, run=name,
-                        status=job.state, loss=recs[-1].loss if recs else None, epochs=epoch)
+        # the optimizer's state belongs to the engine's current weights: keep it only when those are the
+        # weights saved (the run has ended at its last record), so that Continue resumes exactly
+        engine = job.trainer.engine
+        ended_here = not job.active and epoch == job.history.last.epoch
+        opt = engine.optimizer_state() if ended_here and hasattr(engine, "optimizer_state") else None
+        checkpoint.save(path, job.task, job.mcfg, job.tcfg, state, hist, optimizer=opt, lesson=lesson.key,
+                        run=name, status=job.state, loss=recs[-1].loss if recs else None, epochs=epoch)
         names.append(path.name)
     if not names:
         raise ValueError("nothing to save yet: no record point reached")
@@ -80,7 +84,7 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
         raise CheckpointError(f"no lesson trains the task {ckpt.task.name!r}")
     lesson = BY_KEY[key]
     task = controls.task_for(ckpt.task.name, ckpt.task.options)
-    engine = TorchEngine(task, ckpt.model_cfg, ckpt.train_cfg, model=ckpt.build_model())
+    engine = ckpt.engine()  # saved weights, and the optimizer state when it was saved
     history = ckpt.history or History()
     job = jobs.Job(lesson.key, _run_name(lesson, ckpt), task, ckpt.model_cfg, ckpt.train_cfg, engine=engine,
                    history=history, origin=Path(path).name)

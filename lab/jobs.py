@@ -49,7 +49,7 @@ class ShiftedRecorder(Recorder):
     """A Recorder that continues a History: epochs, steps and seconds count on from its last record."""
 
     def __init__(self, history: History, probe_every: int = 1):
-        super().__init__(history, probe_every)
+        super().__init__(history, probe_every, spectral=True)  # the lab's views show rho
         last = history.last
         self.epoch0, self.step0, self.seconds0 = (last.epoch, last.step, last.seconds) if last else (0, 0, 0.0)
 

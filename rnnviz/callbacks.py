@@ -8,11 +8,13 @@ from .trainer import Callback, Trainer
 
 
 class Recorder(Callback):
-    """Keeps a bounded History; asks for a full probe every `probe_every` record points."""
+    """Keeps a bounded History; asks for a full probe every `probe_every` record points, with the
+    recurrent spectral radius when `spectral` (eigenvalues cost H^3: only for views that show it)."""
 
-    def __init__(self, history: History | None = None, probe_every: int = 1):
+    def __init__(self, history: History | None = None, probe_every: int = 1, spectral: bool = False):
         self.history = history if history is not None else History()
         self.probe_every = max(1, probe_every)
+        self.spectral = spectral
         self._count = 0
 
     def on_start(self, trainer: Trainer) -> None:

@@ -98,7 +98,7 @@ def cmd_train(args) -> int:
     # a field shared by a task option and a config (none today) would go to the task only
     mcfg = dataclasses.replace(m, **{k: v for k, v in given.items() if k in model_fields and k not in task_fields})
     tcfg = dataclasses.replace(t, **{k: v for k, v in given.items() if k in train_fields and k not in task_fields})
-    rec = Recorder(probe_every=10)
+    rec = Recorder(probe_every=10, spectral=True)
     callbacks = [rec] if args.quiet else [rec, PrintProgress(every=max(1, (tcfg.steps or tcfg.epochs) // 25))]
     trainer = Trainer(task, mcfg, tcfg, callbacks)
     status = trainer.run()

@@ -179,21 +179,21 @@ class TorchEngine:
         self._eval()
         return self.model(x, state)
 
-    def probe(self, batch: Batch, last: bool = True) -> Probe:
+    def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         """Look at row 0 of `batch` at the current weights (eval mode: no dropout): h_t, c_t, gates,
         ||dL/dh_t|| for L = mean loss and (last=True) for L = the final counted step's loss.
         Parameter gradients are not touched. Runs NumPy BPTT on views of the weights (the same numbers
         as autograd, several times cheaper for one sequence); the peephole LSTM uses autograd."""
         if self._net is None:
-            return self.probe_autograd(batch, last)
+            return self.probe_autograd(batch, last, spectral)
         with torch.no_grad():
             params = {k: v.detach().numpy() for k, v in self.model.state_dict().items()}
         p = probe_arrays(params, self._net, batch, last)
-        if self.mcfg.hidden_size <= SPECTRAL_MAX_H:
+        if spectral and self.mcfg.hidden_size <= SPECTRAL_MAX_H:
             p.spectral_radius = spectral_radius_of(params, self.mcfg)
         return p
 
-    def probe_autograd(self, batch: Batch, last: bool = True) -> Probe:
+    def probe_autograd(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         """The same probe measured with the explicit torch loop and torch.autograd.grad."""
         model, kind = self.model, self.task.kind
         self._eval()
@@ -212,7 +212,7 @@ class TorchEngine:
         probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
                                   grads_h=split(g[:L * T]), grads_c=split(g[L * T:]) if cs else None,
                                   grads_last=split(gl) if gl is not None else None)
-        if model.cfg.hidden_size <= SPECTRAL_MAX_H:
+        if spectral and model.cfg.hidden_size <= SPECTRAL_MAX_H:
             probe.spectral_radius = spectral_radius_of(
                 {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
         return probe

@@ -127,6 +127,7 @@ class Trainer:
         torch.manual_seed(tcfg.seed)  # dropout masks (the weights come from the run's own generator)
         self.status, self.started = "running", time.perf_counter()
         self.engine.mark_good()
+        self._spectral = any(getattr(cb, "spectral", False) for cb in self.callbacks)
         for cb in self.callbacks:
             cb.on_start(self)
         carry = tcfg.carry_state and task.sequential
@@ -222,7 +223,7 @@ class Trainer:
             rec.probe = res.probe
             rec.prediction = task.describe(res.out, pb)
         elif want_probe:
-            rec.probe = engine.probe(pb)
+            rec.probe = engine.probe(pb, spectral=self._spectral)
             rec.prediction = task.describe(torch.from_numpy(rec.probe.out)[None], pb)
         else:
             out, _ = engine.predict(pb.x)

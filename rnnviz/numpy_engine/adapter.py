@@ -90,9 +90,9 @@ class NumpyEngine:
         out, cache = network.forward(self.params, self.cfg, _np(x), *self._split(state))
         return torch.from_numpy(out), self._final_state(cache)
 
-    def probe(self, batch: Batch, last: bool = True) -> Probe:
+    def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
-        if self.cfg.hidden_size <= SPECTRAL_MAX_H:
+        if spectral and self.cfg.hidden_size <= SPECTRAL_MAX_H:
             p.spectral_radius = spectral_radius_of(self.params, self.mcfg)
         return p
 

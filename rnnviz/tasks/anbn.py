@@ -83,17 +83,26 @@ class Anbn(Task):
         unk = self._index["UNK"]
         return [self._index.get(w, unk) for w in text.split()]
 
+    def _ids(self, seq: list[str]) -> list[int]:
+        """Cached ids of a sequence (the data set is fixed; encoding it every epoch cost a quarter
+        of a training epoch)."""
+        cache = self.__dict__.setdefault("_id_cache", {})
+        key = tuple(seq)
+        if key not in cache:
+            cache[key] = self.encode(" ".join(seq))
+        return cache[key]
+
     def collate(self, seqs: list[list[str]]) -> Batch:
         """Token lists -> Batch: x = seq[:-1], y = seq[1:], both [B, T_max], padded at the end."""
         eos = self._index["EOS"]
-        ids = [self.encode(" ".join(s)) for s in seqs]
+        ids = [self._ids(s) for s in seqs]
         t_max = max(len(s) for s in ids) - 1
-        x = torch.full((len(ids), t_max), eos, dtype=torch.long)       # pad inputs with EOS
-        y = torch.full((len(ids), t_max), IGNORE, dtype=torch.long)    # pad targets with IGNORE
-        for row, s in enumerate(ids):
-            x[row, :len(s) - 1] = torch.tensor(s[:-1])
-            y[row, :len(s) - 1] = torch.tensor(s[1:])
-        return Batch(x, y)
+        x = np.full((len(ids), t_max), eos, dtype=np.int64)       # pad inputs with EOS
+        y = np.full((len(ids), t_max), IGNORE, dtype=np.int64)    # pad targets with IGNORE
+        for row, s in enumerate(ids):  # numpy rows: a torch op per row cost more than the training step
+            x[row, :len(s) - 1] = s[:-1]
+            y[row, :len(s) - 1] = s[1:]
+        return Batch(torch.from_numpy(x), torch.from_numpy(y))
 
     def _chunks(self, seqs: list[list[str]]) -> list[Batch]:
         bs = self.options.batch_size

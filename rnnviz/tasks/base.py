@@ -170,7 +170,9 @@ class Task:
 
     @property
     def _index(self) -> dict[str, int]:
-        return {t: i for i, t in enumerate(self.vocab)}
+        if getattr(self, "_index_of", (None,))[0] is not self.vocab:  # built once per vocabulary
+            self._index_of = (self.vocab, {t: i for i, t in enumerate(self.vocab)})
+        return self._index_of[1]
 
     # ---- defaults and persistence ------------------------------------------------------------
     @classmethod

@@ -1,0 +1,247 @@
+"""Browser plumbing shared by the app (part 4) and classroom (part 5) benchmarks: the Streamlit server
+we start and stop, Chromium via Playwright, an injected MutationObserver that timestamps every change
+of the progress text and of the plotly charts in the page's own clock, and selectors by role and label
+(button "Train", the "task" radio, the slider labelled "epochs"), as a user finds them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+OFFLINE = ("net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED", "net::ERR_CONNECTION_REFUSED")
+SPEED = "speed limit (record points per second)"
+TRAIN = re.compile(r"(^|\s)Train$")
+
+OBSERVER_JS = """() => {
+  if (window.__bench) return;
+  const B = window.__bench = {progress: [], chart: [], clicks: [], last: null};
+  const CH = '[data-testid="stPlotlyChart"]';
+  new MutationObserver(muts => {
+    const t = performance.now();
+    const el = document.querySelector('[data-testid="stProgress"]');
+    const p = el ? el.innerText : null;
+    if (p !== B.last) { B.last = p; B.progress.push([t, p]); }
+    for (const m of muts) {
+      const n = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      let hit = !!(n && n.closest(CH));
+      if (!hit && m.type === 'childList')
+        hit = [...m.addedNodes].some(a => a.nodeType === 1 && (a.matches(CH) || a.querySelector(CH)));
+      if (hit) { B.chart.push(t); break; }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  document.addEventListener('click', () => B.clicks.push(performance.now()), true);
+}"""
+
+STATE_JS = """() => {
+  const p = document.querySelector('[data-testid="stProgress"]');
+  let head = null;
+  for (const el of document.querySelectorAll('[data-testid="stMarkdownContainer"]')) {
+    const m = el.innerText.match(/(?:epoch|step) [\\d,]+: (.*?) target (.*?) · (\\d+)\\/(\\d+) right/s);
+    if (m) { head = {predicted: m[1].trim(), target: m[2].trim(), right: +m[3], counted: +m[4]}; break; }
+  }
+  return {progress: p ? p.innerText : null, head: head,
+          exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+          alerts: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(e => e.innerText)};
+}"""
+
+
+def browser_unavailable() -> str:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    if not os.path.exists(CHROMIUM):
+        return f"no Chromium at {CHROMIUM}"
+    if not (ROOT / "app.py").exists():
+        return "app.py does not exist yet"
+    return ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` in a subprocess we own (stopped by its pid)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}/"
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="bench-streamlit-", suffix=".log", delete=False)
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(self.port), "--browser.gatherUsageStats", "false",
+             # no file watcher: a source file saved by someone else mid-run would make Streamlit re-import
+             # lab.jobs, whose new empty job registry drops every running job (seen while writing this)
+             "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def tail(self, n: int = 1500) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-n:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def launch(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+class Watch:
+    """Console errors, page exceptions and failed requests of one page (offline resources apart)."""
+
+    def __init__(self, page):
+        self.console, self.pageerrors, self.offline = [], [], []
+        page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.pageerrors.append(str(e)))
+        page.on("requestfailed", lambda r: self.offline.append(r.url) if (r.failure or "") in OFFLINE else None)
+
+    def errors(self) -> list[str]:
+        """Console errors that are not the browser reporting an unreachable external resource."""
+        real = [c for c in self.console if not (c.startswith("Failed to load resource") and self.offline)]
+        return real + [f"pageerror: {e}" for e in self.pageerrors]
+
+
+def open_app(page, server: Server, timeout: float = 90.0) -> float:
+    """Load the app (retrying while the server starts); seconds from server start to Train visible."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.proc.returncode}: {server.tail(600)}")
+        try:
+            page.goto(server.url, wait_until="domcontentloaded", timeout=15000)
+            break
+        except Exception:
+            if time.perf_counter() > deadline:
+                raise
+            time.sleep(0.2)
+    page.get_by_role("button", name=TRAIN).first.wait_for(state="visible", timeout=max(1, deadline - time.perf_counter()) * 1000)
+    return time.perf_counter() - server.t0
+
+
+def state(page) -> dict:
+    return page.evaluate(STATE_JS)
+
+
+def wait_state(page, test: Callable[[dict], bool], timeout: float, poll: float = 0.1) -> dict:
+    deadline = time.perf_counter() + timeout
+    while True:
+        s = state(page)
+        if test(s):
+            return s
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s; page state {s}")
+        time.sleep(poll)
+
+
+def finished(s: dict) -> bool:
+    return bool(s["progress"]) and any(w in s["progress"] for w in ("finished", "stopped", "diverged", "failed"))
+
+
+def slider(page, label: str):
+    """A slider by its label. (Streamlit 1.67 names a slider twice, "epochs epochs", for assistive
+    technology, so get_by_role(name=..., exact=True) finds nothing; both spellings are accepted.)"""
+    lab = re.escape(label)
+    return page.get_by_role("slider", name=re.compile(rf"^{lab}( {lab})?$"))
+
+
+def choose_task(page, name: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text="task").get_by_text(name, exact=True).click()
+    slider(page, "epochs").wait_for(timeout=20000)
+    time.sleep(1.0)   # the rerun that redraws the settings for the new task
+
+
+def set_slider_end(page, label: str, want: str) -> None:
+    thumb = slider(page, label)
+    thumb.focus()
+    thumb.press("End")
+    deadline = time.perf_counter() + 20
+    while thumb.get_attribute("aria-valuetext") != want and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)   # the rerun with the new value
+
+
+def click_train(page) -> float:
+    btn = page.get_by_role("button", name=TRAIN).first
+    btn.wait_for(state="visible")
+    t = time.perf_counter()
+    btn.click()
+    return t
+
+
+def wait_run(page, timeout: float, poll: float = 0.1) -> dict:
+    """After click_train: wait until the NEW run has finished. The progress text of the previous run
+    stays on the page until the rerun replaces it, so only texts that changed after the click count."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        b = page.evaluate("""() => { const B = window.__bench, c = B.clicks[B.clicks.length - 1];
+            const i = B.progress.findIndex(([t]) => t > c);
+            return {after: i < 0 ? [] : B.progress.slice(i).map(([t, p]) => p),
+                    before: i <= 0 ? (i < 0 ? B.last : null) : B.progress[i - 1][1]}; }""")
+        changed = [p for p in b["after"] if p != b["before"]]
+        if changed and b["after"][-1] and finished({"progress": b["after"][-1]}):
+            return state(page)
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no finished run {timeout:.0f} s after Train; progress texts {b['after'][-3:]}")
+        time.sleep(poll)
+
+
+def timeline(page) -> dict:
+    b = page.evaluate("() => window.__bench")
+    click = b["clicks"][-1] if b["clicks"] else 0.0
+    after = lambda ts: [t for t in ts if t > click]  # noqa: E731
+    prog = [(t, p) for t, p in b["progress"] if t > click]
+    first_epoch = next((t for t, p in prog if p and re.search(r"(epoch|step) [\d,]+ of", p)), None)
+    # the new run's first chart: a chart change in the same redraw as (or after) its first progress text;
+    # earlier changes are the previous run's charts being redrawn by the click's rerun
+    first_chart = next((t for t in after(b["chart"]) if first_epoch is not None and t >= first_epoch - 50), None)
+    ms = lambda t: None if t is None else (t - click) / 1e3  # noqa: E731
+    return {"click": click, "first_chart_s": ms(first_chart), "first_progress_epoch_s": ms(first_epoch),
+            "first_chart_mutation_s": ms(next(iter(after(b["chart"])), None)),
+            "progress": [((t - click) / 1e3, p) for t, p in prog]}
+
+
+def cpu_split(server: Server) -> dict:
+    """CPU seconds so far of the server and of everything else this process started (Chromium, the
+    Playwright driver): on a 2-core machine the browsers' rendering competes with the server."""
+    from .util import proc_cpu
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    stack, others = [os.getpid()], 0.0
+    while stack:
+        for c in kids.get(stack.pop(), []):
+            stack.append(c)
+            if c != server.proc.pid:
+                others += proc_cpu(c) or 0.0
+    return {"server": proc_cpu(server.proc.pid) or 0.0, "browser": others}

@@ -1,0 +1,213 @@
+"""Part 5: a classroom. N browser sessions (one Chromium, one context each) on one `streamlit run app.py`
+train hihell, then seoul, with the lesson's defaults, all at once.
+
+Per session: seconds from its Train click until its run has finished and the headline shows the result
+(predicted == target: "ihello", the seoul sentence); the slowest session; errors (console errors other
+than unreachable external resources, page exceptions, Streamlit exception boxes, error alerts).
+N = 1 is the single-session reference for "slowest under 10x a single session".
+
+Note: the browsers run on the same machine as the server (a real classroom's do not), so their
+rendering competes with the server for the cores; the numbers are an upper bound of what a class sees.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from . import browser as A
+from .util import check, median
+
+SENTENCES = {"hihell": "ihello", "seoul": "seoul is the capital of south korea"}
+BUDGET_S = 540          # the whole classroom part: no new size or phase starts after this
+STALL_S = 45            # a phase ends when no unfinished page's progress text changed for this long
+
+
+def _progress_since_click(page) -> dict:
+    return page.evaluate("""() => { const B = window.__bench, c = B.clicks[B.clicks.length - 1];
+        const after = B.progress.filter(([t]) => t > c).map(([t, p]) => p);
+        return {after: after, last: B.last}; }""")
+
+
+def _done(page, want: str, since: dict, i: int) -> dict | None:
+    """The page's state once the run started by the last click has finished and its headline shows the
+    result (or 3 s after it finished, whatever the headline says), else None."""
+    b = _progress_since_click(page)
+    if not (b["after"] and b["last"] and A.finished({"progress": b["last"]})):
+        return None
+    s = A.state(page)
+    first = since.setdefault(i, time.perf_counter())
+    if (s["head"] and _plain(s["head"]["predicted"]) == want) or time.perf_counter() - first > 3:
+        return s
+    return None
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u2423", " ")      # the headline shows a space as an open box
+
+
+def _trainers_busy(browser, server) -> str:
+    """What a fresh session's sidebar says about the trainers (is the server still training?)."""
+    ctx = browser.new_context()
+    try:
+        page = ctx.new_page()
+        A.open_app(page, server, timeout=60)
+        cap = page.get_by_text("Trainers busy").first
+        cap.wait_for(timeout=20000)
+        return cap.inner_text()
+    except Exception as e:
+        return f"could not read it: {type(e).__name__}"
+    finally:
+        ctx.close()
+
+
+def _phase(pages: list, task: str, timeout: float, log, browser=None, server=None) -> dict:
+    want = SENTENCES[task]
+    if task != "hihell":
+        for p in pages:          # all radios first, then one wait: the pages rerun in parallel
+            p["page"].get_by_test_id("stRadio").filter(has_text="task").get_by_text(task, exact=True).click()
+        deadline = time.perf_counter() + 60
+        for p in pages:
+            radio = p["page"].get_by_role("radio", name=task)
+            while not radio.is_checked() and time.perf_counter() < deadline:
+                time.sleep(0.1)
+        time.sleep(1.5)
+    cpu0 = A.cpu_split(server) if server else None
+    clicks = [A.click_train(p["page"]) for p in pages]
+    done: dict[int, tuple[float, dict]] = {}
+    since: dict[int, float] = {}
+    seen: dict[int, tuple[str, float]] = {}
+    deadline, stalled = clicks[-1] + timeout, False
+    while len(done) < len(pages) and time.perf_counter() < deadline:
+        now = time.perf_counter()
+        for i, p in enumerate(pages):
+            if i not in done:
+                s = _done(p["page"], want, since, i)
+                if s is not None:
+                    done[i] = (time.perf_counter() - clicks[i], s)
+                text = p["page"].evaluate("() => window.__bench.last") or ""
+                if seen.get(i, ("", 0))[0] != text:
+                    seen[i] = (text, now)
+        waiting = [seen.get(i, ("", clicks[i]))[1] for i in range(len(pages)) if i not in done]
+        if waiting and now - max(waiting) > STALL_S:
+            stalled = True      # no unfinished page has changed for STALL_S: the pages stopped updating
+            break
+        time.sleep(0.25)
+    span = time.perf_counter() - clicks[0]
+    cpu1 = A.cpu_split(server) if server else None
+    busy = _trainers_busy(browser, server) if stalled and browser else None
+    times = [done[i][0] if i in done else None for i in range(len(pages))]
+    heads = [done[i][1]["head"] if i in done else None for i in range(len(pages))]
+    correct = sum(bool(h and _plain(h["predicted"]) == _plain(h["target"]) == want) for h in heads)
+    finished = [t for t in times if t is not None]
+    out = {"seconds": times, "finished": len(finished), "correct": correct, "sessions": len(pages),
+           "slowest_s": max(finished) if len(finished) == len(pages) else None,
+           "median_s": median(finished), "fastest_s": min(finished) if finished else None,
+           "heads": heads, "click_spread_s": clicks[-1] - clicks[0], "timeout_s": timeout, "stalled": stalled,
+           "stalled_after_s": (time.perf_counter() - clicks[-1]) if stalled else None,
+           "fresh_session_sidebar_at_stall": busy,
+           "cpu_per_wall": {k: (cpu1[k] - cpu0[k]) / span for k in cpu0} if cpu0 else None,
+           "last_progress": [None if i in done else _progress_since_click(p["page"])["last"]
+                             for i, p in enumerate(pages)]}
+    if busy:
+        log(f"    stalled: a fresh session's sidebar says: {busy!r}")
+    log(f"    {task}: {len(finished)}/{len(pages)} finished, {correct} show '{want}'"
+        f"{f'; STALLED (no page changed for {STALL_S} s)' if stalled else ''}; slowest "
+        f"{out['slowest_s'] if out['slowest_s'] is None else round(out['slowest_s'], 2)} s, median "
+        f"{None if out['median_s'] is None else round(out['median_s'], 2)} s; cores used: "
+        f"{ {k: round(v, 2) for k, v in (out['cpu_per_wall'] or {}).items()} }")
+    return out
+
+
+def one_class(browser, server, n: int, log, until: float) -> dict:
+    pages, t0 = [], time.perf_counter()
+    try:
+        for _ in range(n):
+            ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+            page = ctx.new_page()
+            watch = A.Watch(page)
+            A.open_app(page, server, timeout=120)
+            page.evaluate(A.OBSERVER_JS)
+            pages.append({"ctx": ctx, "page": page, "watch": watch})
+        opened = time.perf_counter() - t0
+        log(f"  N = {n}: {n} sessions open in {opened:.1f} s")
+        res = {"open_s": opened}
+        for task in ("hihell", "seoul"):
+            left = until - time.perf_counter()
+            if task == "seoul" and res["hihell"].get("stalled"):
+                res[task] = {"error": "not measured: the pages stopped updating during hihell"}
+                log(f"    {task}: skipped (hihell stalled)")
+                continue
+            if left < 30:
+                res[task] = {"error": "not measured: the classroom part's time budget was spent"}
+                log(f"    {task}: skipped (time budget)")
+                continue
+            res[task] = _phase(pages, task, min(120 + 20 * n, left), log, browser, server)
+        errors = []
+        for i, p in enumerate(pages):
+            s = A.state(p["page"])
+            errors += [f"session {i}: {e}" for e in p["watch"].errors()]
+            errors += [f"session {i}: exception box shown"] * s["exceptions"]
+            errors += [f"session {i}: error alert: {a[:200]}" for a in s["alerts"]]
+        res["errors"] = errors
+        res["offline_resources"] = sorted({u for p in pages for u in p["watch"].offline})
+        if errors:
+            log(f"    errors: {errors[:5]}{' ...' if len(errors) > 5 else ''}")
+        return res
+    except Exception as e:
+        log(f"  N = {n}: stopped: {type(e).__name__}: {str(e)[:300]}")
+        return {"error": f"{type(e).__name__}: {str(e)[:500]}", "sessions_opened": len(pages)}
+    finally:
+        for p in pages:
+            p["ctx"].close()
+
+
+def part5(sizes: list[int], log: Callable[[str], None], targets: list) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    res: dict = {"sizes": {}, "note": "browsers and server share this machine's cores"}
+    t0 = time.perf_counter()
+    with sync_playwright() as pw:
+        browser = A.launch(pw)
+        server = A.Server()
+        try:
+            warm = browser.new_page()          # the cold start is part 4's; every size starts warm
+            A.open_app(warm, server)
+            warm.close()
+            for n in sizes:
+                if time.perf_counter() - t0 > BUDGET_S:
+                    res["sizes"][str(n)] = {"error": f"not measured: the classroom part's {BUDGET_S} s budget was spent"}
+                    log(f"  N = {n}: skipped (time budget)")
+                    continue
+                # a smaller class that froze without any page error was overload: a bigger one freezes too
+                if any(v.get("hihell", {}).get("stalled") and not v.get("errors") for v in res["sizes"].values()):
+                    res["sizes"][str(n)] = {"error": "not measured: a smaller class already stalled (overload)"}
+                    log(f"  N = {n}: skipped (a smaller class stalled without page errors)")
+                    continue
+                res["sizes"][str(n)] = one_class(browser, server, n, log, t0 + BUDGET_S)
+                if server.proc.poll() is not None:
+                    res["server_exit"] = server.tail()
+                    break
+        finally:
+            server.stop()
+            browser.close()
+    single = res["sizes"].get("1", {}).get("hihell", {}).get("slowest_s")
+    big = max(sizes)
+    hi = res["sizes"].get(str(big), {}).get("hihell", {})
+    ratio, why = None, res["sizes"].get(str(big), {}).get("error") or hi.get("error")
+    if single and "seconds" in hi:
+        # unfinished sessions count as the phase's timeout (or its end, if stalled): a lower bound
+        cut = hi["stalled_after_s"] if hi["stalled"] else hi["timeout_s"]
+        slowest = max(t if t is not None else cut for t in hi["seconds"])
+        ratio = slowest / single
+        res["slowest_over_single_is_lower_bound"] = hi["finished"] < hi["sessions"]
+    elif not single:
+        why = why or "no single-session reference (N = 1 did not finish hihell)"
+    res["slowest_over_single"] = ratio
+    check(targets, f"classroom: N={big} slowest hihell / single session", ratio, 10.0, note=why or "")
+    check(targets, f"classroom: N={big} sessions without 'ihello' at the end of hihell",
+          hi["sessions"] - hi["correct"] if "sessions" in hi else None, 0, unit="", note=why or "")
+    check(targets, "classroom: errors over all sizes", sum(len(v.get("errors", [])) for v in res["sizes"].values()), 0,
+          unit="")
+    if why:
+        res["not_measured"] = why
+    return res

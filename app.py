@@ -6,6 +6,9 @@ Opens on the first lesson (character prediction, `hihell`). Each lesson is a pag
 worker threads (lab/jobs.py) while the pages poll them, so moving a slider or switching pages never
 stops a run.
 """
+import dataclasses
+import threading
+
 import streamlit as st
 
 from lab import APP_RAN, checkpoints, jobs, live
@@ -18,6 +21,26 @@ lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.i
 pages = {"Lessons": lesson_pages,
          "Your runs": [st.Page(CHECKPOINTS_PAGE, title=f"{len(LESSONS) + 1}. Checkpoints", icon=":material/save:")]}
 
+@st.cache_resource
+def _warm_up() -> threading.Thread:
+    """Once per server: load torch's and plotly's lazy parts in the background, so that the first
+    click on Train does not pay for them (it took seconds before the first chart)."""
+    def work():
+        from rnnviz.callbacks import Recorder
+        from rnnviz.figures import loss_figure, prediction_table_figure
+        from rnnviz.tasks import make_task
+        from rnnviz.trainer import Trainer
+        task, rec = make_task("hihell"), Recorder()
+        model_cfg, train_cfg = task.suggested()
+        Trainer(task, model_cfg, dataclasses.replace(train_cfg, epochs=2), [rec]).run()
+        prediction_table_figure(rec.history.records).to_json()
+        loss_figure({"warm-up": rec.history.records}).to_json()
+    thread = threading.Thread(target=work, name="rnnviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_up()
 page = st.navigation(pages)
 jobs.sweep()
 checkpoints.follow_goto()

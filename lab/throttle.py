@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
 SHARE = 0.2
+MAX_WAIT = 1.0  # seconds: however costly a build was (the first one pays for cold imports), rebuild at least this often
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Memo:
         now = time.perf_counter()
         with self._lock:
             hit = self._slots.get(slot)
-            if hit is not None and (hit.what == what or (live and now - hit.built < hit.cost / self.share)):
+            wait = min(hit.cost / self.share, MAX_WAIT) if hit is not None else 0.0
+            if hit is not None and (hit.what == what or (live and now - hit.built < wait)):
                 self._slots.move_to_end(slot)
                 return hit.value
         value = build()

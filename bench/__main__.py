@@ -110,7 +110,7 @@ def main(argv=None) -> int:
             result["profiles"] = {}
             for n in missed:
                 result["profiles"][n] = profile_case(n, args.quick)
-                if result["parts"]["core"][n]["case"]["unit"] == "epoch":
+                if result["parts"]["core"][n]["case"]["unit"] == "epoch" and not args.quick:
                     result["profiles"][n]["ablation"] = ablation(n, args.quick, 2 if args.quick else 3)
                 log(format_profile(result["profiles"][n]))
         done("core")
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
                 from . import classroom
                 sizes = [int(n) for n in args.sessions.split(",") if n] or ([1, 5] if args.quick else [1, 5, 10, 20])
                 log(f"\n[5] classroom: N sessions at once, N = {sizes}")
-                result["parts"]["classroom"] = classroom.part5(sizes, log, targets)
+                result["parts"]["classroom"] = classroom.part5(sizes, log, targets, args.quick)
                 if result["parts"]["classroom"].get("not_measured"):
                     result["not_measured"]["classroom"] = result["parts"]["classroom"]["not_measured"]
                 done("classroom")

@@ -115,10 +115,20 @@ class Watch:
     """Console errors, page exceptions and failed requests of one page (offline resources apart)."""
 
     def __init__(self, page):
-        self.console, self.pageerrors, self.offline = [], [], []
+        self.console, self.pageerrors, self.offline, self.bundle = [], [], [], {}
+        page.on("request", lambda r: self.bundle.setdefault("requested", time.perf_counter())
+                if "PlotlyChart" in r.url else None)
+        page.on("requestfinished", lambda r: self.bundle.setdefault("loaded", time.perf_counter())
+                if "PlotlyChart" in r.url else None)
         page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.pageerrors.append(str(e)))
         page.on("requestfailed", lambda r: self.offline.append(r.url) if (r.failure or "") in OFFLINE else None)
+
+    def plotly_js(self) -> dict:
+        """When Streamlit's plotly bundle (~4.7 MB of JS, fetched on the first chart) was asked for and
+        had arrived, in seconds after the last Train click (perf_counter of this process)."""
+        click = getattr(self, "click", None)
+        return {k: None if click is None else round(v - click, 3) for k, v in self.bundle.items()}
 
     def errors(self) -> list[str]:
         """Console errors that are not the browser reporting an unreachable external resource."""

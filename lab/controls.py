@@ -182,10 +182,7 @@ def _train(lesson: Lesson, s: Settings) -> None:
                for name, (m, t) in s.spec.variants(lesson).items()}
     except (ValueError, RuntimeError) as e:
         return say(lesson.key, "error", f"Could not start training: {e}")
-    runs.replace(lesson.key, new)
-    for job in new.values():
-        job.pace, job.auto_stop = s.pace, s.auto_stop
-        job.start()
+    _launch(lesson, s, new)
 
 
 def _continue(lesson: Lesson, s: Settings) -> None:
@@ -195,6 +192,11 @@ def _continue(lesson: Lesson, s: Settings) -> None:
                for name, job in runs.current(lesson.key).items()}
     except (ValueError, RuntimeError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
+    _launch(lesson, s, new)
+
+
+def _launch(lesson: Lesson, s: Settings, new: dict[str, Job]) -> None:
+    """Make `new` the lesson's runs and start them with the live settings (pace, auto-stop)."""
     runs.replace(lesson.key, new)
     for job in new.values():
         job.pace, job.auto_stop = s.pace, s.auto_stop

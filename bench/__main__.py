@@ -21,7 +21,7 @@ PARTS = ("core", "numpy", "memory", "app", "classroom")
 
 def _args(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
-    p.add_argument("--quick", action="store_true", help="fewer epochs/steps/pairs, classroom N = 1, 5 (~4 min)")
+    p.add_argument("--quick", action="store_true", help="fewer epochs/steps/pairs, memory of the rnnviz side only, classroom N = 1, 5 hihell only (~4-5 min)")
     p.add_argument("--only", default="", help=f"comma-separated parts {PARTS} and/or case names")
     p.add_argument("--repeats", type=int, default=0, help="pairs per comparison (default 5, --quick 3)")
     p.add_argument("--out", default="bench/results/latest.json")

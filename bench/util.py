@@ -11,6 +11,20 @@ from typing import Callable
 import torch
 
 
+def code_version() -> dict:
+    """The commit measured and the files of the measured code that differ from it (read-only git)."""
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "rnnviz", "lab", "pages", "app.py"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        return {"commit": head, "uncommitted": [d.strip() for d in dirty if d.strip()]}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "uncommitted": None}
+
+
 def machine() -> dict:
     cpu = ""
     try:
@@ -26,7 +40,7 @@ def machine() -> dict:
             "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "platform": platform.platform(),
-            "loadavg_at_start": load,
+            "loadavg_at_start": load, "code": code_version(),
             "blas_threads_env": {v: os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}, "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 

@@ -1,7 +1,7 @@
 """The torch engine: one optimizer step, evaluation and probing of a RecurrentNet.
 
 The trainer drives an engine through a small interface (train_step, evaluate, probe, set_lr,
-snapshot/restore, state_dict); the NumPy engine offers the same, so the loop is shared.
+mark_good/restore_good, state_dict); the NumPy engine offers the same, so the loop is shared.
 """
 from __future__ import annotations
 
@@ -56,10 +56,6 @@ def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNe
     model = RecurrentNet(mcfg, task.input_size, task.output_size, task.tokens).to(DTYPES[tcfg.dtype])
     initialise(model, tcfg, torch.Generator().manual_seed(tcfg.seed))
     return model
-
-
-def spectral_radius(model: RecurrentNet) -> dict[str, list[float]]:
-    return spectral_radius_of(model.state_dict(), model.cfg)
 
 
 def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
@@ -251,9 +247,6 @@ class TorchEngine:
 
     def load_state_dict(self, sd: dict[str, Tensor]) -> None:
         self.model.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()})
-
-    snapshot = state_dict
-    restore = load_state_dict
 
     def mark_good(self) -> None:
         """Remember the current weights as the last good ones (one fused copy into kept buffers)."""

@@ -30,6 +30,7 @@ class Callback:
     def wants_probe(self, trainer: "Trainer", index: int) -> bool: return False
     def on_step(self, trainer: "Trainer", result) -> None: ...
     def on_record(self, trainer: "Trainer", rec: EpochRecord) -> None: ...
+    def on_status(self, trainer: "Trainer") -> None: ...   # paused or running again (trainer.status)
     def on_end(self, trainer: "Trainer") -> None: ...
 
 
@@ -107,12 +108,17 @@ class Trainer:
     def _wait_if_paused(self) -> bool:
         """Block while paused; True when the run should stop."""
         if not self._go.is_set():
-            self.status = "paused"
+            self._set_status("paused")
             while not self._go.wait(0.05):
                 pass
             if not self._stop.is_set():
-                self.status = "running"
+                self._set_status("running")
         return self._stop.is_set()
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        for cb in self.callbacks:
+            cb.on_status(self)
 
     def _same_as_probe(self, batch) -> bool:
         p = self._probe_batch

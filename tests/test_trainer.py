@@ -47,7 +47,15 @@ def test_stop_and_pause_from_another_thread():
     task = make_task("seoul")
     m, t = task.suggested()
     rec = Recorder()
-    tr = Trainer(task, m, dataclasses.replace(t, epochs=100000), [rec])
+
+    class Statuses(Callback):
+        seen: list = []
+
+        def on_status(self, trainer):
+            self.seen.append(trainer.status)
+
+    told = Statuses()
+    tr = Trainer(task, m, dataclasses.replace(t, epochs=100000), [rec, told])
     th = threading.Thread(target=tr.run)
     th.start()
     while tr.step < 5:
@@ -65,6 +73,7 @@ def test_stop_and_pause_from_another_thread():
     assert not th.is_alive()
     assert tr.status == "stopped" and tr.reason == "stopped by user"
     assert tr.step < 100000
+    assert told.seen == ["paused", "running"]   # callbacks hear of the pause and the resume
 
 
 def test_learning_rate_changes_while_running():

@@ -3,7 +3,7 @@
     streamlit run app.py
 
 Opens on the first lesson (character prediction, `hihell`). Each lesson is a page; training runs in
-worker threads (lab/jobs.py) while the pages poll them, so moving a slider or switching pages never
+worker processes (lab/jobs.py, rnnviz/worker.py) while the pages poll them, so moving a slider or switching pages never
 stops a run.
 """
 import dataclasses

@@ -4,13 +4,13 @@ The core package `rnnviz` never imports streamlit; everything that talks to Stre
 widgets, the live fragment, the job registry of this server process) lives here, once:
 
   lessons      the lessons in teaching order: page file, tasks, runs trained side by side
-  jobs         Trainer + Recorder + worker thread per run, process-wide registry, trainer slots
+  jobs         a run in a worker process + its History, process-wide registry, trainer slots
   runs         which jobs belong to which lesson of this browser session
   fields       widgets built generically from the config dataclasses' fields
   controls     the sidebar settings of a lesson and the Train / Pause / Stop / ... bar
   live         the polling fragment: progress, epoch scrubber, the lesson's views
   views        figures of rnnviz.figures placed on the page
-  throttle     rebuild figures and samples only as often as the trainers can afford
+  throttle     rebuild figures and samples only as often as the server can afford
   generation   sampling, continuing and free-running at any recorded epoch
   checkpoints  save, open, upload and delete checkpoints; pretrained models
   equations    the cells' equations in LaTeX with plain words

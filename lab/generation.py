@@ -2,7 +2,7 @@
 
 A job keeps copies of its weights at record points (lab.jobs.WeightKeeper); here they become a
 TorchEngine of their own (cached), so generating never touches the model that is being trained in
-the worker thread, and the epoch scrubber can replay generation at any kept epoch.
+the worker process, and the epoch scrubber can replay generation at any kept epoch.
 All functions raise ValueError with a readable message for bad input (a prime the vocabulary lacks).
 """
 from __future__ import annotations

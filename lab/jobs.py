@@ -1,14 +1,18 @@
-"""Training jobs: a Trainer running in a worker thread, kept in one registry for the whole server.
+"""Training jobs: a Trainer running in a worker process, kept in one registry for the whole server.
 
-Streamlit reruns a page script on every click, so a training loop must never run inside it. A Job owns
-a Trainer, the Recorder that fills its History (what every figure reads), copies of its weights at
-the record points (for generating text at any recorded epoch) and a worker thread. Jobs live in one
+Streamlit reruns a page script on every click, so a training loop must never run inside it, nor in a
+thread of the server: the server's GIL would slow both the training and the pages (rnnviz.worker).
+A Job owns a RemoteRun (the Trainer in a worker process, mirrored here), the Recorder that fills its
+History (what every figure reads) from the records the worker sends, and copies of its weights at
+the record points (for generating text at any recorded epoch). Jobs live in one
 registry per server process (`_S`, kept by st.cache_resource so that it also survives Streamlit
 re-importing every module of the app when a source file changes); they outlive reruns and page
 switches, and a browser session keeps only their ids.
 
-At most MAX_TRAINING jobs train at the same time (a semaphore; default the number of CPU cores,
-env RNNVIZ_MAX_JOBS); the others wait for a free trainer and say so. Finished jobs nobody looked at
+There are WORKERS processes (default the CPU cores, env RNNVIZ_WORKERS); a run goes to the least busy.
+At most MAX_TRAINING jobs train at the same time (a semaphore; default 8 per worker: a lesson's runs are
+mostly paced to be watchable, so several share a core well; env RNNVIZ_MAX_JOBS); the others wait for
+a free trainer and say so. Finished jobs nobody looked at
 for IDLE_TTL seconds are dropped; runs nobody has watched for ORPHAN_TTL seconds (the page polls its
 runs several times a second, a hidden browser tab at least once a minute) are stopped. A janitor
 thread sweeps every SWEEP_S seconds, so this happens even when no page is open.
@@ -26,15 +30,17 @@ from types import SimpleNamespace
 import streamlit as st
 import torch
 
-from rnnviz.callbacks import ConvergenceStop, Recorder
+from rnnviz.callbacks import Recorder
 from rnnviz.engine import TorchEngine, build_model
 from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.recorder import EpochRecord, History
-from rnnviz.trainer import Callback, Trainer
+from rnnviz.trainer import Callback
+from rnnviz.worker import Pool, RemoteRun
 
-torch.set_num_threads(1)  # once per process: small models run faster single-threaded, sessions share cores
+torch.set_num_threads(1)  # once per process: the server's own torch work (sampling) is small
 
-MAX_TRAINING = max(1, int(os.environ.get("RNNVIZ_MAX_JOBS") or os.cpu_count() or 1))
+WORKERS = max(1, int(os.environ.get("RNNVIZ_WORKERS") or os.cpu_count() or 1))
+MAX_TRAINING = max(1, int(os.environ.get("RNNVIZ_MAX_JOBS") or 8 * WORKERS))
 IDLE_TTL = 60 * 60        # seconds a finished job stays after it was last looked at
 ORPHAN_TTL = 3 * 60       # seconds a running job may go unwatched (browser closed) before it is stopped
 MAX_KEPT = 64             # jobs kept at most; the least recently seen finished ones go first
@@ -48,26 +54,29 @@ log = logging.getLogger("rnnviz.lab")
 class ShiftedRecorder(Recorder):
     """A Recorder that continues a History: epochs, steps and seconds count on from its last record."""
 
-    def __init__(self, history: History, probe_every: int = 1):
-        super().__init__(history, probe_every, spectral=True)  # the lab's views show rho
+    def __init__(self, history: History):
+        super().__init__(history)
         last = history.last
         self.epoch0, self.step0, self.seconds0 = (last.epoch, last.step, last.seconds) if last else (0, 0, 0.0)
 
-    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
+    def on_record(self, run: RemoteRun, rec: EpochRecord) -> None:
         rec.epoch += self.epoch0
         rec.step += self.step0
         rec.seconds += self.seconds0
-        super().on_record(trainer, rec)
+        super().on_record(run, rec)
 
 
 class WeightKeeper(Callback):
     """Copies of the weights at record points within a byte budget (older ones thinned, first and last
-    kept), so generation can be replayed at any recorded epoch. Written by the worker, read by the UI."""
+    kept), so generation can be replayed at any recorded epoch. Filled from the worker's messages (the
+    weights come with a record as often as rnnviz.worker.WEIGHT_RATE allows, and always with the last
+    one), read by the UI."""
 
     def __init__(self, max_bytes: int = WEIGHT_BYTES):
         self.max_bytes = max_bytes
         self.kept: dict[int, dict[str, torch.Tensor]] = {}
         self.lock = threading.Lock()
+        self._last = None
 
     def keep(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
         size = sum(v.numel() * v.element_size() for v in state.values())
@@ -79,8 +88,15 @@ class WeightKeeper(Callback):
                     del self.kept[e]
                 epochs = sorted(self.kept)
 
-    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
-        self.keep(rec.epoch, trainer.engine.state_dict())   # torch tensors from either engine
+    def on_record(self, run: RemoteRun, rec: EpochRecord) -> None:
+        self._last = rec.epoch
+        if run.weights is not None:       # torch tensors from either engine
+            self.keep(rec.epoch, run.weights)
+
+    def on_end(self, run: RemoteRun) -> None:
+        # a finished run ends at a record point, a diverged one went back to its last good record
+        if run.status in ("finished", "diverged") and self._last is not None:
+            self.keep(self._last, run.engine.state_dict())
 
     def at(self, epoch: int) -> tuple[int, dict[str, torch.Tensor]] | None:
         """(kept epoch, weights) of the latest kept epoch <= epoch (or the earliest kept one)."""
@@ -97,29 +113,10 @@ class WeightKeeper(Callback):
             return sorted(self.kept)
 
 
-AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
-
-
-class _Live(Callback):
-    """What the UI can change while a job runs: auto-stop on convergence and a speed limit."""
-
-    def __init__(self, job: "Job"):
-        self.job, self.converged, self.last = job, ConvergenceStop(**AUTO_STOP), 0.0
-
-    def on_record(self, trainer: Trainer, rec: EpochRecord) -> None:
-        if self.job.auto_stop:
-            self.converged.on_record(trainer, rec)
-        rate = self.job.pace
-        if rate > 0:  # at most `rate` record points per second: slow enough to watch
-            until = self.last + 1.0 / rate
-            while time.perf_counter() < until and not self.job.stopping:
-                time.sleep(0.005)
-        self.last = time.perf_counter()
-
-
 class Job:
     """One training run of a lesson. Building it validates the configs (ValueError) and builds the
-    model; `start()` registers it and trains it in a worker thread once a trainer slot is free."""
+    model; `start()` registers it and trains it in a worker process (rnnviz.worker) once a trainer slot
+    is free. `trainer` is the run as this process sees it: the worker's Trainer, mirrored."""
 
     def __init__(self, lesson: str, name: str, task, mcfg, tcfg, *, engine=None, history: History | None = None,
                  weights: WeightKeeper | None = None, origin: str = ""):
@@ -129,10 +126,10 @@ class Job:
         self.history = history if history is not None else History()
         self.recorder = ShiftedRecorder(self.history)
         self.weights = weights if weights is not None else WeightKeeper()
-        self.pace, self.auto_stop, self.lr_asked = 0.0, False, tcfg.lr
+        self.lr_asked = tcfg.lr
         self.stopping, self.error = False, ""
         self._queued = self._cancelled = False
-        self.trainer = Trainer(task, mcfg, tcfg, [self.recorder, self.weights, _Live(self)], engine=engine)
+        self.trainer = RemoteRun(task, mcfg, tcfg, engine, [self.recorder, self.weights], spectral=True)
         self.thread: threading.Thread | None = None
         self.seen = time.time()
 
@@ -162,16 +159,18 @@ class Job:
         return self
 
     def _work(self) -> None:
-        while not _S.slots.acquire(timeout=0.1):      # wait for a free trainer, unless stopped meanwhile
+        """Wait for a free trainer slot (unless stopped meanwhile), hand the run to a worker process and
+        hold the slot until it ends."""
+        while not _S.slots.acquire(timeout=0.1):
             if self.stopping:
                 self._queued, self._cancelled = False, True
                 return
-        self._queued = False
         try:
-            self.trainer.run()
-        except Exception as e:  # the trainer already set status "error"; keep the message for the page
-            self.error = f"{type(e).__name__}: {e}"
-            log.exception("job %s failed", self.id)
+            _S.pool.submit(self.trainer)
+            self._queued = False
+            if self.stopping:               # stopped while it was being handed over
+                self.trainer.stop()
+            self.trainer.wait()
         finally:
             _S.slots.release()
 
@@ -189,6 +188,24 @@ class Job:
         if lr != self.lr_asked:
             self.trainer.set_lr(lr)
             self.lr_asked = lr
+
+    @property
+    def pace(self) -> float:
+        """At most this many record points per second (0: full speed); applies at once to a running job."""
+        return self.trainer.pace
+
+    @pace.setter
+    def pace(self, value: float) -> None:
+        self.trainer.set_live(value, self.trainer.auto_stop)
+
+    @property
+    def auto_stop(self) -> bool:
+        """Stop when the loss has converged (rnnviz.worker.AUTO_STOP)."""
+        return self.trainer.auto_stop
+
+    @auto_stop.setter
+    def auto_stop(self, value: bool) -> None:
+        self.trainer.set_live(self.trainer.pace, value)
 
     # ---- what the page shows -------------------------------------------------------------------
     @property
@@ -275,7 +292,7 @@ def sweep(now: float | None = None) -> None:
 
 
 def stop_all(timeout: float = 5.0) -> None:
-    """Stop every job and wait for the workers (at exit: a thread killed inside torch aborts Python)."""
+    """Stop every job, wait for them to end and close the worker processes (at exit)."""
     with _S.lock:
         everyone = list(_S.jobs.values())
     for job in everyone:
@@ -284,6 +301,7 @@ def stop_all(timeout: float = 5.0) -> None:
     for job in everyone:
         if job.thread is not None:
             job.thread.join(timeout)
+    _S.pool.close()
 
 
 def _janitor() -> None:
@@ -297,11 +315,12 @@ def _janitor() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _shared() -> SimpleNamespace:
-    """The process-wide state, made once: the jobs by id, their lock and the trainer slots."""
+    """The process-wide state, made once: the jobs by id, their lock, the trainer slots and the worker
+    processes (started now: each takes seconds to import torch, which the first Train click should not)."""
     atexit.register(stop_all)
     threading.Thread(target=_janitor, name="rnnviz-janitor", daemon=True).start()
     return SimpleNamespace(jobs={}, lock=threading.Lock(), size=MAX_TRAINING,
-                           slots=threading.BoundedSemaphore(MAX_TRAINING))
+                           slots=threading.BoundedSemaphore(MAX_TRAINING), pool=Pool(WORKERS).start())
 
 
 _S = _shared()

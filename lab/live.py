@@ -1,8 +1,9 @@
 """The live part of a lesson page: progress, the epoch scrubber and the lesson's views, redrawn while
 its runs train.
 
-Training happens in worker threads (lab.jobs); the page script never waits for it. While a run of the
-lesson is queued or running, this part is a fragment that reruns itself every POLL_S seconds
+Training happens in worker processes (lab.jobs); the page script never waits for it. While a run of the
+lesson is queued or running, this part is a fragment that reruns itself every POLL_S seconds (less often
+when many runs train on the server, see poll_interval)
 (`st.fragment(run_every=...)`) and redraws from the runs' thread-safe History snapshots. When a run
 changes state (starts, pauses, finishes) the whole page reruns once, so the buttons follow, and when
 nothing trains polling stops. The scrubber (a slider over the recorded epochs) rewinds every view.
@@ -21,7 +22,9 @@ from . import runs
 from .jobs import Job
 from .lessons import Lesson
 
-POLL_S = 0.25
+POLL_S = 0.2       # a page redraws its training runs 5 times a second...
+POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), pages
+POLL_MAX_S = 1.0   # poll proportionally less often (at most every POLL_MAX_S), so the server keeps up
 DRAWN = "lab.drawn"   # lesson -> {run name: state} as the run bar read them (see drawn())
 STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
           "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
@@ -97,6 +100,12 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
+def poll_interval() -> float:
+    """Seconds between redraws of a page whose runs train: POLL_S, longer when many runs train at once."""
+    training, waiting, _ = joblib.busy()
+    return min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
+
+
 def drawn(lesson_key: str, jobs: dict[str, Job]) -> dict[str, str]:
     """The runs' states, read once for the run bar's buttons and kept for live(): a run that ends
     while the page draws (after the buttons, before the live part; a stopped run that was waiting for
@@ -114,7 +123,7 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
         seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
 
-    @st.fragment(run_every=POLL_S if polling else None)
+    @st.fragment(run_every=poll_interval() if polling else None)
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
         if now != seen:      # a run started, paused or ended: redraw the whole page (buttons, polling)

@@ -4,8 +4,8 @@ Each view takes the RunView(s) of the scrubbed epoch (lab.live) and a key prefix
 functions of the core, drawn with `chart()`. What a figure projects, thins or leaves out is said by
 the figure itself (we pass `thinned=`), so nothing here adds numbers of its own.
 
-Figures are memoised on what they show and rebuilt only as often as the training threads can afford
-(lab.throttle): a plotly figure costs tens of milliseconds of the GIL they share.
+Figures are memoised on what they show and rebuilt only as often as the server can afford
+(lab.throttle): every session's figures are built in the server's one Python process.
 """
 from __future__ import annotations
 

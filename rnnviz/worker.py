@@ -1,0 +1,334 @@
+"""Train in other processes: a Pool of worker processes runs Trainers and streams their records back.
+
+A server that trains in threads shares one GIL between every training loop and everything else it
+does (building figures, answering browsers): a torch op releases the GIL and must win it back, so a
+busy server makes training several times slower, and a busy trainer makes the pages stutter. Here each
+run trains in a worker process (spawned, so it is safe to start from a threaded parent); the parent
+holds a RemoteRun with the Trainer's fields mirrored (status, step, done, ...), and callbacks that run
+in the parent when a record arrives (a Recorder filling a History, say).
+
+Parent -> worker: ("run", id, Spec), ("stop", id, reason), ("pause", id), ("resume", id),
+("lr", id, lr), ("live", id, pace, auto_stop). Worker -> parent: ("status", id, progress),
+("record", id, progress, record, weights or None), ("end", id, progress, engine). Messages are
+pickles that our own processes made (never anything a user uploaded).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Iterable
+
+from .callbacks import ConvergenceStop, Recorder
+from .trainer import Callback, Trainer, make_engine
+
+AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
+WEIGHT_RATE = 50e6   # bytes/s: weights travel with a record unless that would send more than this
+
+
+@dataclass
+class Spec:
+    """Everything a worker needs to train one run (pickled into the worker)."""
+    task: Any
+    mcfg: Any
+    tcfg: Any
+    engine: Any = None          # None: the trainer builds one from the configs
+    probe_every: int = 1
+    spectral: bool = False
+    pace: float = 0.0           # at most this many record points per second (0: full speed)
+    auto_stop: bool = False
+
+
+def _progress(t: Trainer) -> dict:
+    return {"status": t.status, "reason": t.reason, "step": t.step, "epoch": t.epoch, "done": t.done,
+            "steps_per_second": t.steps_per_second}
+
+
+# ---- the worker process ---------------------------------------------------------------------------
+class _Reporter(Recorder):
+    """Worker side of one run: asks for probes as a Recorder would, but sends each record, pause and
+    resume to the parent instead of keeping them; applies the speed limit and the auto-stop."""
+
+    def __init__(self, run_id: str, spec: Spec, send):
+        super().__init__(None, spec.probe_every, spec.spectral)
+        self.id, self.send = run_id, send
+        self.pace, self.auto_stop = spec.pace, spec.auto_stop
+        self.converged = ConvergenceStop(**AUTO_STOP)
+        self.stopping, self.last, self.weights_sent = False, 0.0, -1e9
+
+    def on_status(self, trainer: Trainer) -> None:
+        self.send(("status", self.id, _progress(trainer)))
+
+    def on_record(self, trainer: Trainer, rec) -> None:
+        self._count += 1
+        if self.auto_stop:
+            self.converged.on_record(trainer, rec)
+        now = time.perf_counter()
+        final = trainer.done + 1 >= trainer.total or self.stopping
+        weights = None
+        sd = trainer.engine.state_dict()   # copies: the parent keeps them for generating at this record
+        size = sum(v.numel() * v.element_size() for v in sd.values())
+        if final or now - self.weights_sent >= size / WEIGHT_RATE:
+            weights, self.weights_sent = sd, now
+        self.send(("record", self.id, _progress(trainer), rec, weights))
+        if self.pace > 0:  # at most `pace` record points per second: slow enough to watch
+            until = self.last + 1.0 / self.pace
+            while time.perf_counter() < until and not self.stopping:
+                time.sleep(0.005)
+        self.last = time.perf_counter()
+
+
+def _train(run_id: str, spec: Spec, reporter: _Reporter, trainers: dict, send) -> None:
+    trainer = trainers[run_id]
+    try:
+        trainer.run()
+    except Exception:  # the trainer set status "error" and its reason; the parent hears it below
+        pass
+    send(("end", run_id, _progress(trainer), trainer.engine))
+    trainers.pop(run_id, None)
+
+
+def _serve(conn) -> None:
+    """The worker's main loop: start runs in threads, apply control messages, until the parent goes."""
+    import torch
+    torch.set_num_threads(1)   # small models run faster single-threaded; processes share the cores
+    lock = threading.Lock()
+    trainers: dict[str, Trainer] = {}
+    reporters: dict[str, _Reporter] = {}
+
+    def send(msg) -> None:
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        with lock:
+            conn.send_bytes(data)
+
+    _warm_up()
+    while True:
+        try:
+            msg = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):   # the parent is gone: stop everything and leave
+            break
+        kind, run_id, *args = msg
+        if kind == "quit":
+            break
+        if kind == "run":
+            spec: Spec = args[0]
+            rep = reporters[run_id] = _Reporter(run_id, spec, send)
+            try:
+                trainers[run_id] = Trainer(spec.task, spec.mcfg, spec.tcfg, [rep], engine=spec.engine)
+            except Exception as e:   # noqa: BLE001 - a bad spec ends the run with a reason, not the worker
+                send(("end", run_id, {"status": "error", "reason": f"{type(e).__name__}: {e}"}, spec.engine))
+                continue
+            threading.Thread(target=_train, args=(run_id, spec, rep, trainers, send), daemon=True).start()
+            continue
+        trainer, rep = trainers.get(run_id), reporters.get(run_id)
+        if trainer is None:
+            continue
+        if kind == "stop":
+            rep.stopping = True
+            trainer.stop(args[0])
+        elif kind == "pause":
+            trainer.pause()
+        elif kind == "resume":
+            trainer.resume()
+        elif kind == "lr":
+            trainer.set_lr(args[0])
+        elif kind == "live":
+            rep.pace, rep.auto_stop = args
+    for trainer in list(trainers.values()):
+        trainer.stop("the server is shutting down")
+    time.sleep(0.2)
+
+
+def _warm_up() -> None:
+    """Train two epochs of hihell once, so the first real run does not pay for torch's lazy imports."""
+    from .tasks import make_task
+    task = make_task("hihell")
+    mcfg, tcfg = task.suggested()
+    Trainer(task, mcfg, dataclasses.replace(tcfg, epochs=2), [Recorder()]).run()
+
+
+def _main(fd: int) -> None:
+    try:
+        _serve(Connection(fd))
+    finally:
+        os._exit(0)   # do not wait for training threads that may sit inside torch
+
+
+if __name__ == "__main__":
+    _main(int(sys.argv[1]))
+
+
+# ---- the parent's side ----------------------------------------------------------------------------
+class RemoteRun:
+    """A run as the parent sees it: the Trainer's fields, mirrored from the worker's messages, and its
+    controls. `callbacks` get on_start(run) at start, on_record(run, rec) for each record and
+    on_end(run), all in the parent; `weights` holds the weights sent with the latest record (or None)."""
+
+    def __init__(self, task, mcfg, tcfg, engine=None, callbacks: Iterable[Callback] = (),
+                 probe_every: int = 1, spectral: bool = False):
+        mcfg.validate()
+        tcfg.validate()
+        self.id = os.urandom(6).hex()
+        self.task, self.mcfg, self.tcfg = task, mcfg, tcfg
+        self.engine = engine if engine is not None else make_engine(task, mcfg, tcfg)   # until the worker's returns
+        self.callbacks = list(callbacks)
+        self.probe_every, self.spectral = probe_every, spectral
+        self.unit = "step" if tcfg.steps > 0 else "epoch"
+        self.total = tcfg.steps if self.unit == "step" else tcfg.epochs
+        self.status, self.reason = "idle", ""
+        self.step = self.epoch = self.done = 0
+        self.steps_per_second = 0.0
+        self.weights = None
+        self.pace, self.auto_stop = 0.0, False
+        self.ended = threading.Event()
+        self._worker: _Worker | None = None
+
+    # controls (any thread)
+    def stop(self, reason: str = "stopped by user") -> None:
+        self._tell("stop", reason)
+
+    def pause(self) -> None:
+        self._tell("pause")
+
+    def resume(self) -> None:
+        self._tell("resume")
+
+    def set_lr(self, lr: float) -> None:
+        if not (0 < lr <= 10):
+            raise ValueError(f"learning rate must be in (0, 10], got {lr}")
+        self._tell("lr", lr)
+
+    def set_live(self, pace: float, auto_stop: bool) -> None:
+        """Speed limit (record points per second, 0 = none) and auto-stop on convergence, while it runs."""
+        if (pace, auto_stop) != (self.pace, self.auto_stop):
+            self.pace, self.auto_stop = pace, auto_stop
+            self._tell("live", pace, auto_stop)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.ended.wait(timeout)
+
+    def _tell(self, kind: str, *args) -> None:
+        if self._worker is not None and not self.ended.is_set():
+            self._worker.send((kind, self.id, *args))
+
+    # messages from the worker (its reader thread)
+    def _update(self, progress: dict) -> None:
+        for k, v in progress.items():
+            setattr(self, k, v)
+
+    def _receive(self, kind: str, progress: dict, *args) -> None:
+        if kind == "record":
+            rec, weights = args
+            if weights is not None:
+                self.weights = weights
+            self._update(progress)
+            for cb in self.callbacks:
+                cb.on_record(self, rec)
+        elif kind == "status":
+            self._update(progress)
+        elif kind == "end":
+            self.engine = args[0]
+            self._update(progress)
+            for cb in self.callbacks:
+                cb.on_end(self)
+            self.ended.set()
+
+    def _lost(self, why: str) -> None:
+        self._receive("end", {"status": "error", "reason": why}, self.engine)
+
+
+class _Worker:
+    """One worker process, a socket to it and the thread that reads what it sends."""
+
+    def __init__(self):
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parent.parent)    # where `rnnviz` is importable from
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        self.process = subprocess.Popen([sys.executable, "-m", "rnnviz.worker", str(theirs.fileno())],
+                                        pass_fds=(theirs.fileno(),), env=env, cwd=root)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.runs: dict[str, RemoteRun] = {}
+        self.lock = threading.Lock()
+        self.alive = True
+        threading.Thread(target=self._read, name="rnnviz-worker-reader", daemon=True).start()
+
+    def send(self, msg) -> None:
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            self.conn.send_bytes(data)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                kind, run_id, *args = pickle.loads(self.conn.recv_bytes())
+            except (EOFError, OSError):
+                break
+            run = self.runs.get(run_id)
+            if run is not None:
+                run._receive(kind, *args)
+                if kind == "end":
+                    self.runs.pop(run_id, None)
+        self.alive = False
+        try:
+            code = self.process.wait(1)
+        except subprocess.TimeoutExpired:
+            code = "unknown"
+        for run in list(self.runs.values()):
+            run._lost(f"the training process ended unexpectedly (exit code {code})")
+        self.runs.clear()
+
+
+class Pool:
+    """`workers` processes (default: the CPU cores); a run goes to the one with the fewest runs."""
+
+    def __init__(self, workers: int | None = None):
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> "Pool":
+        """Start the processes now (each takes a few seconds to import torch) rather than on the first run."""
+        with self._lock:
+            self._workers = [w for w in self._workers if w.alive]
+            while len(self._workers) < self.size:
+                self._workers.append(_Worker())
+        return self
+
+    def submit(self, run: RemoteRun) -> RemoteRun:
+        self.start()
+        with self._lock:
+            worker = min(self._workers, key=lambda w: len(w.runs))
+            worker.runs[run.id] = run
+        run._worker = worker
+        for cb in run.callbacks:
+            cb.on_start(run)
+        spec = Spec(run.task, run.mcfg, run.tcfg, run.engine, run.probe_every, run.spectral, run.pace, run.auto_stop)
+        try:
+            worker.send(("run", run.id, spec))
+        except (OSError, ValueError) as e:
+            worker.runs.pop(run.id, None)
+            run._lost(f"could not reach the training process: {e}")
+        return run
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for w in workers:
+            try:
+                w.send(("quit", ""))
+            except OSError:
+                pass
+        for w in workers:
+            try:
+                w.process.wait(2)
+            except subprocess.TimeoutExpired:
+                w.process.kill()

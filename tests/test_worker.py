@@ -1,0 +1,111 @@
+"""Training in worker processes (rnnviz.worker): the same run as in-process, mirrored, controllable."""
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz.callbacks import Recorder
+from rnnviz.tasks import make_task
+from rnnviz.trainer import Callback, Trainer
+from rnnviz.worker import Pool, RemoteRun
+
+
+@pytest.fixture(scope="module")
+def pool():
+    p = Pool(1).start()
+    yield p
+    p.close()
+
+
+def until(cond, timeout=20.0):
+    end = time.time() + timeout
+    while not cond():
+        assert time.time() < end, "timed out"
+        time.sleep(0.02)
+
+
+class Ends(Callback):
+    def __init__(self):
+        self.started = self.ended = 0
+
+    def on_start(self, run):
+        self.started += 1
+
+    def on_end(self, run):
+        self.ended += 1
+
+
+def test_a_run_in_a_worker_equals_the_same_run_here(pool):
+    task = make_task("hihell")
+    m, t = task.suggested()
+    here, there, ends = Recorder(spectral=True), Recorder(), Ends()
+    Trainer(task, m, t, [here]).run()
+    run = pool.submit(RemoteRun(task, m, t, callbacks=[there, ends], spectral=True))
+    assert run.wait(60) and run.status == "finished" and run.reason == "finished 100 epochs"
+    a, b = here.history.records, there.history.records
+    assert [r.loss for r in a] == [r.loss for r in b] and len(b) == 100
+    assert b[-1].prediction["text"] == a[-1].prediction["text"] == "ihello"
+    assert np.array_equal(a[-1].probe.hidden, b[-1].probe.hidden)
+    assert a[-1].probe.spectral_radius == b[-1].probe.spectral_radius
+    assert (run.step, run.epoch, run.done) == (100, 100, 100) and ends.started == ends.ended == 1
+    assert run.weights is not None          # the final record always brings its weights
+    for k, v in run.engine.state_dict().items():   # ... which are the weights the run ended with
+        assert torch.equal(v, run.weights[k])
+
+
+def test_pause_resume_learning_rate_and_stop_reach_the_worker(pool):
+    task = make_task("seoul")
+    m, t = task.suggested()
+    rec = Recorder()
+    run = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[rec]))
+    until(lambda: run.step >= 5)
+    run.pause()
+    until(lambda: run.status == "paused")
+    frozen = len(rec.history.records)
+    time.sleep(0.3)
+    assert len(rec.history.records) == frozen             # nothing trains while paused
+    run.set_lr(0.003)
+    run.resume()
+    until(lambda: run.status == "running" and rec.history.last.lr == 0.003)
+    run.set_live(pace=20.0, auto_stop=False)               # at most 20 records per second
+    time.sleep(0.3)
+    n0 = len(rec.history.records)
+    time.sleep(1.0)
+    assert len(rec.history.records) - n0 <= 25
+    run.stop()
+    assert run.wait(10) and run.status == "stopped" and run.reason == "stopped by user"
+    assert run.done < 10**6
+
+
+def test_auto_stop_ends_a_converged_run(pool):
+    task = make_task("hihell")
+    m, t = task.suggested()
+    run = RemoteRun(task, m, dataclasses.replace(t, epochs=5000))
+    run.set_live(0.0, auto_stop=True)
+    pool.submit(run)
+    assert run.wait(60) and run.status == "stopped" and run.reason.startswith("converged")
+    assert run.epoch < 5000
+
+
+def test_a_dead_worker_ends_its_runs_with_a_reason():
+    pool = Pool(1).start()
+    try:
+        task = make_task("seoul")
+        m, t = task.suggested()
+        run = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6)))
+        until(lambda: run.step > 0)
+        pool._workers[0].process.kill()
+        assert run.wait(10) and run.status == "error" and "ended unexpectedly" in run.reason
+        again = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=3)))   # a new worker takes over
+        assert again.wait(60) and again.status == "finished"
+    finally:
+        pool.close()
+
+
+def test_bad_settings_are_refused_before_anything_starts():
+    task = make_task("hihell")
+    m, t = task.suggested()
+    with pytest.raises(ValueError):
+        RemoteRun(task, m, dataclasses.replace(t, lr=-1.0))

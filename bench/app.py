@@ -113,7 +113,7 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                             got["app"] = _rates(tl["progress"])
                             # cores used meanwhile: the server near 1.0 = the GIL is the limit (training
                             # thread and page reruns take turns); the browser's share competes for the cores
-                            for k in ("server", "browser"):
+                            for k in ("server", "workers", "browser"):
                                 got["app"][f"{k}_cpu_per_wall"] = (cpu1[k] - cpu0[k]) / (t1 - t0)
                             window = [t for t, p in tl["progress"] if p and "training" in p]
                             span = (window[-1] - window[0]) if len(window) > 1 else 0

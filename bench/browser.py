@@ -27,6 +27,8 @@ OBSERVER_JS = """() => {
   if (window.__bench) return;
   const B = window.__bench = {progress: [], chart: [], clicks: [], last: null};
   const CH = '[data-testid="stPlotlyChart"]';
+  // the placeholder axes shown before any run ("no run yet") are not a chart of the run
+  const real = c => !!c && !(c.textContent || '').includes('no run yet');
   new MutationObserver(muts => {
     const t = performance.now();
     const el = document.querySelector('[data-testid="stProgress"]');
@@ -34,9 +36,9 @@ OBSERVER_JS = """() => {
     if (p !== B.last) { B.last = p; B.progress.push([t, p]); }
     for (const m of muts) {
       const n = m.target.nodeType === 1 ? m.target : m.target.parentElement;
-      let hit = !!(n && n.closest(CH));
+      let hit = !!(n && real(n.closest(CH)));
       if (!hit && m.type === 'childList')
-        hit = [...m.addedNodes].some(a => a.nodeType === 1 && (a.matches(CH) || a.querySelector(CH)));
+        hit = [...m.addedNodes].some(a => a.nodeType === 1 && real(a.matches(CH) ? a : a.querySelector(CH)));
       if (hit) { B.chart.push(t); break; }
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
@@ -236,8 +238,8 @@ def timeline(page) -> dict:
 
 
 def cpu_split(server: Server) -> dict:
-    """CPU seconds so far of the server and of everything else this process started (Chromium, the
-    Playwright driver): on a 2-core machine the browsers' rendering competes with the server."""
+    """CPU seconds so far of the server, of its training worker processes, and of everything else this
+    process started (Chromium, the Playwright driver): on a 2-core machine they all compete."""
     from .util import proc_cpu
     kids: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
@@ -248,10 +250,13 @@ def cpu_split(server: Server) -> dict:
                 kids.setdefault(ppid, []).append(int(d))
             except (OSError, ValueError, IndexError):
                 pass
-    stack, others = [os.getpid()], 0.0
-    while stack:
-        for c in kids.get(stack.pop(), []):
-            stack.append(c)
-            if c != server.proc.pid:
-                others += proc_cpu(c) or 0.0
-    return {"server": proc_cpu(server.proc.pid) or 0.0, "browser": others}
+    def tree(root: int, skip: int | None = None) -> float:
+        stack, total = [root], 0.0
+        while stack:
+            for c in kids.get(stack.pop(), []):
+                if c != skip:
+                    stack.append(c)
+                    total += proc_cpu(c) or 0.0
+        return total
+    return {"server": proc_cpu(server.proc.pid) or 0.0, "workers": tree(server.proc.pid),
+            "browser": tree(os.getpid(), skip=server.proc.pid)}

@@ -15,6 +15,7 @@ from typing import Callable
 
 import streamlit as st
 
+from rnnviz.figures import empty_figure
 from rnnviz.recorder import EpochRecord
 
 from . import jobs as joblib
@@ -131,6 +132,10 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
         if not jobs:
             st.info("Press **Train** to start a run; it trains in the background while you watch.",
                     icon=":material/play_circle:")
+            # empty axes where the curves will be; it also makes the browser load plotly.js now, not
+            # after the first click (that took seconds before the first chart appeared)
+            st.plotly_chart(empty_figure("no run yet: press Train", title="loss"), theme=None,
+                            key=f"{lesson.key}.placeholder", config={"displaylogo": False, "staticPlot": True})
             return
         cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
         for col, (name, job) in zip(cols, jobs.items()):

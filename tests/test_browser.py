@@ -296,14 +296,16 @@ def epoch_shown(page: Page, above: int = -1, timeout: float = T / 1000) -> int:
 def test_train_hihell_reads_ihello(lab):
     page = lab
     expect(page.get_by_role("heading", name="1. Character prediction")).to_be_visible()
+    expect(charts(page, "no run yet")).to_have_count(1)    # empty axes until the first run
     assert_clean(page)
     button(page, "Train").click()
     # the headline of the latest record: "epoch 42: ihello target ihello · 6/6 right"
     expect(page.get_by_text(re.compile(r"epoch \d+: ihello\s+target ihello")).first).to_be_visible()
     snap(page, "1-ihello")
     expect(progress(page)).to_contain_text(re.compile(r"rnn\s*·\s*(training|finished)"))
+    expect(charts(page, "no run yet")).to_have_count(0)    # the placeholder axes gave way to the run's charts
     expect(charts(page).first).to_be_visible()            # the table of predictions per epoch
-    expect(page.locator(".js-plotly-plot").first).to_be_attached()
+    expect(charts(page).first.locator(".js-plotly-plot")).to_be_attached()
     # the speed limit applies to the running run at once: at full speed it soon ends, still reading ihello
     speed = slider(page, SPEED)
     expect(speed).to_have_attribute("aria-valuetext", "10/s")

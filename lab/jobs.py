@@ -137,6 +137,8 @@ class Job:
     def successor(cls, old: "Job", tcfg, bugs: tuple[str, ...] | None = None) -> "Job":
         """Train on from `old`'s weights with new training settings (on the engine tcfg names; `bugs`
         for a NumPy engine, None = old's); the history continues."""
+        if old.state == "error":   # its worker's weights are lost (or broken): do not pretend to go on
+            raise ValueError(f"the run failed ({old.reason}); press Train to start a new one")
         if tcfg.engine == "numpy":
             engine = NumpyEngine(old.task, old.mcfg, tcfg, state_dict=old.trainer.engine.state_dict(),
                                  bugs=old.bugs if bugs is None else bugs)

@@ -53,7 +53,8 @@ def save_runs(lesson: Lesson, lesson_jobs: dict[str, jobs.Job]) -> list[str]:
         ended_here = not job.active and epoch == job.history.last.epoch
         opt = engine.optimizer_state() if ended_here and hasattr(engine, "optimizer_state") else None
         checkpoint.save(path, job.task, job.mcfg, job.tcfg, state, hist, optimizer=opt, lesson=lesson.key,
-                        run=name, status=job.state, loss=recs[-1].loss if recs else None, epochs=epoch)
+                        run=name, status=job.state, loss=recs[-1].loss if recs else None, epochs=epoch,
+                        bugs=list(job.bugs))
         names.append(path.name)
     if not names:
         raise ValueError("nothing to save yet: no record point reached")
@@ -90,6 +91,9 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
                    history=history, origin=Path(path).name)
     job.weights.keep(history.last.epoch if history.last else 0, ckpt.state_dict)
     controls.put_settings(lesson, task, ckpt.model_cfg, ckpt.train_cfg)
+    if ckpt.bugs and lesson.key == "scratch":     # the bug picker shows the bug the run was trained with
+        from .scratch import BUG_KEY
+        st.session_state[BUG_KEY] = ckpt.bugs[0]
     runs.replace(lesson.key, {job.name: jobs.keep(job)})
     return lesson
 

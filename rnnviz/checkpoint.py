@@ -53,10 +53,19 @@ class Checkpoint:
         model.load_state_dict(self.state_dict)
         return model
 
-    def engine(self, train_cfg: TrainConfig | None = None) -> TorchEngine:
-        """A torch engine at the saved weights, with the saved optimizer state when the optimizer is
-        the same kind (so training resumes where it stopped); train_cfg may change training settings."""
+    @property
+    def bugs(self) -> tuple[str, ...]:
+        """The slips injected into the NumPy backward of the run that was saved (config "bugs")."""
+        return tuple(self.config.get("bugs") or ())
+
+    def engine(self, train_cfg: TrainConfig | None = None):
+        """The engine the run trained on (torch, or NumPy with its injected bugs) at the saved weights,
+        with the saved optimizer state when the optimizer is the same kind (so training resumes where it
+        stopped); train_cfg may change training settings."""
         tcfg = train_cfg or self.train_cfg
+        if tcfg.engine == "numpy":
+            from .numpy_engine.adapter import NumpyEngine
+            return NumpyEngine(self.task, self.model_cfg, tcfg, state_dict=self.state_dict, bugs=self.bugs)
         eng = TorchEngine(self.task, self.model_cfg, tcfg, model=self.build_model())
         if self.optimizer is not None:
             try:

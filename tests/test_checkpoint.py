@@ -133,3 +133,19 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path, optimizer):
         Trainer(task, m, half, [fresh], engine=dataclasses.replace(got, optimizer=None).engine()).run()
         assert abs(fresh.history.records[0].loss - b[0]) < 1e-12  # same weights at the start
         assert max(abs(x - y) for x, y in zip([r.loss for r in fresh.history.records], b)) > 1e-6
+
+
+def test_a_numpy_run_with_a_bug_reopens_on_numpy_with_that_bug(tmp_path):
+    from rnnviz.numpy_engine.adapter import NumpyEngine
+    task = make_task("hihell")
+    m, t = task.suggested()
+    t = dataclasses.replace(t, engine="numpy", epochs=5, dtype="float64")
+    eng = NumpyEngine(task, m, t, bugs=("no_bptt",))
+    Trainer(task, m, t, [], engine=eng).run()
+    ck.save(tmp_path / "ck", task, m, t, eng.state_dict(), None, bugs=list(eng.bugs))
+    got = ck.load(tmp_path / "ck").engine()
+    assert isinstance(got, NumpyEngine) and got.bugs == ("no_bptt",)
+    for k, v in eng.state_dict().items():
+        assert torch.equal(got.state_dict()[k], v)
+    clean = dataclasses.replace(ck.load(tmp_path / "ck"), config={}).engine()   # saved without bugs: none
+    assert isinstance(clean, NumpyEngine) and clean.bugs == ()

@@ -162,8 +162,9 @@ def _main(fd: int) -> None:
         os._exit(0)   # do not wait for training threads that may sit inside torch
 
 
-if __name__ == "__main__":
-    _main(int(sys.argv[1]))
+if __name__ == "__main__":   # python -m rnnviz.worker FD: run as the module itself, not a __main__ copy
+    from rnnviz.worker import _main as main
+    main(int(sys.argv[1]))
 
 
 # ---- the parent's side ----------------------------------------------------------------------------

@@ -306,3 +306,92 @@ def test_real_lstm_run_figures():
     assert all(isinstance(f, go.Figure) and len(f.data) for f in figs)
     assert np.array_equal(np.asarray(figs[4].data[0].z), probed[-1].probe.hidden[0].T)
     assert records[-1].loss < records[0].loss
+
+
+# ---- the figures are built as plain dicts and wrapped unvalidated (speed): they must still be valid ----------
+def _same(a, b, path="fig") -> None:
+    """Deep equality of two to_dict() results (nan == nan; numpy arrays element by element)."""
+    assert type(a) is type(b), f"{path}: {type(a).__name__} vs {type(b).__name__}"
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{path}: keys differ {sorted(set(a) ^ set(b))}"
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{path}: length {len(a)} vs {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, f"{path}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
+        same = a.tolist() == b.tolist() if a.dtype == object else np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        assert same, path
+    else:
+        assert a == b or (a != a and b != b), f"{path}: {a!r} vs {b!r}"
+
+
+def every_figure() -> dict[str, list[go.Figure]]:
+    """Each figure function of rnnviz.figures -> figures it built, from the usual and the odd cases."""
+    from rnnviz import figures as F
+    rs, (lstm, labels) = recs(6, probe_every=2), tiny_lstm_run(epochs=6, every=2)
+    probes = [r.probe for r in lstm if r.probe is not None]
+    basis = fit_pca_basis(probes, dims=3)
+    rs[0].probe.grad_h[0, 0] = 0.0
+    a, b = make_probe(L=2, H=100, seed=1), make_probe(seed=2, grad_scale=10)
+    b.grad_h_last[0, :2] = 0.0
+    x = np.sin(np.linspace(0, 6, 20))
+    sine = {"kind": "values", "input": x[:-1].tolist(), "target": x[1:].tolist(), "predicted": x[1:].tolist(),
+            "mse": 1e-4}
+    twin = [EpochRecord(epoch=r.epoch, step=r.step, loss=r.loss * (1 + 1e-9 * (r.epoch % 2))) for r in lstm]
+    return {
+        "loss_figure": [loss_figure({"rnn": rs, "lstm": lstm}), loss_figure({"a": rs}, log_y=True, thinned=True),
+                        loss_figure({})],
+        "accuracy_figure": [accuracy_figure({"a": [EpochRecord(epoch=1, step=1, loss=1.0, train_acc=0.5,
+                                                               val_acc=0.25)]})],
+        "prediction_table_figure": [prediction_table_figure(lstm), prediction_table_figure(recs(30), max_rows=4)],
+        "topk_figure": [topk_figure(lstm[-1].prediction), topk_figure(tokens_pred(list("ab"), [None, None]))],
+        "grad_norm_clip_figure": [grad_norm_clip_figure(rs, thinned=True, clip=2.0), grad_norm_clip_figure([])],
+        "trajectory_figure": [trajectory_figure(probes[-1], basis, labels),
+                              trajectory_figure(probes[-1], basis, labels, dims=3),
+                              trajectory_figure(make_probe(H=1), fit_pca_basis([make_probe(H=1)]))],
+        "hidden_heatmap": [hidden_heatmap(probes[-1], labels), hidden_heatmap(a, None, layer=0, max_units=10)],
+        "gate_heatmaps": [gate_heatmaps(probes[-1], labels, "lstm"), gate_heatmaps(make_probe(cell="gru"), None, "gru"),
+                          gate_heatmaps(make_probe(cell="rnn"), None, "rnn")],
+        "gate_means_figure": [gate_means_figure(probes[-1], labels, "lstm")],
+        "grad_norm_figure": [grad_norm_figure({"lstm": probes[-1], "b": b}, labels, which="grad_h_last")],
+        "grad_heatmap": [grad_heatmap(rs, thinned=True), grad_heatmap(lstm, labels=labels)],
+        "spectral_radius_figure": [spectral_radius_figure(lstm), spectral_radius_figure(rs, thinned=True)],
+        "sine_figure": [sine_figure(sine, free_running=[0.1, 0.2]), sine_figure(None)],
+        "char_probs_figure": [char_probs_figure([{"a": 0.7, "b": 0.3}, {"a": 0.1, "c": 0.9}], chosen=["a", "c"])],
+        "gradcheck_figure": [F.gradcheck_figure({"W": 1e-9, "b": 0.0, "U": 1e-3}, 1e-6),
+                             F.gradcheck_figure({"0": 1e-9, "1": 1e-3}, 1e-6, "t", "time step t", horizontal=False)],
+        "loss_difference_figure": [F.loss_difference_figure(twin, lstm, thinned=True)],
+        "empty_figure": [F.empty_figure("nothing yet", "A title")],
+        "apply_style": [F.apply_style(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "A title", ["a note"], height=300)],
+    }
+
+
+def test_every_figure_is_what_plotly_would_have_built():
+    """Rebuilding each figure from its dict WITH plotly's validation neither raises (every property name
+    and value is valid) nor changes anything (the dicts hold plotly's own coerced values)."""
+    import inspect
+
+    from rnnviz import figures as F
+    built = every_figure()
+    functions = {n for n in F.__all__ if callable(getattr(F, n))
+                 and inspect.signature(getattr(F, n)).return_annotation == "go.Figure"}
+    assert set(built) == functions  # a new figure function must be added to every_figure()
+    for name, figs in built.items():
+        for i, fig in enumerate(figs):
+            assert isinstance(fig, go.Figure)
+            d = fig.to_dict()
+            assert d["layout"]["template"] == F.TEMPLATE.to_plotly_json()
+            _same(go.Figure(d).to_dict(), d, f"{name}[{i}]")
+    with pytest.raises(ValueError):  # the check bites: an invalid property does not pass
+        go.Figure({"data": [{"type": "heatmap", "zz": [1]}], "layout": {}})
+
+
+def test_grad_heatmap_hover_text_is_each_measured_value():
+    rs = recs(8)
+    first = grad_heatmap(rs)
+    assert first.data[0].customdata[1][0] == f"{float(rs[1].probe.grad_h[0, 0]):.6g}"
+    rs[1].probe.grad_h[0, 0] = 5.0
+    assert grad_heatmap(rs).data[0].customdata[1][0] == "5"

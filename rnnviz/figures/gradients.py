@@ -1,13 +1,15 @@
 """Figures of gradients through time: ||dL/dh_t|| per step, over epochs, and the spectral radius."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
 from ..probes import Probe
 from ..recorder import EpochRecord
-from .style import (PALETTE, SEQUENTIAL, apply_style, empty_figure, epoch_gap_note, even_indices,
-                    layer_index, time_axis, time_labels)
+from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, layer_index, plain,
+                    styled, time_axis, time_labels)
 
 WHAT = {
     "grad_h": ("‖∂L/∂h_t‖", "L = mean loss over the counted steps"),
@@ -36,8 +38,7 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
     series = {k: v for k, v in series.items() if v is not None}
     if not series:
         return empty_figure(f"no {sym} measured in these probes", title)
-    fig = go.Figure()
-    dropped = {}
+    traces, dropped = [], {}
     T = max(len(v) for v in series.values())
     labs = time_labels(labels, T)
     for i, (name, g) in enumerate(series.items()):
@@ -45,20 +46,19 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
         keep = np.isfinite(g) & (g > 0)
         if (~keep).any():
             dropped[name] = int((~keep).sum())
-        fig.add_trace(go.Scatter(
-            x=t[keep], y=g[keep], name=name, mode="lines+markers",
-            line=dict(color=PALETTE[i % len(PALETTE)], width=3), marker=dict(size=7),
-            customdata=[labs[j] for j in t[keep]],
-            hovertemplate=f"<b>{name}</b><br>t = %{{x}} (input %{{customdata}})<br>{sym} = %{{y:.6g}}"
-                          "<extra></extra>"))
-    fig.update_yaxes(type="log", exponentformat="power", title_text=f"{sym} (log scale)")
-    time_axis(fig, labs)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="closest")
+        traces.append({
+            "type": "scatter", "x": t[keep], "y": g[keep], "name": name, "mode": "lines+markers",
+            "line": {"color": PALETTE[i % len(PALETTE)], "width": 3}, "marker": {"size": 7},
+            "customdata": [labs[j] for j in t[keep]],
+            "hovertemplate": f"<b>{name}</b><br>t = %{{x}} (input %{{customdata}})<br>{sym} = %{{y:.6g}}"
+                             "<extra></extra>"})
+    layout = {"yaxis": {"type": "log", "exponentformat": "power", "title": {"text": f"{sym} (log scale)"}},
+              "xaxis": time_axis(labs), "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest"}
     notes = [meaning]
     if dropped:
         notes.append("zeros / non-finite values not drawn on the log axis: "
                      + ", ".join(f"{k} {n} step(s)" for k, n in dropped.items()))
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)
 
 
 def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int = -1, thinned: bool = False,
@@ -84,13 +84,11 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(raw > 0, np.log10(raw), np.nan)
     epochs = [e for e, _ in probed]
-    custom = np.vectorize(lambda v: "–" if not np.isfinite(v) else f"{v:.6g}", otypes=[object])(raw)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(T)), y=epochs, customdata=custom, colorscale=SEQUENTIAL,
-        colorbar=dict(title="log10"),
-        hovertemplate=f"epoch %{{y}}, t = %{{x}}<br>{sym} = %{{customdata}}<br>log10 = %{{z:.4f}}<extra></extra>"))
-    fig.update_yaxes(title_text="epoch")
-    time_axis(fig, time_labels(labels, T))
+    heat = {"type": "heatmap", "z": z, "x": list(range(T)), "y": plain(epochs), "customdata": _numbers(raw),
+            "colorscale": colorscale(SEQUENTIAL), "colorbar": {"title": {"text": "log10"}},
+            "hovertemplate": f"epoch %{{y}}, t = %{{x}}<br>{sym} = %{{customdata}}<br>log10 = %{{z:.4f}}"
+                             "<extra></extra>"}
+    layout = {"yaxis": {"title": {"text": "epoch"}}, "xaxis": time_axis(time_labels(labels, T))}
     notes = [meaning]
     if len(recs) > n_probed:
         notes.append(f"probe recorded at {n_probed} of {len(recs)} epochs")
@@ -100,7 +98,14 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
     zeros = int(np.sum(raw == 0))
     if zeros:
         notes.append(f"{zeros} zero value(s) left blank")
-    return apply_style(fig, title, notes, height=max(480, min(800, 200 + 4 * len(probed))))
+    return styled([heat], layout, title, notes, height=max(480, min(800, 200 + 4 * len(probed))))
+
+
+def _numbers(raw: np.ndarray) -> np.ndarray:
+    """Each value as hover text ('–' where not finite). A str array: go.Figure deep-copies it in one piece,
+    and to_dict() turns it into the object array of strings that plotly stored before."""
+    return np.array([["–" if not math.isfinite(v) else f"{v:.6g}" for v in row] for row in raw.tolist()],
+                    dtype=str).reshape(raw.shape)
 
 
 def spectral_radius_text(probe: Probe | None) -> str:
@@ -129,19 +134,23 @@ def spectral_radius_figure(records: list[EpochRecord], thinned: bool = False) ->
     for _, sr in pts:
         for block, vals in sr.items():
             keys += [(block, i, len(vals)) for i in range(len(vals)) if (block, i, len(vals)) not in keys]
-    fig = go.Figure()
+    traces = []
     for k, (block, i, n) in enumerate(keys):
         xy = [(e, sr[block][i]) for e, sr in pts if block in sr and len(sr[block]) > i]
         name = block + (f" layer {i + 1}" if n > 1 else "")
-        fig.add_trace(go.Scatter(x=[a for a, _ in xy], y=[b for _, b in xy], name=name,
-                                 mode="lines+markers" if len(xy) <= 40 else "lines",
-                                 line=dict(color=PALETTE[k % len(PALETTE)], width=3),
-                                 hovertemplate=f"{name}<br>epoch %{{x}}<br>ρ = %{{y:.6g}}<extra></extra>"))
-    fig.add_hline(y=1, line_dash="dot", line_color="black", annotation_text="ρ = 1")
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="spectral radius ρ (largest |eigenvalue|)", rangemode="tozero")
-    fig.update_layout(legend=dict(orientation="h", y=-0.2))
+        traces.append({"type": "scatter", "x": plain([a for a, _ in xy]), "y": plain([b for _, b in xy]), "name": name,
+                       "mode": "lines+markers" if len(xy) <= 40 else "lines",
+                       "line": {"color": PALETTE[k % len(PALETTE)], "width": 3},
+                       "hovertemplate": f"{name}<br>epoch %{{x}}<br>ρ = %{{y:.6g}}<extra></extra>"})
+    layout = {  # what fig.add_hline(y=1, line_dash="dot", line_color="black", annotation_text="ρ = 1") adds
+        "shapes": [{"type": "line", "line": {"color": "black", "dash": "dot"}, "x0": 0, "x1": 1, "xref": "x domain",
+                    "y0": 1, "y1": 1, "yref": "y"}],
+        "annotations": [{"showarrow": False, "text": "ρ = 1", "x": 1, "xanchor": "right", "xref": "x domain",
+                         "y": 1, "yanchor": "bottom", "yref": "y"}],
+        "xaxis": {"title": {"text": "epoch"}},
+        "yaxis": {"title": {"text": "spectral radius ρ (largest |eigenvalue|)"}, "rangemode": "tozero"},
+        "legend": {"orientation": "h", "y": -0.2}}
     notes = [epoch_gap_note([e for e, _ in pts], thinned)]
     if len(pts) < len(records):
         notes.append(f"measured at {len(pts)} of {len(records)} epochs")
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
-from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, apply_style, empty_figure, fmt,
-                    layer_index, layer_name, symmetric_range, time_axis, time_labels, unit_range)
+from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, layer_index,
+                    layer_name, merge, plain, rows_grid, styled, symmetric_range, time_axis, time_labels, unit_range)
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # on [0, 1]; g, n (tanh) and c on a diverging scale
 
@@ -116,29 +115,13 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     custom = [[t, labs[t]] + [fmt(v) for v in P[t]] for t in range(T)]
     hover = "t = %{customdata[0]}, input %{customdata[1]}" + "".join(
         f"<br>{n} = %{{customdata[{k + 2 + (dims == 1)}]}}" for k, n in enumerate(names)) + "<extra></extra>"
-    pts = dict(mode="lines+markers+text", text=labs, textposition="top center", customdata=custom,
-               hovertemplate=hover, showlegend=False, line=dict(color="#999999", width=2),
-               textfont=dict(family=MONO_FAMILY, size=15),
-               marker=dict(color=np.arange(T), colorscale="Cividis", size=9,
-                           colorbar=dict(title="time step", thickness=15)))
-    marks = [(0, "start", "square", PALETTE[2]), (T - 1, "end", "diamond", PALETTE[3])]
-    fig = go.Figure()
-    if P.shape[1] == 3:
-        fig.add_trace(go.Scatter3d(x=P[:, 0], y=P[:, 1], z=P[:, 2], **pts))
-        for t, name, sym, col in marks:
-            fig.add_trace(go.Scatter3d(x=[P[t, 0]], y=[P[t, 1]], z=[P[t, 2]], mode="markers", name=name,
-                                       marker=dict(symbol=sym, size=9, color=col), hoverinfo="skip"))
-        axes = {a: dict(title=dict(text=ax_titles[k]), range=list(ranges[k]), autorange=False)
-                for k, a in enumerate(("xaxis", "yaxis", "zaxis"))}
-        fig.update_layout(scene=dict(aspectmode="cube", **axes), uirevision="trajectory")
-    else:
-        fig.add_trace(go.Scatter(x=P[:, 0], y=P[:, 1], **pts))
-        for t, name, sym, col in marks:
-            fig.add_trace(go.Scatter(x=[P[t, 0]], y=[P[t, 1]], mode="markers", name=name, hoverinfo="skip",
-                                     marker=dict(symbol=sym, size=18, color=col, line_color="black")))
-        fig.update_xaxes(title_text=ax_titles[0], range=list(ranges[0]), autorange=False)
-        fig.update_yaxes(title_text=ax_titles[1], range=list(ranges[1]), autorange=False)
-    fig.update_layout(legend=dict(orientation="h", y=-0.15))
+    pts = {"mode": "lines+markers+text", "text": labs, "textposition": "top center", "customdata": custom,
+           "hovertemplate": hover, "showlegend": False, "line": {"color": "#999999", "width": 2},
+           "textfont": {"family": MONO_FAMILY, "size": 15},
+           "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": 9,
+                      "colorbar": {"title": {"text": "time step"}, "thickness": 15}}}
+    traces, layout = _trajectory_plot(P, pts, ranges, ax_titles)
+    layout["legend"] = {"orientation": "h", "y": -0.15}
     nL = np.shape(probe.hidden)[0]
     if raw:
         what = f"raw hidden units, no projection (H = {H})" if dims >= H else \
@@ -148,8 +131,28 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
         what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
                 + (f"one basis fitted on {n} probe(s) pooled" if n else "fixed basis"))
     bad = int((~finite).sum())
-    return apply_style(fig, title, [layer_name(nL, layer_index(nL, layer)), what,
-                                    f"{bad} step(s) with non-finite h not drawn" if bad else ""])
+    return styled(traces, layout, title, [layer_name(nL, layer_index(nL, layer)), what,
+                                          f"{bad} step(s) with non-finite h not drawn" if bad else ""])
+
+
+def _trajectory_plot(P: np.ndarray, pts: dict, ranges, ax_titles) -> tuple[list[dict], dict]:
+    """The points (2-D or 3-D, as P's columns), start and end marked, on fixed axis ranges."""
+    T = P.shape[0]
+    marks = [(0, "start", "square", PALETTE[2]), (T - 1, "end", "diamond", PALETTE[3])]
+    if P.shape[1] == 3:
+        traces = [{"type": "scatter3d", "x": P[:, 0], "y": P[:, 1], "z": P[:, 2], **pts}]
+        traces += [{"type": "scatter3d", "x": [float(P[t, 0])], "y": [float(P[t, 1])], "z": [float(P[t, 2])],
+                    "mode": "markers", "name": name, "marker": {"symbol": sym, "size": 9, "color": col},
+                    "hoverinfo": "skip"} for t, name, sym, col in marks]
+        axes = {a: {"title": {"text": ax_titles[k]}, "range": plain(ranges[k]), "autorange": False}
+                for k, a in enumerate(("xaxis", "yaxis", "zaxis"))}
+        return traces, {"scene": {"aspectmode": "cube", **axes}, "uirevision": "trajectory"}
+    traces = [{"type": "scatter", "x": P[:, 0], "y": P[:, 1], **pts}]
+    traces += [{"type": "scatter", "x": [float(P[t, 0])], "y": [float(P[t, 1])], "mode": "markers", "name": name,
+                "hoverinfo": "skip", "marker": {"symbol": sym, "size": 18, "color": col, "line": {"color": "black"}}}
+               for t, name, sym, col in marks]
+    return traces, {"xaxis": {"title": {"text": ax_titles[0]}, "range": plain(ranges[0]), "autorange": False},
+                    "yaxis": {"title": {"text": ax_titles[1]}, "range": plain(ranges[1]), "autorange": False}}
 
 
 def _units(z: np.ndarray, max_units: int) -> tuple[np.ndarray, str]:
@@ -159,12 +162,13 @@ def _units(z: np.ndarray, max_units: int) -> tuple[np.ndarray, str]:
     return z[:, :n].T, (f"showing units 0–{n - 1} of {H}" if n < H else "")
 
 
-def _heat(zu: np.ndarray, labs, name: str, **kw) -> go.Heatmap:
+def _heat(zu: np.ndarray, labs, name: str, **kw) -> dict:
     n, T = zu.shape
-    custom = np.array([[labs[t] for t in range(T)]] * n, dtype=object)
-    return go.Heatmap(z=zu, x=list(range(T)), y=list(range(n)), customdata=custom,
-                      hovertemplate=f"unit {name}[%{{y}}], t = %{{x}} (input %{{customdata}})<br>"
-                                    f"{name} = %{{z:.6g}}<extra></extra>", **kw)
+    # a str array (not object): go.Figure deep-copies it in one piece; to_dict() gives the same object array
+    custom = np.array([labs[:T]] * n, dtype=str)
+    return {"type": "heatmap", "z": zu, "x": list(range(T)), "y": list(range(n)), "customdata": custom,
+            "hovertemplate": f"unit {name}[%{{y}}], t = %{{x}} (input %{{customdata}})<br>"
+                             f"{name} = %{{z:.6g}}<extra></extra>", **kw}
 
 
 def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: int = -1,
@@ -177,13 +181,12 @@ def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: 
     labs = time_labels(labels, h.shape[0])
     zu, unit_note = _units(h, max_units)
     lo, hi, range_note = symmetric_range(zu)
-    fig = go.Figure(_heat(zu, labs, "h", colorscale=DIVERGING, zmin=lo, zmax=hi, zmid=0,
-                          colorbar=dict(title="h")))
-    fig.update_yaxes(autorange="reversed", title_text="hidden unit")
-    time_axis(fig, labs)
+    heat = _heat(zu, labs, "h", colorscale=colorscale(DIVERGING), zmin=lo, zmax=hi, zmid=0,
+                 colorbar={"title": {"text": "h"}})
+    layout = {"yaxis": {"autorange": "reversed", "title": {"text": "hidden unit"}}, "xaxis": time_axis(labs)}
     nL = np.shape(probe.hidden)[0]
     notes = [layer_name(nL, layer_index(nL, layer)), unit_note, range_note]
-    return apply_style(fig, title, notes, height=max(380, min(900, 150 + 9 * zu.shape[0])))
+    return styled([heat], layout, title, notes, height=max(380, min(900, 150 + 9 * zu.shape[0])))
 
 
 def _gate_names(probe: Probe | None, cell: str) -> list[str] | str:
@@ -213,11 +216,31 @@ def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: st
     T = panels[0][2].shape[0]
     labs = time_labels(labels, T)
     n = len(panels)
-    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.06 if n > 3 else 0.09,
-                        subplot_titles=[p[1] for p in panels])
-    notes, unit_note = [layer_name(np.shape(probe.hidden)[0], li)], ""
+    layout = rows_grid(n, 0.06 if n > 3 else 0.09, [p[1] for p in panels])
     kind = {g: "sig" if g in SIGMOID_GATES else "c" if g == "c" else "tanh" for g, _, _ in panels}
-    axes = {}  # kind -> coloraxis name; sigmoid gates [0, 1], candidates [-1, 1], c its own true range
+    axes, notes = _gate_coloraxes(panels, kind, layout)
+    notes.insert(0, layer_name(np.shape(probe.hidden)[0], li))
+    traces = []
+    for row, (g, _, z) in enumerate(panels, start=1):
+        zu, unit_note = _units(z, max_units)
+        traces.append(_heat(zu, labs, g, coloraxis=axes[kind[g]], xaxis=_axis("x", row), yaxis=_axis("y", row)))
+        merge(layout[_axis("yaxis", row)], {"autorange": "reversed", "title": {"text": "unit"}})
+    for a in layout["annotations"]:
+        a.setdefault("font", {})["size"] = 18
+    merge(layout[_axis("xaxis", n)], time_axis(labs))
+    height = 140 + n * max(170, min(320, 5 * zu.shape[0] + 60))
+    return styled(traces, layout, title, notes + [unit_note], height=height, extra_top=25)  # 25: first subplot title
+
+
+def _axis(name: str, row: int) -> str:
+    """The name of row `row`'s axis: xaxis, xaxis2, ... (or x, x2, ... as a trace refers to it)."""
+    return name if row == 1 else f"{name}{row}"
+
+
+def _gate_coloraxes(panels, kind: dict, layout: dict) -> tuple[dict, list[str]]:
+    """One colour axis per kind of panel, set in `layout`: sigmoid gates [0, 1], candidates [-1, 1], c its
+    own true range. Returns kind -> coloraxis name, and the notes on widened ranges."""
+    axes, notes = {}, []
     for key, label in (("sig", "sigmoid gates"), ("tanh", "candidate"), ("c", "cell state c")):
         zs = [z.ravel() for g, _, z in panels if kind[g] == key]
         if not zs:
@@ -228,22 +251,13 @@ def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: st
             finite = np.abs(allz[np.isfinite(allz)])
             hi = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
             lo, note = -hi, f"colour range ±{hi:.3g} (its largest |c|)"
-        axes[key] = ax = f"coloraxis{len(axes) + 1}"
+        axes[key] = ax = _axis("coloraxis", len(axes) + 1)
         notes.append(f"{label}: {note}" if note else "")
-        fig.update_layout({ax: dict(cmin=lo, cmax=hi, colorscale=SEQUENTIAL if key == "sig" else DIVERGING,
-                                    colorbar=dict(title=label, thickness=15))})
+        layout[ax] = {"cmin": lo, "cmax": hi, "colorscale": colorscale(SEQUENTIAL if key == "sig" else DIVERGING),
+                      "colorbar": {"title": {"text": label}, "thickness": 15}}
     for k, ax in enumerate(axes.values()):
-        fig.update_layout({ax: dict(colorbar=dict(len=0.9 / len(axes), y=1 - (k + 0.5) / len(axes)))})
-    for row, (g, _, z) in enumerate(panels, start=1):
-        zu, unit_note = _units(z, max_units)
-        fig.add_trace(_heat(zu, labs, g, coloraxis=axes[kind[g]]), row=row, col=1)
-        fig.update_yaxes(autorange="reversed", title_text="unit", row=row, col=1)
-    fig.update_annotations(font_size=18)
-    time_axis(fig, labs, row=n, col=1)
-    height = 140 + n * max(170, min(320, 5 * zu.shape[0] + 60))
-    apply_style(fig, title, notes + [unit_note], height=height)
-    fig.update_layout(margin_t=fig.layout.margin.t + 25)  # room for the first subplot title
-    return fig
+        layout[ax]["colorbar"].update(len=0.9 / len(axes), y=1 - (k + 0.5) / len(axes))
+    return axes, notes
 
 
 def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm",
@@ -254,18 +268,17 @@ def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell
     if isinstance(names, str):
         return empty_figure(names, title)
     li = layer_index(np.shape(probe.hidden)[0], layer)
-    fig = go.Figure()
-    T = 0
+    traces, T = [], 0
     for k, g in enumerate(names):
         z = np.asarray(probe.gates[g], float)[li]
         T, H = z.shape
-        fig.add_trace(go.Scatter(
-            x=list(range(T)), y=z.mean(1), name=GATE_TITLES.get(g, g), mode="lines+markers",
-            line=dict(color=PALETTE[k % len(PALETTE)], width=3, dash="solid" if g in SIGMOID_GATES else "dash"),
-            hovertemplate=f"{GATE_TITLES.get(g, g)}<br>t = %{{x}}<br>mean = %{{y:.6g}}<extra></extra>"))
-    fig.update_yaxes(title_text=f"mean over the {H} units")
-    time_axis(fig, time_labels(labels, T))
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+        traces.append({
+            "type": "scatter", "x": list(range(T)), "y": z.mean(1), "name": GATE_TITLES.get(g, g),
+            "mode": "lines+markers",
+            "line": {"color": PALETTE[k % len(PALETTE)], "width": 3, "dash": "solid" if g in SIGMOID_GATES else "dash"},
+            "hovertemplate": f"{GATE_TITLES.get(g, g)}<br>t = %{{x}}<br>mean = %{{y:.6g}}<extra></extra>"})
+    layout = {"yaxis": {"title": {"text": f"mean over the {H} units"}}, "xaxis": time_axis(time_labels(labels, T)),
+              "legend": {"orientation": "h", "y": -0.25}, "hovermode": "x unified"}
     notes = [layer_name(np.shape(probe.hidden)[0], li),
              "solid = sigmoid gates (0…1), dashed = tanh candidate (−1…1)"]
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..recorder import EpochRecord
-from .style import MONO_FAMILY, PALETTE, RIGHT, WRONG, apply_style, empty_figure, epoch_gap_note
+from .style import MONO_FAMILY, PALETTE, RIGHT, WRONG, empty_figure, epoch_gap_note, styled
 
 X_TITLES = {"epoch": "epoch", "step": "optimizer step"}
 
@@ -27,33 +27,36 @@ def gradcheck_figure(errors: dict[str, float], tol: float, title: str = "Gradien
     names = list(errors)
     values = [float(errors[n]) for n in names]
     ok = [v <= tol for v in values]          # nan counts as failed
-    bar = dict(marker_color=[RIGHT if good else WRONG for good in ok],
-               customdata=["ok" if good else "WRONG" for good in ok])
+    bar = {"type": "bar", "marker": {"color": [RIGHT if good else WRONG for good in ok]},
+           "customdata": ["ok" if good else "WRONG" for good in ok]}
     err_axis, name_axis = ("xaxis", "yaxis") if horizontal else ("yaxis", "xaxis")
-    if horizontal:
-        fig = go.Figure(go.Bar(y=names, x=values, orientation="h", **bar,
-                               hovertemplate="<b>%{y}</b><br>max relative error %{x:.3e}<br>%{customdata}"
-                                             "<extra></extra>"))
-        fig.add_vline(x=tol, line=dict(color="#222222", dash="dash", width=2),
-                      annotation_text=f"tolerance {tol:.0e}", annotation_position="top")
-        fig.update_yaxes(autorange="reversed")
-    else:
-        fig = go.Figure(go.Bar(x=names, y=values, **bar,
-                               hovertemplate="<b>%{x}</b><br>max relative error %{y:.3e}<br>%{customdata}"
-                                             "<extra></extra>"))
-        fig.add_hline(y=tol, line=dict(color="#222222", dash="dash", width=2),
-                      annotation_text=f"tolerance {tol:.0e}", annotation_position="top right")
+    line = {"color": "#222222", "dash": "dash", "width": 2}
+    label = f"tolerance {tol:.0e}"
+    if horizontal:  # the tolerance as fig.add_vline(x=tol, ..., annotation_position="top") would draw it
+        bar.update(y=names, x=values, orientation="h",
+                   hovertemplate="<b>%{y}</b><br>max relative error %{x:.3e}<br>%{customdata}<extra></extra>")
+        shape = {"x0": tol, "x1": tol, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}
+        note = {"x": tol, "xanchor": "center", "xref": "x", "y": 1, "yanchor": "bottom", "yref": "y domain"}
+    else:           # ... and as fig.add_hline(y=tol, ..., annotation_position="top right")
+        bar.update(x=names, y=values,
+                   hovertemplate="<b>%{x}</b><br>max relative error %{y:.3e}<br>%{customdata}<extra></extra>")
+        shape = {"x0": 0, "x1": 1, "xref": "x domain", "y0": tol, "y1": tol, "yref": "y"}
+        note = {"x": 1, "xanchor": "right", "xref": "x domain", "y": tol, "yanchor": "bottom", "yref": "y"}
     finite = [v for v in values if v > 0 and math.isfinite(v)]    # the axis always shows 1 and the tolerance
     lo, hi = min(finite + [tol]) / 30, max(finite + [1.0]) * 3
-    fig.update_layout({err_axis: dict(type="log", exponentformat="power", title_text="max relative error",
-                                      range=[math.log10(lo), math.log10(hi)]),
-                       name_axis: dict(title_text=axis_title, tickfont=dict(family=MONO_FAMILY))})
+    layout = {"shapes": [{"type": "line", "line": line, **shape}],
+              "annotations": [{"showarrow": False, "text": label, **note}],
+              err_axis: {"type": "log", "exponentformat": "power", "title": {"text": "max relative error"},
+                         "range": [math.log10(lo), math.log10(hi)]},
+              name_axis: {"title": {"text": axis_title}, "tickfont": {"family": MONO_FAMILY}}}
+    if horizontal:
+        layout["yaxis"]["autorange"] = "reversed"
     failed = sum(not g for g in ok)
     zeros = sum(v == 0 for v in values)
     notes = [f"{len(values) - failed} of {len(values)} below the tolerance" if not failed
              else f"{failed} of {len(values)} above the tolerance: the backward pass is wrong there",
              f"{zeros} exact zero(s) not drawn on the log axis" if zeros else ""]
-    return apply_style(fig, title, notes, height=max(300, 140 + 34 * len(names)) if horizontal else 380)
+    return styled([bar], layout, title, notes, height=max(300, 140 + 34 * len(names)) if horizontal else 380)
 
 
 def relative_differences(a: list[EpochRecord], b: list[EpochRecord]) -> tuple[list[int], list[float]]:
@@ -88,18 +91,19 @@ def loss_difference_figure(a: list[EpochRecord], b: list[EpochRecord], names: tu
         return empty_figure("no epoch recorded by both runs yet", title)
     arr = np.asarray(rel, dtype=float)
     keep = np.isfinite(arr) & (arr > 0)
-    fig = go.Figure(go.Scatter(
-        x=np.asarray(epochs)[keep], y=arr[keep], mode="lines+markers" if keep.sum() <= 60 else "lines",
-        line=dict(color=PALETTE[0], width=3), marker=dict(size=7), name="relative difference",
-        hovertemplate=f"{X_TITLES.get(x, x)} %{{x}}<br>relative difference %{{y:.3e}}<extra></extra>"))
+    line = {"type": "scatter", "x": np.asarray(epochs)[keep], "y": arr[keep],
+            "mode": "lines+markers" if keep.sum() <= 60 else "lines", "line": {"color": PALETTE[0], "width": 3},
+            "marker": {"size": 7}, "name": "relative difference",
+            "hovertemplate": f"{X_TITLES.get(x, x)} %{{x}}<br>relative difference %{{y:.3e}}<extra></extra>"}
     drawn = arr[keep]
     lo, hi = (math.floor(math.log10(drawn.min())), math.ceil(math.log10(drawn.max()))) if drawn.size else (-17, -15)
-    fig.update_yaxes(type="log", exponentformat="power", title_text="|Δ loss| / loss (log scale)",
-                     dtick=1, range=[lo - 0.2, max(hi, lo + 2) + 0.2])   # whole decades: no crowded minor labels
-    fig.update_xaxes(title_text=X_TITLES.get(x, x))
+    layout = {"yaxis": {"type": "log", "exponentformat": "power", "title": {"text": "|Δ loss| / loss (log scale)"},
+                        "dtick": 1,  # whole decades: no crowded minor labels
+                        "range": [lo - 0.2, max(hi, lo + 2) + 0.2]},
+              "xaxis": {"title": {"text": X_TITLES.get(x, x)}}}
     zeros, bad = int((arr == 0).sum()), int((~np.isfinite(arr)).sum())
     notes = [f"max {np.nanmax(arr):.3g}" if np.isfinite(arr).any() else "",
              f"{zeros} epoch(s) with identical losses (0) not drawn" if zeros else "",
              f"{bad} non-finite value(s) not drawn" if bad else "",
              epoch_gap_note([[e for e in epochs]], thinned)]
-    return apply_style(fig, title, notes, height=340)
+    return styled([line], layout, title, notes, height=340)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, apply_style, empty_figure, fmt, show_token
+from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, show_token, styled
 
 
 def sine_figure(prediction: dict | None, free_running: list[float] | None = None, x=None) -> go.Figure:
@@ -21,15 +21,15 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
     pred = np.asarray(prediction.get("predicted", []), float)
     T = max(len(inp), len(tgt), len(pred))
     xs = np.arange(T, dtype=float) if x is None else np.asarray(x, float)[:T]
-    fig = go.Figure()
-    series = [("input", inp, dict(color="#999999", width=2), "lines"),
-              ("target", tgt, dict(color="black", width=3, dash="dash"), "lines"),
-              ("prediction (teacher-forced)", pred, dict(color=PALETTE[0], width=3), "lines+markers")]
-    for name, y, line, mode in series:
-        if len(y):
-            fig.add_trace(go.Scatter(x=xs[:len(y)], y=y, name=name, mode=mode if T <= 120 else "lines",
-                                     line=line, marker=dict(size=6),
-                                     hovertemplate=f"{name}<br>x = %{{x:.6g}}<br>value = %{{y:.6g}}<extra></extra>"))
+    series = [("input", inp, {"color": "#999999", "width": 2}, "lines"),
+              ("target", tgt, {"color": "black", "width": 3, "dash": "dash"}, "lines"),
+              ("prediction (teacher-forced)", pred, {"color": PALETTE[0], "width": 3}, "lines+markers")]
+    traces = [{"type": "scatter", "x": xs[:len(y)], "y": y, "name": name, "mode": mode if T <= 120 else "lines",
+               "line": line, "marker": {"size": 6},
+               "hovertemplate": f"{name}<br>x = %{{x:.6g}}<br>value = %{{y:.6g}}<extra></extra>"}
+              for name, y, line, mode in series if len(y)]
+    layout = {"xaxis": {"title": {"text": "time step" if x is None else "x"}}, "yaxis": {"title": {"text": "value"}},
+              "legend": {"orientation": "h", "y": -0.2}, "hovermode": "x unified"}
     notes = []
     if prediction.get("mse") is not None:
         notes.append(f"teacher-forced MSE = {fmt(prediction['mse'])}")
@@ -39,18 +39,18 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
         xf = xs[-1] + step * np.arange(1, len(fr) + 1)
         # start the dotted line at the last teacher-forced prediction so the two parts join visibly
         x0, y0 = ([xs[len(pred) - 1]], [pred[-1]]) if len(pred) else ([], [])
-        fig.add_trace(go.Scatter(x=np.concatenate([x0, xf]), y=np.concatenate([y0, fr]),
-                                 name="free running (prediction fed back)", mode="lines+markers",
-                                 line=dict(color=PALETTE[1], width=3, dash="dot"), marker=dict(size=6),
-                                 hovertemplate="free running<br>x = %{x:.6g}<br>value = %{y:.6g}<extra></extra>"))
-        fig.add_vline(x=xs[-1], line_dash="dot", line_color="#666666")
-        fig.add_annotation(x=xs[-1], y=1.0, yref="paper", text=" free running →", showarrow=False,
-                           xanchor="left", yanchor="top", font=dict(color=PALETTE[1]))
+        traces.append({"type": "scatter", "x": np.concatenate([x0, xf]), "y": np.concatenate([y0, fr]),
+                       "name": "free running (prediction fed back)", "mode": "lines+markers",
+                       "line": {"color": PALETTE[1], "width": 3, "dash": "dot"}, "marker": {"size": 6},
+                       "hovertemplate": "free running<br>x = %{x:.6g}<br>value = %{y:.6g}<extra></extra>"})
+        # what fig.add_vline(x=xs[-1], line_dash="dot", line_color="#666666") and the annotation add
+        layout["shapes"] = [{"type": "line", "line": {"color": "#666666", "dash": "dot"}, "x0": xs[-1], "x1": xs[-1],
+                             "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}]
+        layout["annotations"] = [{"x": xs[-1], "y": 1.0, "yref": "paper", "text": " free running →",
+                                  "showarrow": False, "xanchor": "left", "yanchor": "top",
+                                  "font": {"color": PALETTE[1]}}]
         notes.append(f"{len(fr)} free-running steps after the probe")
-    fig.update_xaxes(title_text="time step" if x is None else "x")
-    fig.update_yaxes(title_text="value")
-    fig.update_layout(legend=dict(orientation="h", y=-0.2), hovermode="x unified")
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)
 
 
 def char_probs_figure(probs: list[dict], chosen: list[str] | None = None, max_tokens: int = 30) -> go.Figure:
@@ -73,11 +73,12 @@ def char_probs_figure(probs: list[dict], chosen: list[str] | None = None, max_to
     chosen = list(chosen or [])
     ticks = [show_token(chosen[s]) if s < len(chosen) else str(s) for s in range(S)]
     custom = [[f"step {s}, sampled {ticks[s]!r}" for s in range(S)] for _ in rows]
-    fig = go.Figure(go.Heatmap(z=z, x=list(range(S)), y=[show_token(t) for t in rows], customdata=custom,
-                               colorscale=SEQUENTIAL, zmin=0, zmax=1, colorbar=dict(title="p"),
-                               hovertemplate="%{customdata}<br>token %{y}: p = %{z:.6g}<extra></extra>"))
-    fig.update_yaxes(type="category", tickfont=dict(family=MONO_FAMILY), title_text="token", autorange="reversed")
-    fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=ticks, tickfont=dict(family=MONO_FAMILY),
-                     title_text="generation step (sampled token)")
+    heat = {"type": "heatmap", "z": z, "x": list(range(S)), "y": [show_token(t) for t in rows], "customdata": custom,
+            "colorscale": colorscale(SEQUENTIAL), "zmin": 0, "zmax": 1, "colorbar": {"title": {"text": "p"}},
+            "hovertemplate": "%{customdata}<br>token %{y}: p = %{z:.6g}<extra></extra>"}
+    layout = {"yaxis": {"type": "category", "tickfont": {"family": MONO_FAMILY}, "title": {"text": "token"},
+                        "autorange": "reversed"},
+              "xaxis": {"tickmode": "array", "tickvals": list(range(S)), "ticktext": ticks,
+                        "tickfont": {"family": MONO_FAMILY}, "title": {"text": "generation step (sampled token)"}}}
     notes = [f"showing {len(rows)} of {len(vocab)} tokens (highest peak probability)" if len(rows) < len(vocab) else ""]
-    return apply_style(fig, title, notes, height=max(350, min(900, 150 + 22 * len(rows))))
+    return styled([heat], layout, title, notes, height=max(350, min(900, 150 + 22 * len(rows))))

@@ -1,15 +1,25 @@
 """One look for every figure: a projector-friendly template, colour-blind-safe colours, small helpers.
 
-Every figure module builds its figure and ends with `apply_style(fig, title, notes)`. Notes (what was
-projected, thinned, dropped or left out) go in the subtitle, so the figure itself says what it shows.
+Every figure module assembles its traces and layout as plain dicts and ends with
+`styled(traces, layout, title, notes)`. Notes (what was projected, thinned, dropped or left out) go in
+the subtitle, so the figure itself says what it shows.
+
+Why dicts: the Streamlit server rebuilds figures many times a second while runs train and sessions
+poll, and plotly's object API (add_trace, update_layout, make_subplots) validates every assignment:
+15-80 ms a figure. The dicts here hold what that API would have stored (named colour scales expanded,
+titles as {"text": ...}, python scalars), and the figure is wrapped once without validation: a few ms.
+tests/test_figures.py checks that every figure still validates under plotly (go.Figure(fig.to_dict()))
+and comes out the same. (Plotly does not validate later changes to such a figure either: make none.)
 """
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 
 FONT_SIZE = 16
 FONT_FAMILY = "Open Sans, Helvetica, Arial, sans-serif"
@@ -45,31 +55,104 @@ LAYOUT = dict(
 # the whole template each time), and every trace here sets its own colours anyway
 TEMPLATE = go.layout.Template(layout=copy.deepcopy(pio.templates["plotly_white"].layout))
 TEMPLATE.layout.update(LAYOUT)
+TEMPLATE_DICT = TEMPLATE.to_plotly_json()  # what layout.template holds once TEMPLATE is assigned (do not mutate)
+
+
+def styled(traces: list[dict], layout: dict | None = None, title: str | None = None, notes=(),
+           height: int | None = None, extra_top: int = 0) -> go.Figure:
+    """The figure of `traces` (dicts with "type") and `layout` (a dict) in the shared style: template,
+    title, notes as subtitle (as apply_style), extra_top more pixels of top margin. Wrapped without
+    validation: the dicts must hold what plotly would have stored (see the module docstring)."""
+    layout = style_layout(layout if layout is not None else {}, title, notes, height)
+    layout["margin"]["t"] += extra_top
+    return go.Figure(data=traces, layout=layout, _validate=False)
+
+
+def style_layout(layout: dict, title: str | None = None, notes=(), height: int | None = None) -> dict:
+    """Template, title, notes (joined) as subtitle, top margin and height set in `layout`. Returns it."""
+    notes = [n for n in notes if n]
+    layout["template"] = TEMPLATE_DICT  # not copied here: go.Figure deep-copies its layout
+    if title is not None:
+        layout.setdefault("title", {})["text"] = title
+    if notes:
+        layout.setdefault("title", {})["subtitle"] = {"text": NOTE_SEP.join(notes)}
+    top = 70 + (30 * (1 + sum(len(n) // 110 for n in notes)) if notes else 0)
+    layout.setdefault("margin", {})["t"] = top if title is not None or notes else 30
+    if height is not None:
+        layout["height"] = height
+    return layout
 
 
 def apply_style(fig: go.Figure, title: str | None = None, notes=(), height: int | None = None) -> go.Figure:
-    """The shared template, a title, and the notes (joined) as subtitle. Returns fig."""
-    notes = [n for n in notes if n]
-    fig.update_layout(template=TEMPLATE)
-    if title is not None:
-        fig.update_layout(title_text=title)
-    if notes:
-        fig.update_layout(title_subtitle_text=NOTE_SEP.join(notes))
-    top = 70 + (30 * (1 + sum(len(n) // 110 for n in notes)) if notes else 0)
-    fig.update_layout(margin_t=top if title is not None or notes else 30)
-    if height is not None:
-        fig.update_layout(height=height)
+    """The shared template, a title, and the notes (joined) as subtitle of a figure built with plotly's
+    object API (the figures here use `styled`). Returns fig."""
+    layout = style_layout({}, title, notes, height)
+    del layout["template"]
+    fig.update_layout(template=TEMPLATE, **layout)
     return fig
+
+
+def merge(into: dict, *updates: dict) -> dict:
+    """Merge nested dicts into `into` (what update_layout / update_xaxes do to a layout). Returns it."""
+    for upd in updates:
+        for k, v in upd.items():
+            if isinstance(v, dict) and isinstance(into.get(k), dict):
+                merge(into[k], v)
+            else:
+                into[k] = copy.deepcopy(v) if isinstance(v, dict) else v
+    return into
+
+
+def plain(seq) -> list:
+    """A list of plain python scalars (what plotly stores for a list of numpy scalars)."""
+    return seq.tolist() if isinstance(seq, np.ndarray) else [v.item() if isinstance(v, np.generic) else v for v in seq]
+
+
+@functools.lru_cache(maxsize=None)
+def _colorscale(name: str) -> tuple:
+    return tuple(tuple(p) for p in go.Heatmap(colorscale=name).to_plotly_json()["colorscale"])
+
+
+def colorscale(name: str) -> list:
+    """A named plotly colour scale ("Viridis", "RdBu_r") as the [[position, colour], ...] pairs plotly
+    stores for it (asked of plotly once per name)."""
+    return [list(p) for p in _colorscale(name)]
+
+
+@functools.lru_cache(maxsize=None)
+def _rows_grid(rows: int, spacing: float) -> dict:
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=spacing,
+                        subplot_titles=[str(r) for r in range(rows)])
+    layout = fig.layout.to_plotly_json()
+    return {k: v for k, v in layout.items() if k != "template"}
+
+
+def rows_grid(rows: int, spacing: float, titles: list[str]) -> dict:
+    """The layout of make_subplots(rows, 1, shared_xaxes=True, vertical_spacing, subplot_titles)
+    (axes with their domains, title annotations), from plotly once per shape and cached. A fresh copy."""
+    layout = copy.deepcopy(_rows_grid(rows, spacing))
+    for a, text in zip(layout["annotations"], titles):
+        a["text"] = text
+    return layout
+
+
+@functools.lru_cache(maxsize=None)
+def _secondary_y_grid() -> dict:
+    layout = make_subplots(specs=[[{"secondary_y": True}]]).layout.to_plotly_json()
+    return {k: v for k, v in layout.items() if k != "template"}
+
+
+def secondary_y_grid() -> dict:
+    """The layout of make_subplots(specs=[[{"secondary_y": True}]]): axes y (left) and y2 (right). A copy."""
+    return copy.deepcopy(_secondary_y_grid())
 
 
 def empty_figure(message: str, title: str | None = None) -> go.Figure:
     """A blank figure that says why it is blank (no data yet, wrong kind of task, ...)."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=FONT_SIZE + 2, color="#555555"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return apply_style(fig, title, height=300)
+    layout = {"annotations": [{"font": {"color": "#555555", "size": FONT_SIZE + 2}, "showarrow": False,
+                               "text": message, "x": 0.5, "xref": "paper", "y": 0.5, "yref": "paper"}],
+              "xaxis": {"visible": False}, "yaxis": {"visible": False}}
+    return styled([], layout, title, height=300)
 
 
 def figure_text(fig: go.Figure) -> str:
@@ -109,15 +192,16 @@ def time_labels(labels, T: int) -> list[str]:
     return [show_token(labels[t]) if t < len(labels) else str(t) for t in range(T)]
 
 
-def time_axis(fig: go.Figure, labels: list[str], max_ticks: int = 60, **axis_kw) -> None:
-    """x = positions 0..T-1, tick text = input tokens (tokens repeat, so positions are the x values)."""
+def time_axis(labels: list[str], max_ticks: int = 60) -> dict:
+    """An x axis of positions 0..T-1 with the input tokens as tick text (tokens repeat, so positions are
+    the x values): the dict to merge into the layout's x axis."""
     T = len(labels)
     every = max(1, int(np.ceil(T / max_ticks)))
     vals = list(range(0, T, every))
     size = FONT_SIZE if T <= 40 else max(10, int(FONT_SIZE * 40 / min(T, max_ticks)))
     title = "time step t (input token)" + (f", every {every}th labelled" if every > 1 else "")
-    fig.update_xaxes(tickmode="array", tickvals=vals, ticktext=[labels[v] for v in vals],
-                     tickfont=dict(size=size, family=MONO_FAMILY), title_text=title, **axis_kw)
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [labels[v] for v in vals],
+            "tickfont": {"size": size, "family": MONO_FAMILY}, "title": {"text": title}}
 
 
 def even_indices(n: int, k: int) -> np.ndarray:

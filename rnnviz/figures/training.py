@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..recorder import EpochRecord
-from .style import (HEADER, MONO_FAMILY, NO_TARGET, PALETTE, RIGHT, WRONG, apply_style, empty_figure,
-                    epoch_gap_note, even_indices, fmt, show_token)
+from .style import (HEADER, MONO_FAMILY, NO_TARGET, PALETTE, RIGHT, WRONG, empty_figure, epoch_gap_note,
+                    even_indices, fmt, plain, secondary_y_grid, show_token, styled)
 
 X_TITLES = {"epoch": "epoch", "step": "optimizer step", "seconds": "wall time (s)"}
 # prediction table cell codes -> colours (a discrete colour scale on z in 0..3)
@@ -20,8 +19,7 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None) -> go
     runs = {k: v for k, v in (runs or {}).items() if v}
     if not runs:
         return empty_figure("no epochs recorded yet", title)
-    fig = go.Figure()
-    dropped = 0
+    traces, dropped = [], 0
     for i, (name, recs) in enumerate(runs.items()):
         color = PALETTE[i % len(PALETTE)]
         for attr, label, dash in fields:
@@ -32,21 +30,21 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None) -> go
             if not pts:
                 continue
             xs, ys = zip(*pts)
-            fig.add_trace(go.Scatter(
-                x=list(xs), y=list(ys), name=f"{name} {label}", legendgroup=name,
-                mode="lines+markers" if len(pts) <= 40 else "lines",
-                line=dict(color=color, dash=dash, width=3), marker=dict(size=7),
-                hovertemplate=f"<b>{name} {label}</b><br>{X_TITLES.get(x, x)} %{{x}}<br>"
-                              f"{y_title} %{{y:.6g}}<extra></extra>"))
-    fig.update_xaxes(title_text=X_TITLES.get(x, x))
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", exponentformat="power")
+            traces.append({
+                "type": "scatter", "x": plain(xs), "y": plain(ys), "name": f"{name} {label}", "legendgroup": name,
+                "mode": "lines+markers" if len(pts) <= 40 else "lines",
+                "line": {"color": color, "dash": dash, "width": 3}, "marker": {"size": 7},
+                "hovertemplate": f"<b>{name} {label}</b><br>{X_TITLES.get(x, x)} %{{x}}<br>"
+                                 f"{y_title} %{{y:.6g}}<extra></extra>"})
+    yaxis = {"title": {"text": y_title}, "type": "log" if log_y else "linear", "exponentformat": "power"}
     if y_range is not None:
-        fig.update_yaxes(range=y_range)
+        yaxis["range"] = list(y_range)
+    layout = {"xaxis": {"title": {"text": X_TITLES.get(x, x)}}, "yaxis": yaxis, "hovermode": "closest",
+              "legend": {"orientation": "h", "y": -0.2}}
     notes = [epoch_gap_note([[r.epoch for r in recs] for recs in runs.values()], thinned),
              f"{dropped} value(s) ≤ 0 not drawn on the log axis" if dropped else "",
              "solid = training, dashed = validation"]
-    fig.update_layout(hovermode="closest", legend=dict(orientation="h", y=-0.2))
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)
 
 
 def loss_figure(runs: dict[str, list[EpochRecord]], log_y: bool = False, thinned: bool = False,
@@ -113,20 +111,20 @@ def prediction_table_figure(records: list[EpochRecord], max_rows: int = 15) -> g
     for code in range(k):
         scale += [[code / k, CODE_COLORS[code]], [(code + 1) / k, CODE_COLORS[code]]]
     text_size = int(np.clip(900 / max(T, 1), 10, 22))
-    fig = go.Figure(go.Heatmap(
-        z=rows_z, text=rows_text, customdata=rows_hover, y=y, x=list(range(T)),
-        texttemplate="%{text}", textfont=dict(family=MONO_FAMILY, size=text_size),
-        colorscale=scale, zmin=-0.5, zmax=k - 0.5, showscale=False, xgap=2, ygap=2,
-        hovertemplate="%{customdata}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", type="category", tickfont=dict(family=MONO_FAMILY))
-    fig.update_xaxes(title_text="position in the probe sequence", showgrid=False, zeroline=False)
+    heatmap = {"type": "heatmap", "z": rows_z, "text": rows_text, "customdata": rows_hover, "y": y,
+               "x": list(range(T)), "texttemplate": "%{text}",
+               "textfont": {"family": MONO_FAMILY, "size": text_size}, "colorscale": scale, "zmin": -0.5,
+               "zmax": k - 0.5, "showscale": False, "xgap": 2, "ygap": 2,
+               "hovertemplate": "%{customdata}<extra></extra>"}
+    layout = {"yaxis": {"autorange": "reversed", "type": "category", "tickfont": {"family": MONO_FAMILY}},
+              "xaxis": {"title": {"text": "position in the probe sequence"}, "showgrid": False, "zeroline": False}}
     acc = [np.mean([c for c in r.prediction["correct"] if c is not None] or [np.nan]) for r in recs]
     notes = ["green = right, red = wrong, grey = no target"]
     if n_total > len(recs):
         notes.append(f"showing {len(recs)} of {n_total} recorded epochs (evenly spaced, first and last included)")
     if np.isfinite(acc[-1]):
         notes.append(f"epoch {recs[-1].epoch}: {acc[-1]:.0%} of the probe's targets right")
-    return apply_style(fig, title, notes, height=130 + 38 * len(y))
+    return styled([heatmap], layout, title, notes, height=130 + 38 * len(y))
 
 
 def topk_figure(prediction: dict | None) -> go.Figure:
@@ -145,42 +143,50 @@ def topk_figure(prediction: dict | None) -> go.Figure:
     has_target = any(t is not None for t in target)  # free text (no targets): ticks are the inputs only
     ticks = [f"{show_token(inputs[t]) if t < len(inputs) else t}" + (
              f"→{show_token(target[t]) if target[t] is not None else '·'}" if has_target else "") for t in range(T)]
-    fig = go.Figure()
-    blues = ["#0072B2", "#56B4E9", "#A6D4F2", "#CFE7F7", "#E6F2FA"]
-    for rank in range(k):
-        toks = [s[rank][0] if rank < len(s) else None for s in topk]
-        ps = [s[rank][1] if rank < len(s) else 0.0 for s in topk]
-        is_tgt = [tok is not None and tok == target[t] for t, tok in enumerate(toks)]
-        fig.add_trace(go.Bar(
-            x=list(range(T)), y=ps, name=f"rank {rank + 1}", text=[show_token(t) for t in toks],
-            textposition="inside", insidetextanchor="middle", textfont=dict(family=MONO_FAMILY),
-            marker=dict(color=blues[min(rank, len(blues) - 1)],
-                        line=dict(color=["black" if g else "white" for g in is_tgt],
-                                  width=[4 if g else 1 for g in is_tgt])),
-            customdata=[[ticks[t], show_token(toks[t]), fmt(ps[t])] for t in range(T)], showlegend=False,
-            hovertemplate="position %{x}: %{customdata[0]}<br>rank " + str(rank + 1)
-                          + ": '%{customdata[1]}' p = %{customdata[2]}<extra></extra>"))
-    for rank in range(k):
-        fig.add_trace(go.Bar(x=[None], y=[None], name=f"rank {rank + 1}", showlegend=True,
-                             marker_color=blues[min(rank, len(blues) - 1)]))
+    traces = [_rank_bars(rank, topk, target, ticks) for rank in range(k)]
+    traces += [{"type": "bar", "x": [None], "y": [None], "name": f"rank {rank + 1}", "showlegend": True,
+                "marker": {"color": _blue(rank)}} for rank in range(k)]   # legend entries only
     if has_target:
-        fig.add_trace(go.Bar(x=[None], y=[None], name="target token", marker=dict(color="white", line=dict(
-            color="black", width=4))))
+        traces.append({"type": "bar", "x": [None], "y": [None], "name": "target token",
+                       "marker": {"color": "white", "line": {"color": "black", "width": 4}}})
     rest = [max(0.0, 1.0 - sum(p for _, p in s)) for s in topk]
-    fig.add_trace(go.Bar(x=list(range(T)), y=rest, name="all other tokens", marker_color=NO_TARGET,
-                         customdata=[[ticks[t], fmt(rest[t])] for t in range(T)],
-                         hovertemplate="position %{x}: %{customdata[0]}<br>all other tokens: "
-                                       "p = %{customdata[1]}<extra></extra>"))
-    fig.update_layout(barmode="stack", bargap=0.15, legend=dict(orientation="h", y=-0.25, traceorder="normal"))
+    traces.append({"type": "bar", "x": list(range(T)), "y": plain(rest), "name": "all other tokens",
+                   "marker": {"color": NO_TARGET}, "customdata": [[ticks[t], fmt(rest[t])] for t in range(T)],
+                   "hovertemplate": "position %{x}: %{customdata[0]}<br>all other tokens: "
+                                    "p = %{customdata[1]}<extra></extra>"})
     every = max(1, int(np.ceil(T / 40)))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(0, T, every)), ticktext=ticks[::every],
-                     tickfont=dict(family=MONO_FAMILY),
-                     title_text="position: input → target" if has_target else "position: input token")
-    fig.update_yaxes(title_text="probability", range=[0, 1])
+    layout = {"barmode": "stack", "bargap": 0.15, "legend": {"orientation": "h", "y": -0.25, "traceorder": "normal"},
+              "xaxis": {"tickmode": "array", "tickvals": list(range(0, T, every)), "ticktext": ticks[::every],
+                        "tickfont": {"family": MONO_FAMILY},
+                        "title": {"text": "position: input → target" if has_target else "position: input token"}},
+              "yaxis": {"title": {"text": "probability"}, "range": [0, 1]}}
     notes = [f"top {k} next tokens per position" + ("; black outline = the target token" if has_target else "")]
     if every > 1:
         notes.append(f"every {every}th position labelled")
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)
+
+
+BLUES = ["#0072B2", "#56B4E9", "#A6D4F2", "#CFE7F7", "#E6F2FA"]
+
+
+def _blue(rank: int) -> str:
+    return BLUES[min(rank, len(BLUES) - 1)]
+
+
+def _rank_bars(rank: int, topk: list, target: list, ticks: list[str]) -> dict:
+    """The bar segments of the rank-th most likely token at every position; the target's outlined."""
+    T = len(topk)
+    toks = [s[rank][0] if rank < len(s) else None for s in topk]
+    ps = plain([s[rank][1] if rank < len(s) else 0.0 for s in topk])
+    is_tgt = [tok is not None and tok == target[t] for t, tok in enumerate(toks)]
+    return {"type": "bar", "x": list(range(T)), "y": ps, "name": f"rank {rank + 1}",
+            "text": [show_token(t) for t in toks], "textposition": "inside", "insidetextanchor": "middle",
+            "textfont": {"family": MONO_FAMILY},
+            "marker": {"color": _blue(rank), "line": {"color": ["black" if g else "white" for g in is_tgt],
+                                                      "width": [4 if g else 1 for g in is_tgt]}},
+            "customdata": [[ticks[t], show_token(toks[t]), fmt(ps[t])] for t in range(T)], "showlegend": False,
+            "hovertemplate": "position %{x}: %{customdata[0]}<br>rank " + str(rank + 1)
+                             + ": '%{customdata[1]}' p = %{customdata[2]}<extra></extra>"}
 
 
 def grad_norm_clip_figure(records: list[EpochRecord], thinned: bool = False, clip: float | None = None) -> go.Figure:
@@ -190,30 +196,29 @@ def grad_norm_clip_figure(records: list[EpochRecord], thinned: bool = False, cli
     recs = list(records or [])
     if not recs:
         return empty_figure("no epochs recorded yet", title)
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
     ep = [r.epoch for r in recs]
-    fig.add_trace(go.Bar(x=ep, y=[r.clipped for r in recs], name="fraction of steps clipped",
-                         marker_color=PALETTE[1], opacity=0.45,
-                         hovertemplate="epoch %{x}<br>clipped %{y:.4g} of steps<extra></extra>"),
-                  secondary_y=True)
+    traces = [{"type": "bar", "x": plain(ep), "y": plain([r.clipped for r in recs]),
+               "name": "fraction of steps clipped",
+               "marker": {"color": PALETTE[1]}, "opacity": 0.45,
+               "hovertemplate": "epoch %{x}<br>clipped %{y:.4g} of steps<extra></extra>", "xaxis": "x", "yaxis": "y2"}]
     pos = [(r.epoch, r.grad_norm) for r in recs if r.grad_norm > 0]
     if pos:
-        fig.add_trace(go.Scatter(x=[a for a, _ in pos], y=[b for _, b in pos], name="gradient norm",
-                                 mode="lines+markers" if len(pos) <= 40 else "lines",
-                                 line=dict(color=PALETTE[0], width=3),
-                                 hovertemplate="epoch %{x}<br>‖g‖ = %{y:.6g}<extra></extra>"),
-                      secondary_y=False)
+        traces.append({"type": "scatter", "x": plain([a for a, _ in pos]), "y": plain([b for _, b in pos]),
+                       "name": "gradient norm", "mode": "lines+markers" if len(pos) <= 40 else "lines",
+                       "line": {"color": PALETTE[0], "width": 3},
+                       "hovertemplate": "epoch %{x}<br>‖g‖ = %{y:.6g}<extra></extra>", "xaxis": "x", "yaxis": "y"})
     if clip:  # a trace, not a shape: shape/annotation coordinates on log axes are log10 units
-        fig.add_trace(go.Scatter(x=[ep[0], ep[-1]], y=[clip, clip], mode="lines", name=f"clip threshold = {clip:g}",
-                                 line=dict(color="black", dash="dot", width=2), hoverinfo="skip"),
-                      secondary_y=False)
-    fig.update_yaxes(title_text="global gradient norm (before clipping)", type="log",
-                     exponentformat="power", secondary_y=False)
-    fig.update_yaxes(title_text="fraction of steps clipped", range=[0, 1], tickmode="linear", tick0=0, dtick=0.25,
-                     showgrid=False, secondary_y=True)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_layout(legend=dict(orientation="h", y=-0.2))
+        traces.append({"type": "scatter", "x": plain([ep[0], ep[-1]]), "y": plain([clip, clip]), "mode": "lines",
+                       "name": f"clip threshold = {clip:g}", "line": {"color": "black", "dash": "dot", "width": 2},
+                       "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"})
+    layout = secondary_y_grid()
+    layout["yaxis"].update(title={"text": "global gradient norm (before clipping)"}, type="log",
+                           exponentformat="power")
+    layout["yaxis2"].update(title={"text": "fraction of steps clipped"}, range=[0, 1], tickmode="linear", tick0=0,
+                            dtick=0.25, showgrid=False)
+    layout["xaxis"]["title"] = {"text": "epoch"}
+    layout["legend"] = {"orientation": "h", "y": -0.2}
     zeros = len(recs) - len(pos)
     notes = [epoch_gap_note(ep, thinned), "norm = mean over the epoch's steps",
              f"{zeros} epoch(s) with norm 0 not drawn (log axis)" if zeros else ""]
-    return apply_style(fig, title, notes)
+    return styled(traces, layout, title, notes)

@@ -8,15 +8,17 @@ holds a RemoteRun with the Trainer's fields mirrored (status, step, done, ...), 
 in the parent when a record arrives (a Recorder filling a History, say).
 
 Parent -> worker: ("run", id, Spec), ("stop", id, reason), ("pause", id), ("resume", id),
-("lr", id, lr), ("live", id, pace, auto_stop). Worker -> parent: ("status", id, progress),
-("record", id, progress, record, weights or None), ("end", id, progress, engine). Messages are
-pickles that our own processes made (never anything a user uploaded).
+("lr", id, lr), ("live", id, pace, auto_stop), ("quit", ""). Worker -> parent, in batches (lists):
+("ready", ""), ("status", id, progress), ("record", id, progress, record, weights or None),
+("end", id, progress, engine). Messages are pickles that our own processes made (never anything a
+user uploaded).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import pickle
+import queue
 import socket
 import subprocess
 import sys
@@ -96,20 +98,35 @@ def _train(run_id: str, spec: Spec, reporter: _Reporter, trainers: dict, send) -
     trainers.pop(run_id, None)
 
 
-def _serve(conn) -> None:
-    """The worker's main loop: start runs in threads, apply control messages, until the parent goes."""
-    import torch
-    torch.set_num_threads(1)   # small models run faster single-threaded; processes share the cores
-    lock = threading.Lock()
+def _sender(conn, outbox: queue.SimpleQueue) -> None:
+    """Send what the runs put in the outbox, everything waiting at once as one message: training never
+    waits for a busy parent to read, and the parent reads (and takes its GIL) once per batch."""
+    while True:
+        batch = [outbox.get()]
+        while True:
+            try:
+                batch.append(outbox.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            conn.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:   # the parent is gone; the main loop notices and ends
+            return
+
+
+def _serve(conn, process: bool = True) -> None:
+    """The worker's main loop: start runs in threads, apply control messages, until the parent goes.
+    process=False: a worker thread inside the parent, which has set up torch already."""
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    send = outbox.put
     trainers: dict[str, Trainer] = {}
     reporters: dict[str, _Reporter] = {}
-
-    def send(msg) -> None:
-        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-        with lock:
-            conn.send_bytes(data)
-
-    _warm_up()
+    threading.Thread(target=_sender, args=(conn, outbox), name="rnnviz-worker-sender", daemon=True).start()
+    if process:
+        import torch
+        torch.set_num_threads(1)   # small models run faster single-threaded; processes share the cores
+        _warm_up()
+    send(("ready", ""))
     while True:
         try:
             msg = pickle.loads(conn.recv_bytes())
@@ -247,19 +264,25 @@ class RemoteRun:
 
 
 class _Worker:
-    """One worker process, a socket to it and the thread that reads what it sends."""
+    """One worker process (or, local=True, a worker thread in this process), a socket to it and the
+    thread that reads what it sends. `ready` once it has started up and warmed up."""
 
-    def __init__(self):
+    def __init__(self, local: bool = False):
         ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parent.parent)    # where `rnnviz` is importable from
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-        self.process = subprocess.Popen([sys.executable, "-m", "rnnviz.worker", str(theirs.fileno())],
-                                        pass_fds=(theirs.fileno(),), env=env, cwd=root)
-        theirs.close()
+        if local:
+            self.process = None
+            threading.Thread(target=_serve, args=(Connection(theirs.detach()), False), name="rnnviz-local-worker",
+                             daemon=True).start()
+        else:
+            root = str(Path(__file__).resolve().parent.parent)    # where `rnnviz` is importable from
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+            self.process = subprocess.Popen([sys.executable, "-m", "rnnviz.worker", str(theirs.fileno())],
+                                            pass_fds=(theirs.fileno(),), env=env, cwd=root)
+            theirs.close()
         self.conn = Connection(ours.detach())
         self.runs: dict[str, RemoteRun] = {}
         self.lock = threading.Lock()
-        self.alive = True
+        self.alive, self.ready = True, False
         threading.Thread(target=self._read, name="rnnviz-worker-reader", daemon=True).start()
 
     def send(self, msg) -> None:
@@ -270,17 +293,19 @@ class _Worker:
     def _read(self) -> None:
         while True:
             try:
-                kind, run_id, *args = pickle.loads(self.conn.recv_bytes())
+                batch = pickle.loads(self.conn.recv_bytes())
             except (EOFError, OSError):
                 break
-            run = self.runs.get(run_id)
-            if run is not None:
-                run._receive(kind, *args)
-                if kind == "end":
-                    self.runs.pop(run_id, None)
+            for kind, run_id, *args in batch:
+                if kind == "ready":
+                    self.ready = True
+                elif (run := self.runs.get(run_id)) is not None:
+                    run._receive(kind, *args)
+                    if kind == "end":
+                        self.runs.pop(run_id, None)
         self.alive = False
         try:
-            code = self.process.wait(1)
+            code = self.process.wait(1) if self.process is not None else "none: a thread"
         except subprocess.TimeoutExpired:
             code = "unknown"
         for run in list(self.runs.values()):
@@ -289,11 +314,14 @@ class _Worker:
 
 
 class Pool:
-    """`workers` processes (default: the CPU cores); a run goes to the one with the fewest runs."""
+    """`workers` processes (default: the CPU cores); a run goes to the ready one with the fewest runs.
+    A process takes seconds to start (importing torch); a run submitted before any is ready trains in
+    a worker thread of this process instead (one run at a time), so the first run need not wait."""
 
     def __init__(self, workers: int | None = None):
         self.size = max(1, workers or os.cpu_count() or 1)
         self._workers: list[_Worker] = []
+        self._local: _Worker | None = None
         self._lock = threading.Lock()
 
     def start(self) -> "Pool":
@@ -307,7 +335,14 @@ class Pool:
     def submit(self, run: RemoteRun) -> RemoteRun:
         self.start()
         with self._lock:
-            worker = min(self._workers, key=lambda w: len(w.runs))
+            ready = [w for w in self._workers if w.alive and w.ready]
+            local = self._local if self._local is not None and self._local.alive else None
+            if ready:
+                worker = min(ready, key=lambda w: len(w.runs))
+            elif local is None or not local.runs:   # one run at a time: in here it shares our GIL
+                worker = self._local = local or _Worker(local=True)
+            else:                                   # it starts once that process is ready
+                worker = min(self._workers, key=lambda w: len(w.runs))
             worker.runs[run.id] = run
         run._worker = worker
         for cb in run.callbacks:
@@ -323,7 +358,8 @@ class Pool:
     def close(self) -> None:
         with self._lock:
             workers, self._workers = self._workers, []
-        for w in workers:
+            local, self._local = self._local, None
+        for w in workers + ([local] if local else []):
             try:
                 w.send(("quit", ""))
             except OSError:

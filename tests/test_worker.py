@@ -12,18 +12,24 @@ from rnnviz.trainer import Callback, Trainer
 from rnnviz.worker import Pool, RemoteRun
 
 
-@pytest.fixture(scope="module")
-def pool():
-    p = Pool(1).start()
-    yield p
-    p.close()
-
-
 def until(cond, timeout=20.0):
     end = time.time() + timeout
     while not cond():
         assert time.time() < end, "timed out"
         time.sleep(0.02)
+
+
+def ready_pool() -> Pool:
+    p = Pool(1).start()
+    until(lambda: p._workers[0].ready, 60)    # runs go to the process, not the stand-in thread
+    return p
+
+
+@pytest.fixture(scope="module")
+def pool():
+    p = ready_pool()
+    yield p
+    p.close()
 
 
 class Ends(Callback):
@@ -43,6 +49,7 @@ def test_a_run_in_a_worker_equals_the_same_run_here(pool):
     here, there, ends = Recorder(spectral=True), Recorder(), Ends()
     Trainer(task, m, t, [here]).run()
     run = pool.submit(RemoteRun(task, m, t, callbacks=[there, ends], spectral=True))
+    assert run._worker.process is not None
     assert run.wait(60) and run.status == "finished" and run.reason == "finished 100 epochs"
     a, b = here.history.records, there.history.records
     assert [r.loss for r in a] == [r.loss for r in b] and len(b) == 100
@@ -90,7 +97,7 @@ def test_auto_stop_ends_a_converged_run(pool):
 
 
 def test_a_dead_worker_ends_its_runs_with_a_reason():
-    pool = Pool(1).start()
+    pool = ready_pool()
     try:
         task = make_task("seoul")
         m, t = task.suggested()
@@ -98,7 +105,7 @@ def test_a_dead_worker_ends_its_runs_with_a_reason():
         until(lambda: run.step > 0)
         pool._workers[0].process.kill()
         assert run.wait(10) and run.status == "error" and "ended unexpectedly" in run.reason
-        again = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=3)))   # a new worker takes over
+        again = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=3)))   # the pool goes on (a new process, or meanwhile a thread)
         assert again.wait(60) and again.status == "finished"
     finally:
         pool.close()
@@ -109,3 +116,22 @@ def test_bad_settings_are_refused_before_anything_starts():
     m, t = task.suggested()
     with pytest.raises(ValueError):
         RemoteRun(task, m, dataclasses.replace(t, lr=-1.0))
+
+
+def test_runs_before_the_processes_are_ready_train_here_one_at_a_time():
+    pool = Pool(1)    # not started: submit starts the process, which takes seconds to be ready
+    try:
+        task = make_task("hihell")
+        m, t = task.suggested()
+        first = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6)))
+        second = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=5)))
+        assert first._worker is pool._local and first._worker.process is None      # a thread here
+        assert second._worker is pool._workers[0]                                  # waits for the process
+        until(lambda: first.step > 0)
+        assert second.wait(60) and second.status == "finished" and pool._workers[0].ready
+        first.stop()
+        assert first.wait(10) and first.status == "stopped"
+        third = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=2)))
+        assert third._worker is pool._workers[0] and third.wait(30)
+    finally:
+        pool.close()

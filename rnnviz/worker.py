@@ -29,6 +29,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Iterable
 
+import torch
+
 from .callbacks import ConvergenceStop, Recorder
 from .trainer import Callback, Trainer, make_engine
 
@@ -66,6 +68,9 @@ class _Reporter(Recorder):
         self.converged = ConvergenceStop(**AUTO_STOP)
         self.stopping, self.last, self.weights_sent = False, 0.0, -1e9
 
+    def on_start(self, trainer: Trainer) -> None:   # "running": the parent stops showing it as waiting
+        self.send(("status", self.id, _progress(trainer)))
+
     def on_status(self, trainer: Trainer) -> None:
         self.send(("status", self.id, _progress(trainer)))
 
@@ -79,7 +84,8 @@ class _Reporter(Recorder):
         sd = trainer.engine.state_dict()   # copies: the parent keeps them for generating at this record
         size = sum(v.numel() * v.element_size() for v in sd.values())
         if final or now - self.weights_sent >= size / WEIGHT_RATE:
-            weights, self.weights_sent = sd, now
+            # as numpy arrays: a torch tensor pickles through torch.save, slow on both sides
+            weights, self.weights_sent = {k: v.numpy() for k, v in sd.items()}, now
         self.send(("record", self.id, _progress(trainer), rec, weights))
         if self.pace > 0:  # at most `pace` record points per second: slow enough to watch
             until = self.last + 1.0 / self.pace
@@ -123,7 +129,6 @@ def _serve(conn, process: bool = True) -> None:
     reporters: dict[str, _Reporter] = {}
     threading.Thread(target=_sender, args=(conn, outbox), name="rnnviz-worker-sender", daemon=True).start()
     if process:
-        import torch
         torch.set_num_threads(1)   # small models run faster single-threaded; processes share the cores
         _warm_up()
     send(("ready", ""))
@@ -188,7 +193,8 @@ if __name__ == "__main__":   # python -m rnnviz.worker FD: run as the module its
 class RemoteRun:
     """A run as the parent sees it: the Trainer's fields, mirrored from the worker's messages, and its
     controls. `callbacks` get on_start(run) at start, on_record(run, rec) for each record and
-    on_end(run), all in the parent; `weights` holds the weights sent with the latest record (or None)."""
+    on_end(run), all in the parent; `weights` holds the weights sent with the latest record, or None
+    when that record came without them (see WEIGHT_RATE)."""
 
     def __init__(self, task, mcfg, tcfg, engine=None, callbacks: Iterable[Callback] = (),
                  probe_every: int = 1, spectral: bool = False):
@@ -245,8 +251,7 @@ class RemoteRun:
     def _receive(self, kind: str, progress: dict, *args) -> None:
         if kind == "record":
             rec, weights = args
-            if weights is not None:
-                self.weights = weights
+            self.weights = None if weights is None else {k: torch.from_numpy(v) for k, v in weights.items()}
             self._update(progress)
             for cb in self.callbacks:
                 cb.on_record(self, rec)

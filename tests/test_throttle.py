@@ -4,7 +4,7 @@ import time
 import pytest
 
 from lab import throttle
-from lab.throttle import BUDGET, MAX_WAIT, SHARE, WINDOW, Memo
+from lab.throttle import BUDGET, MAX_WAIT, MIN_LIVE, SHARE, WINDOW, Memo
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def test_a_live_view_waits_its_share_then_follows():
     memo, (build, calls) = Memo(), counting()
     memo.get("slot", 1, build, live=True)
     assert memo.get("slot", 2, build, live=True) == 1            # within cost / SHARE: the last figure
-    time.sleep(min(0.02 / SHARE, MAX_WAIT) + 0.05)
+    time.sleep(min(max(0.02 / SHARE, MIN_LIVE), MAX_WAIT) + 0.05)
     assert memo.get("slot", 2, build, live=True) == 2            # then the newest state
 
 
@@ -42,6 +42,6 @@ def test_a_busy_server_stretches_every_live_wait():
     now = time.perf_counter()
     assert memo._wait(0.5, now) == MAX_WAIT                      # a slow first build: capped when quiet
     throttle._load.add(now, 2 * BUDGET * WINDOW)                 # live builds took twice the budget
-    assert memo._wait(0.01, now) == pytest.approx(0.01 / SHARE * 2)
+    assert memo._wait(0.01, now) == pytest.approx(MIN_LIVE * 2)
     assert memo._wait(0.5, now) == pytest.approx(0.5 / SHARE * 2)   # no cap when busy
-    assert memo._wait(0.01, now + WINDOW + 0.1) == pytest.approx(0.01 / SHARE)   # load is forgotten
+    assert memo._wait(0.01, now + WINDOW + 0.1) == pytest.approx(MIN_LIVE)   # load is forgotten

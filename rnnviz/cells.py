@@ -22,23 +22,50 @@ class LayerTrace:
     h: list[Tensor] = field(default_factory=list)
     c: list[Tensor] = field(default_factory=list)
     gates: dict[str, list[Tensor]] = field(default_factory=dict)
+    xp: Tensor | None = None      # [B, T, G*H] the input projection: pre_t = xp_t + h_{t-1} W_hh^T (+ b_hh)
+    seq: Tensor | None = None     # [B, T, H] the h_t stacked: the layer's output
+    via_w_hh: bool = False        # set by keep_grads: h_t reaches step t+1 only through W_hh (rnn, lstm)
 
     def add_gates(self, **gates: Tensor) -> None:
         for name, value in gates.items():
             self.gates.setdefault(name, []).append(value)
+
+    def keep_grads(self, via_w_hh: bool) -> None:
+        """Before backward: have autograd keep what dL/dh_t and dL/dc_t of every step need. When h_t
+        reaches the next step only through pre_{t+1} = xp_{t+1} + h_t W_hh^T (rnn, lstm), the gradients
+        of seq and xp give every dL/dh_t (grad_h); else each h_t keeps its own (a hook per step)."""
+        self.via_w_hh = via_w_hh
+        for t in ([self.seq, self.xp] if via_w_hh else self.h) + self.c:
+            t.retain_grad()
+
+    def grad_h(self, w_hh: Tensor) -> Tensor:
+        """After backward: [T, H] dL/dh_t of row 0, the total derivative (through the output, the layer
+        above and every later step); w_hh: [G*H, H] the weights of this forward (not yet updated)."""
+        if not self.via_w_hh:
+            return row0(grads(self.h))
+        g = self.seq.grad[0].clone()                           # through the output and the layer above
+        g[:-1].addmm_(self.xp.grad[0, 1:], w_hh.detach())      # through pre_{t+1}: dL/dpre_{t+1} W_hh
+        return g
+
+
+def row0(steps: list[Tensor]) -> Tensor:
+    """[T] of [B, H] -> [T, H], row 0."""
+    return torch.stack(steps)[:, 0]
+
+
+def grads(kept: list[Tensor]) -> list[Tensor]:
+    """The retained gradients of `kept` after backward (zero where a tensor had no path to the loss)."""
+    return [t.grad if t.grad is not None else torch.zeros_like(t) for t in kept]
 
 
 def rnn_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, act: Callable,
               trace: LayerTrace | None = None, **_) -> tuple[Tensor, Tensor]:
     # xp: [B, T, H] = x @ W_ih.T + b_ih;  h: [B, H]
     outs, w_t = [], w_hh.t()  # one transposed view for all steps
-    for t in range(xp.shape[1]):
-        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_t)
-        h = act(pre)
+    for x_t in _steps(xp, b_hh):
+        h = act(torch.addmm(x_t, h, w_t))
         outs.append(h)
-    if trace is not None:
-        trace.h.extend(outs)
-    return torch.stack(outs, 1), h
+    return _traced(trace, xp, outs), h
 
 
 def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tensor | None,
@@ -48,8 +75,8 @@ def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Ten
     h, c = state
     H = h.shape[1]
     outs, w_t = [], w_hh.t()
-    for t in range(xp.shape[1]):
-        pre = torch.addmm(xp[:, t] if b_hh is None else xp[:, t] + b_hh, h, w_t)  # [B, 4H]
+    for x_t in _steps(xp, b_hh):
+        pre = torch.addmm(x_t, h, w_t)  # [B, 4H]
         a_i, a_f, a_g, a_o = pre.split(H, 1)
         if peep is not None:  # gates see the previous cell state (i, f) and the new one (o)
             a_i = a_i + peep[0] * c
@@ -64,9 +91,7 @@ def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Ten
         if trace is not None:
             trace.c.append(c)
             trace.add_gates(i=i, f=f, g=g, o=o)
-    if trace is not None:
-        trace.h.extend(outs)
-    return torch.stack(outs, 1), (h, c)
+    return _traced(trace, xp, outs), (h, c)
 
 
 def gru_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
@@ -74,9 +99,9 @@ def gru_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
     # xp: [B, T, 3H];  h: [B, H].  n uses r * (W_hn h + b_hn), as torch.nn.GRU does.
     H = h.shape[1]
     outs, w_t = [], w_hh.t()
-    for t in range(xp.shape[1]):
+    for x_t in xp.unbind(1):
         hp = h @ w_t if b_hh is None else torch.addmm(b_hh, h, w_t)  # [B, 3H]
-        x_r, x_z, x_n = xp[:, t].split(H, 1)
+        x_r, x_z, x_n = x_t.split(H, 1)
         h_r, h_z, h_n = hp.split(H, 1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
@@ -85,9 +110,22 @@ def gru_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None,
         outs.append(h)
         if trace is not None:
             trace.add_gates(r=r, z=z, n=n)
+    return _traced(trace, xp, outs), h
+
+
+def _steps(xp: Tensor, b_hh: Tensor | None) -> tuple[Tensor, ...]:
+    """[B, T, G*H] -> T views [B, G*H] (+ b_hh): one unbind, whose backward is one stack, where slicing
+    step by step cost an op per step forward and a zero-filled [B, T, G*H] per step backward."""
+    return (xp if b_hh is None else xp + b_hh).unbind(1)
+
+
+def _traced(trace: LayerTrace | None, xp: Tensor, outs: list[Tensor]) -> Tensor:
+    """The layer's output [B, T, H], kept in the trace with its h_t and input projection."""
+    seq = torch.stack(outs, 1)
     if trace is not None:
         trace.h.extend(outs)
-    return torch.stack(outs, 1), h
+        trace.xp, trace.seq = xp, seq
+    return seq
 
 
 @dataclass(frozen=True)
@@ -97,10 +135,11 @@ class CellSpec:
     gate_names: tuple[str, ...]
     layer: Callable
     has_cell_state: bool = False
+    h_via_w_hh: bool = True        # h_t reaches step t+1 only through h_t W_hh^T (not gru: z * h_t)
 
 
 CELL_SPECS: dict[str, CellSpec] = {
     "rnn": CellSpec(torch.nn.RNN, 1, (), rnn_layer),
     "lstm": CellSpec(torch.nn.LSTM, 4, ("i", "f", "g", "o"), lstm_layer, has_cell_state=True),
-    "gru": CellSpec(torch.nn.GRU, 3, ("r", "z", "n"), gru_layer),
+    "gru": CellSpec(torch.nn.GRU, 3, ("r", "z", "n"), gru_layer, h_via_w_hh=False),
 }

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .cells import LayerTrace
+from .cells import LayerTrace, grads, row0
 from .config import ModelConfig, TrainConfig
 from .init import initialise
 from .model import RecurrentNet, State, detach_state
@@ -72,24 +72,18 @@ def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
 
 def probe_from_traces(traces: list[LayerTrace], out: Tensor, loss: float, cell_state: bool,
                       grads_h=None, grads_c=None, grads_last=None) -> Probe:
-    """Row 0 of recorded traces -> Probe of numpy arrays. grads_*: [L][T] tensors [B, H] or None."""
-    def rows(per_layer):  # [L][T] of [B, H] -> [L, T, H], row 0
-        return torch.stack([torch.stack(layer)[:, 0] for layer in per_layer]).detach().cpu().numpy()
+    """Row 0 of recorded traces -> Probe of numpy arrays. grads_*: per layer [T, H] tensors (row 0) or None."""
+    def numpy(per_layer):  # [L] of [T, H] -> [L, T, H]
+        return torch.stack(per_layer).detach().numpy()
 
-    def norms(per_layer):  # [L][T] of [B, H] (or None: no path to the loss) -> [L, T] of ||row 0||
-        if per_layer is None:
-            return None
-        return rows([[torch.zeros_like(h) if g is None else g for g, h in zip(gl, hl)]
-                     for gl, hl in zip(per_layer, traces_h)]).__pow__(2).sum(-1) ** 0.5
+    def norms(per_layer):  # [L] of [T, H] -> [L, T] of ||row 0||
+        return None if per_layer is None else torch.linalg.vector_norm(torch.stack(per_layer), dim=-1).numpy()
 
-    traces_h = [tr.h for tr in traces]
-    gates = {}
-    if traces[0].gates:
-        for name in traces[0].gates:
-            gates[name] = rows([tr.gates[name] for tr in traces])
-    return Probe(hidden=rows([tr.h for tr in traces]), cell=rows([tr.c for tr in traces]) if cell_state else None,
+    gates = {name: numpy([row0(tr.gates[name]) for tr in traces]) for name in traces[0].gates}
+    return Probe(hidden=numpy([tr.seq[0] for tr in traces]),
+                 cell=numpy([row0(tr.c) for tr in traces]) if cell_state else None,
                  gates=gates, grad_h=norms(grads_h), grad_c=norms(grads_c), grad_h_last=norms(grads_last),
-                 out=out[0].detach().cpu().numpy(), loss=loss)
+                 out=out.detach()[0].numpy(), loss=loss)
 
 
 class TorchEngine:
@@ -98,12 +92,29 @@ class TorchEngine:
     def __init__(self, task: Task, mcfg: ModelConfig, tcfg: TrainConfig, model: RecurrentNet | None = None):
         self.task, self.mcfg, self.tcfg = task, mcfg, tcfg
         self.model = model if model is not None else build_model(task, mcfg, tcfg)
-        self.params = [p for p in self.model.parameters()]
+        self._names, self.params = map(list, zip(*self.model.named_parameters()))  # the model has no buffers
+        self._views()
         self.optimizer = OPTIMIZERS[tcfg.optimizer](self.params, tcfg)
         self._good: list[Tensor] | None = None
         # the probe's NumPy twin (eval mode, so no dropout); none for the peephole lstm
         self._net = None if mcfg.peephole else NetConfig.from_model_config(
             dataclasses.replace(mcfg, dropout=0.0), task.input_size, task.output_size, task.kind)
+
+    def _views(self) -> None:
+        """Views of the weights (updated in place, no autograd) and the gradients' flat buffer: each p.grad
+        is a view of it (backward adds into the views in place), so zeroing all gradients and their
+        global norm are one op each instead of one per parameter. The model's parameters must stay the
+        same tensors (load_state_dict copies into them: fine)."""
+        self._data = [p.detach() for p in self.params]
+        self._grad = torch.zeros(sum(p.numel() for p in self.params), dtype=self.params[0].dtype)
+        self._grads = [g.view_as(p) for g, p in zip(self._grad.split([p.numel() for p in self.params]), self.params)]
+
+    def __getstate__(self) -> dict:  # views do not survive pickling (they would come back as copies)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_data", "_grad", "_grads")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     # ---- training ------------------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:
@@ -115,8 +126,9 @@ class TorchEngine:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def train_step(self, batch: Batch, state: State = None, record: bool = False) -> StepResult:
-        """One optimizer step. With record=True the explicit loop runs and its h_t keep their gradients,
-        so the probe of this very step comes for free (used when the batch is the probe input)."""
+        """One optimizer step. With record=True the explicit loop runs and keeps the gradients the probe
+        needs (LayerTrace.keep_grads), so the probe of this very step comes almost for free (used when
+        the batch is the probe input)."""
         model, kind = self.model, self.task.kind
         if not model.training:
             model.train()
@@ -124,16 +136,16 @@ class TorchEngine:
         if record:
             out, new_state, traces = model.forward_recorded(batch.x, state)
             for tr in traces:
-                for t in tr.h + tr.c:
-                    t.retain_grad()
+                tr.keep_grads(model.spec.h_via_w_hh)
         else:
             out, new_state = model(batch.x, state)
         loss = masked_loss(kind, out, batch)
-        self.optimizer.zero_grad(set_to_none=True)
+        self._zero_grads()
         loss.backward()
-        grads = [p.grad for p in self.params if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm(grads)
+        norm = torch.linalg.vector_norm(self._grad)  # global norm of all gradients, before clipping
         loss_v, norm_v = loss.item(), norm.item()
+        # the probe of this step, before the update changes the W_hh its gradients went through
+        probe = None if traces is None else self._step_probe(traces, out, loss_v)
         clip = self.tcfg.clip
         clipped = clip > 0 and norm_v + 1e-6 > clip
         finite = math.isfinite(loss_v) and math.isfinite(norm_v)
@@ -141,12 +153,23 @@ class TorchEngine:
             if clip > 0:
                 torch.nn.utils.clip_grads_with_norm_(self.params, clip, norm)
             self.optimizer.step()
-        probe = None
-        if traces is not None:
-            probe = probe_from_traces(traces, out, loss_v, model.spec.has_cell_state,
-                                      grads_h=[[t.grad for t in tr.h] for tr in traces],
-                                      grads_c=[[t.grad for t in tr.c] for tr in traces] if model.spec.has_cell_state else None)
         return StepResult(loss_v, norm_v, clipped, finite, detach_state(new_state), out.detach(), probe)
+
+    def _zero_grads(self) -> None:
+        """Zero every gradient (the flat buffer), first handing its view back to any parameter whose .grad
+        was replaced (optimizer.zero_grad(set_to_none=True) from outside, say). Every parameter takes part
+        in every forward, so zeros rather than None change nothing for the optimizers."""
+        for p, g in zip(self.params, self._grads):
+            if p.grad is not g:
+                p.grad = g
+        self._grad.zero_()
+
+    def _step_probe(self, traces: list[LayerTrace], out: Tensor, loss: float) -> Probe:
+        """The probe of a recorded step from its kept gradients (after backward, before the update)."""
+        rnn, cell_state = self.model.rnn, self.model.spec.has_cell_state
+        grads_h = [tr.grad_h(getattr(rnn, f"weight_hh_l{k}")) for k, tr in enumerate(traces)]
+        grads_c = [row0(grads(tr.c)) for tr in traces] if cell_state else None
+        return probe_from_traces(traces, out, loss, cell_state, grads_h=grads_h, grads_c=grads_c)
 
     def _eval(self) -> None:
         if self.model.training:  # module.eval() walks every submodule; skip it when already there
@@ -182,8 +205,7 @@ class TorchEngine:
         as autograd, several times cheaper for one sequence); the peephole LSTM uses autograd."""
         if self._net is None:
             return self.probe_autograd(batch, last, spectral)
-        with torch.no_grad():
-            params = {k: v.detach().numpy() for k, v in self.model.state_dict().items()}
+        params = {name: d.numpy() for name, d in zip(self._names, self._data)}  # zero-copy views
         p = probe_arrays(params, self._net, batch, last)
         if spectral and self.mcfg.hidden_size <= SPECTRAL_MAX_H:
             p.spectral_radius = spectral_radius_of(params, self.mcfg)
@@ -204,10 +226,13 @@ class TorchEngine:
                 loss_last = step_losses(kind, out, batch)[0, last_counted_step(batch)]
                 gl = torch.autograd.grad(loss_last, hs, allow_unused=True)
         L, T = len(traces), batch.steps
-        split = lambda flat: [list(flat[k * T:(k + 1) * T]) for k in range(L)]  # noqa: E731
+
+        def split(flat, like):  # [L*T] of [B, H] (None: no path to the loss) -> [L] of [T, H], row 0
+            full = [torch.zeros_like(h) if d is None else d for d, h in zip(flat, like)]
+            return [row0(full[k * T:(k + 1) * T]) for k in range(L)]
         probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
-                                  grads_h=split(g[:L * T]), grads_c=split(g[L * T:]) if cs else None,
-                                  grads_last=split(gl) if gl is not None else None)
+                                  grads_h=split(g[:L * T], hs), grads_c=split(g[L * T:], cs) if cs else None,
+                                  grads_last=split(gl, hs) if gl is not None else None)
         if spectral and model.cfg.hidden_size <= SPECTRAL_MAX_H:
             probe.spectral_radius = spectral_radius_of(
                 {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
@@ -250,12 +275,10 @@ class TorchEngine:
 
     def mark_good(self) -> None:
         """Remember the current weights as the last good ones (one fused copy into kept buffers)."""
-        with torch.no_grad():
-            if self._good is None:
-                self._good = [p.detach().clone() for p in self.params]
-            else:
-                torch._foreach_copy_(self._good, [p.detach() for p in self.params])
+        if self._good is None:
+            self._good = [d.clone() for d in self._data]
+        else:
+            torch._foreach_copy_(self._good, self._data)
 
     def restore_good(self) -> None:
-        with torch.no_grad():
-            torch._foreach_copy_([p.detach() for p in self.params], self._good)
+        torch._foreach_copy_(self._data, self._good)

@@ -74,7 +74,25 @@ class RecurrentNet(nn.Module):
             return x.to(self.dtype)
         if self.embedding is not None:
             return self.embedding(x)
-        return F.one_hot(x, self.input_size).to(self.dtype)
+        return self._one_hot(x)
+
+    def _one_hot(self, x: Tensor) -> Tensor:
+        """[B, T] ids -> [B, T, V] floats. The last one is kept and handed out again while x is the
+        same unchanged tensor: the small tasks feed the very same batch at every step (the course
+        builds its one-hot input once, too), and building it cost a few percent of their step. Batches are
+        never changed in place (through a NumPy view the version check would not see it)."""
+        key = (x._version, self.dtype)
+        kept = self.__dict__.get("_kept_one_hot")
+        if kept is not None and kept[0] is x and kept[1] == key:
+            return kept[2]
+        enc = F.one_hot(x, self.input_size).to(self.dtype)
+        self.__dict__["_kept_one_hot"] = (x, key, enc)   # not Module.__setattr__: a plain cache
+        return enc
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_kept_one_hot", None)  # a cache: not pickled
+        return state
 
     def output(self, h: Tensor) -> Tensor:
         return self.head(h) if self.head is not None else h

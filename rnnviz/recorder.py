@@ -3,13 +3,46 @@
 History keeps every epoch until `max_epochs` records, then thins the older half (keeps every other
 one), so memory stays bounded for any run length; probes (the big part: hidden states and gates) have
 their own byte budget. `thinned` says whether anything was dropped, for figures to say so.
+
+A record's prediction is kept as the probe's raw outputs [T, O] and turned into the readable dict when
+it is first read: building the dict in the training loop cost as much as a training step for short
+sequences, and the dicts were most of a record's memory (and of what goes to another process).
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .probes import Probe
+
+
+class Deferred:
+    """A value built on first use: fn(arg). Picklable when fn and arg are (a tasks.base.Describer and
+    an array of outputs, say)."""
+    __slots__ = ("fn", "arg")
+
+    def __init__(self, fn: Callable[[Any], Any], arg: Any):
+        self.fn, self.arg = fn, arg
+
+
+class BuiltOnRead:
+    """A dataclass field that may be set to a Deferred: the first read builds the value and keeps it,
+    so every reader sees the plain value."""
+
+    def __set_name__(self, owner, name: str):
+        self.key = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None                      # the field's default
+        value = obj.__dict__[self.key]
+        if isinstance(value, Deferred):
+            value = obj.__dict__[self.key] = value.fn(value.arg)
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.key] = value
 
 
 @dataclass
@@ -24,7 +57,7 @@ class EpochRecord:
     grad_norm: float = 0.0        # global gradient norm before clipping, mean over the epoch's steps
     clipped: float = 0.0          # fraction of the epoch's steps whose gradient was clipped
     seconds: float = 0.0          # wall time since the run started
-    prediction: dict | None = None  # task.describe() of the probe at this epoch
+    prediction: dict | None = BuiltOnRead()  # task.describe() of the probe at this epoch (may be set Deferred)
     probe: Probe | None = None
 
     def to_json(self) -> dict:

@@ -1,6 +1,7 @@
 """The instrumented loop must be torch.nn, step for step: outputs, states, parameter gradients,
 and ||dL/dh_t|| equal to torch.autograd.grad of the same loss with respect to h_t."""
 import itertools
+import pickle
 
 import pytest
 import torch
@@ -116,15 +117,28 @@ def test_grad_norms_equal_autograd(cell, layers):
     assert abs(probe.hidden[-1] - torch.stack([h[0] for h in hs[-1]]).detach().numpy()).max() < 1e-10
 
 
-def test_grad_norms_recorded_in_training_step_equal_autograd():
-    """When the probe is the training batch, the trainer reads ||dL/dh_t|| from the step itself."""
+@pytest.mark.parametrize("cell,layers,peephole", [
+    ("rnn", 1, False), ("rnn", 2, False), ("lstm", 1, False), ("lstm", 2, False), ("gru", 1, False),
+    ("gru", 2, False), ("lstm", 2, True)])
+def test_grad_norms_recorded_in_training_step_equal_autograd(cell, layers, peephole):
+    """When the probe is the training batch, the trainer reads the probe from the step itself: the same
+    numbers as torch.autograd.grad with respect to every h_t and c_t at the weights before the update."""
     task = make_task("hihell")
-    eng = TorchEngine(task, ModelConfig(cell="lstm", hidden_size=5), TrainConfig(dtype="float64", lr=0.1))
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=5, num_layers=layers, peephole=peephole),
+                      TrainConfig(dtype="float64", lr=0.1))
     batch = task.probe()
-    expected = eng.probe(batch, last=False)  # before the update
+    expected = eng.probe_autograd(batch, last=False)  # before the update
     res = eng.train_step(batch, record=True)
-    assert abs(res.probe.grad_h - expected.grad_h).max() < 1e-10
-    assert abs(res.probe.hidden - expected.hidden).max() < 1e-12
+    for name in ("hidden", "cell", "grad_h", "grad_c", "out"):
+        a, b = getattr(res.probe, name), getattr(expected, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert abs(a - b).max() < 1e-10, name
+    assert res.probe.gates.keys() == expected.gates.keys()
+    for g in expected.gates:
+        assert abs(res.probe.gates[g] - expected.gates[g]).max() < 1e-12
+    assert abs(res.probe.loss - expected.loss) < 1e-12
+    assert abs(res.probe.grad_h).min() > 0
 
 
 def test_regression_task_grad_norms_with_mask():
@@ -187,3 +201,18 @@ def test_engine_probe_equals_autograd_probe(cell, layers, dtype, emb):
     for g in b.gates:
         assert abs(a.gates[g] - b.gates[g]).max() < tol
     assert abs(a.loss - b.loss) < tol
+
+
+def test_one_hot_input_is_kept_while_unchanged():
+    """The one-hot of the same unchanged batch is built once (the small tasks feed one batch at every
+    step); a change in place, a new dtype or another batch builds it again; pickles leave it out."""
+    model = _model("rnn", 1, 4, 5, torch.float32)
+    x = torch.tensor([[0, 1, 2]])
+    a = model.encode(x)
+    assert model.encode(x) is a
+    assert model.encode(x.clone()) is not a
+    x[0, 0] = 3
+    assert model.encode(x)[0, 0].tolist() == [0, 0, 0, 1, 0]
+    model.double()
+    assert model.encode(x).dtype == torch.float64
+    assert "_kept_one_hot" not in pickle.loads(pickle.dumps(model)).__dict__

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -73,6 +74,24 @@ def test_describe_perfect_output(name):
     assert d["text"] == d["target_text"]
     right, counted = task.accuracy(perfect_output(task, batch), batch)
     assert right == counted > 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_describer_reads_any_outputs_of_its_batch(name):
+    """A Describer (what records keep to build their prediction when read) gives describe()'s dict for
+    outputs as a tensor or an array, also after plain pickling; it does not carry the task's data."""
+    task = make_task(name)
+    batch = task.probe()
+    out = torch.randn(1, batch.steps, task.output_size, generator=torch.Generator().manual_seed(0))
+    d = task.describe(out, batch)
+    describer = pickle.loads(pickle.dumps(task.describer(batch)))
+    assert describer(out[0]) == describer(out[0].numpy()) == d
+    assert len(pickle.dumps(describer)) < 4096
+    if task.kind == "classify":
+        assert d["predicted"] == [task.vocab[i] for i in out[0].argmax(-1).tolist()]
+        assert all([p for _, p in top] == sorted((p for _, p in top), reverse=True) for top in d["topk"])
+    else:
+        assert d["predicted"] == out[0, :, 0].double().tolist()
 
 
 def test_bad_options_raise():

@@ -1,19 +1,23 @@
 """Trainer behaviour: loss falls, runs are reproducible, stop/pause work from another thread,
 divergence stops with a reason and good weights, history stays bounded."""
 import dataclasses
+import json
 import math
+import pickle
 import threading
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from rnnviz.callbacks import ConvergenceStop, Recorder
 from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.engine import TorchEngine
 from rnnviz.recorder import EpochRecord, History
 from rnnviz.probes import Probe
 from rnnviz.tasks import make_task
-from rnnviz.trainer import Callback, Trainer
+from rnnviz.trainer import SCORE_EVERY, Callback, Trainer
 
 
 def _run(task_name="hihell", cbs=(), **train):
@@ -153,3 +157,73 @@ def test_clipping_is_recorded():
     assert all(r.grad_norm > 1e-3 for r in h.records)
     _, h2 = _run(epochs=5)
     assert all(r.clipped == 0.0 for r in h2.records)
+
+
+def test_training_accuracy_counts_every_step():
+    """train_acc is right/counted over all the steps of a record interval (scored in groups, at the
+    record point or every SCORE_EVERY steps): the same as scoring each step on its own."""
+    task = make_task("anbn")
+    m, t = task.suggested()
+    rec = Recorder(probe_every=10**9)
+    tr = Trainer(task, m, dataclasses.replace(t, steps=40), [rec], record_every=20)
+    assert SCORE_EVERY < 20
+    seen, step = [], tr.engine.train_step
+
+    def spy(batch, state=None, record=False):
+        res = step(batch, state, record)
+        seen.append((res.out, batch))
+        return res
+    tr.engine.train_step = spy
+    tr.run()
+    assert len(rec.history.records) == 2
+    for k, r in enumerate(rec.history.records):
+        right = counted = 0
+        for out, b in seen[20 * k:20 * (k + 1)]:
+            mask = (torch.cumsum((b.x == task._index["b"]).long(), 1) > 0) & (b.y != -100)
+            right += int(((out.argmax(-1) == b.y) & mask).sum())
+            counted += int(mask.sum())
+        assert r.train_acc == right / counted
+
+
+def test_prediction_is_built_when_read_and_pickles_small():
+    """A record keeps the probe's raw outputs; reading .prediction builds task.describe() of them, the
+    same dict before and after plain pickling and through JSON."""
+    task = make_task("seoul")
+    _, h = _run("seoul", epochs=3)
+    rec = h.records[-1]
+    unread = pickle.dumps(rec)
+    expected = task.describe(torch.from_numpy(rec.probe.out)[None], task.probe())
+    assert rec.prediction == expected and rec.prediction["kind"] == "tokens"
+    assert pickle.loads(unread).prediction == expected
+    assert len(unread) < len(pickle.dumps(rec))  # read once, the record carries the dict
+    assert pickle.loads(pickle.dumps(rec)).prediction == expected
+    assert EpochRecord.from_json(json.loads(json.dumps(rec.to_json()))).prediction == expected
+    r = EpochRecord(epoch=1, step=1, loss=1.0)
+    assert r.prediction is None
+    r.prediction = {"kind": "values"}
+    assert r.prediction == {"kind": "values"}
+
+
+def test_engine_gradients_and_pickling():
+    """The engine keeps its gradients in one flat buffer (p.grad are views): the recorded norm is the
+    global norm, a .grad replaced from outside is handed back, and a pickled engine (a worker's, sent
+    back) rebuilds its views and trains on exactly as the original."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    a = TorchEngine(task, m, t)
+    batch = task.probe()
+    res = a.train_step(batch)
+    assert res.grad_norm == pytest.approx(torch.nn.utils.get_total_norm([p.grad for p in a.params]).item(), rel=1e-6)
+    a.optimizer.zero_grad(set_to_none=True)
+    res = a.train_step(batch, record=True)
+    assert res.grad_norm == pytest.approx(torch.nn.utils.get_total_norm([p.grad for p in a.params]).item(), rel=1e-6)
+    b = pickle.loads(pickle.dumps(a))
+    for _ in range(3):
+        ra, rb = a.train_step(batch, record=True), b.train_step(batch, record=True)
+        assert (ra.loss, ra.grad_norm) == (rb.loss, rb.grad_norm)
+    assert all(torch.equal(p, q) for p, q in zip(a.params, b.params))
+    b.mark_good()
+    good = [p.detach().clone() for p in b.params]
+    b.train_step(batch)
+    b.restore_good()
+    assert all(torch.equal(p, q) for p, q in zip(b.params, good))

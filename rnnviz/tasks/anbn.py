@@ -128,14 +128,13 @@ class Anbn(Task):
     def deterministic_mask(self, batch: Batch) -> torch.Tensor:
         """BoolTensor [B, T]: True where the input prefix x[:, :t+1] contains a 'b' and the step has
         a target. Example n=2: x = a a b b a a, y = a b b a a EOS -> mask F F T T T T."""
-        seen_b = torch.cumsum((batch.x == self._index["b"]).long(), dim=1) > 0   # [B, T]
-        return seen_b & (batch.y != IGNORE)
+        return torch.from_numpy(self.counted_mask(batch))
 
-    def accuracy(self, out: torch.Tensor, batch: Batch) -> tuple[int, int]:
-        """(right, counted) over the deterministic positions only (see the module docstring)."""
-        counted = self.deterministic_mask(batch)
-        right = (out.argmax(-1) == batch.y) & counted
-        return int(right.sum()), int(counted.sum())
+    def counted_mask(self, batch: Batch) -> np.ndarray:
+        """Accuracy counts the deterministic positions only (see the module docstring and
+        deterministic_mask); NumPy, as Task.accuracy."""
+        seen_b = np.logical_or.accumulate(batch.x.numpy() == self._index["b"], axis=1)   # [B, T]
+        return seen_b & (batch.y.numpy() != IGNORE)
 
     @classmethod
     def suggested(cls) -> tuple[ModelConfig, TrainConfig]:

@@ -118,44 +118,25 @@ class Task:
 
     # ---- reading outputs ---------------------------------------------------------------------
     def describe(self, out: torch.Tensor, batch: Batch, k: int = 3) -> dict:
-        """Readable prediction for row 0 of `batch` given outputs out: [B, T, O].
+        """Readable prediction for row 0 of `batch` given outputs out: [B, T, O] (see Describer)."""
+        return self.describer(batch, k)(out[0])
 
-        classify -> {"kind": "tokens", "input": [str], "target": [str|None], "predicted": [str],
-                     "correct": [bool|None], "topk": [[[token, prob], ...k] per step],
-                     "text": str, "target_text": str, "sep": str}
-        regress  -> {"kind": "values", "input": [float], "target": [float], "predicted": [float], "mse": float}
-        """
-        if self.kind == "regress":
-            pred = out[0, :, 0].detach().double()
-            tgt = batch.y[0, :, 0].double()
-            m = batch.mask[0].double() if batch.mask is not None else torch.ones_like(tgt)
-            return {"kind": "values", "input": batch.x[0, :, 0].tolist(), "target": tgt.tolist(),
-                    "predicted": pred.tolist(), "mse": float((((pred - tgt) ** 2) * m).sum() / m.sum())}
-        probs = torch.softmax(out[0].detach().double(), -1)  # [T, V]
-        top_p, top_i = probs.topk(min(k, probs.shape[-1]), -1)
-        top_p, top_i = top_p.numpy().round(5).tolist(), top_i.tolist()
-        vocab = self.vocab
-        predicted = [vocab[ids[0]] for ids in top_i]  # top-1 is the argmax
-        target = [vocab[t] if t != IGNORE else None for t in batch.y[0].tolist()]
-        return {
-            "kind": "tokens",
-            "input": [vocab[i] for i in batch.x[0].tolist()],
-            "target": target,
-            "predicted": predicted,
-            "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
-            "topk": [[[vocab[i], p] for p, i in zip(ps, ids)] for ps, ids in zip(top_p, top_i)],
-            "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
-            "target_text": self.sep.join(t for t in target if t is not None),
-            "sep": self.sep,
-        }
+    def describer(self, batch: Batch, k: int = 3) -> "Describer":
+        """describe() of row 0 of this fixed batch, for any number of outputs."""
+        return Describer(self, batch, k)
 
     def accuracy(self, out: torch.Tensor, batch: Batch) -> tuple[int, int]:
-        """(right, counted) over the positions that have a target. Regress tasks: (0, 0)."""
+        """(right, counted) over the positions that count (counted_mask). Regress tasks: (0, 0).
+        In NumPy: it runs at every training step, and small-array ops cost half of torch's there."""
         if self.kind != "classify":
             return 0, 0
-        counted = batch.y != IGNORE
-        right = (out.argmax(-1) == batch.y) & counted
-        return int(right.sum()), int(counted.sum())
+        counted = self.counted_mask(batch)
+        right = (out.detach().cpu().numpy().argmax(-1) == batch.y.numpy()) & counted
+        return np.count_nonzero(right), np.count_nonzero(counted)
+
+    def counted_mask(self, batch: Batch) -> np.ndarray:
+        """bool [B, T]: the positions accuracy counts (every position with a target)."""
+        return batch.y.numpy() != IGNORE
 
     # ---- text <-> ids (token tasks) ------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -182,3 +163,53 @@ class Task:
 
     def to_config(self) -> dict[str, Any]:
         return {"name": self.name, "options": dataclasses.asdict(self.options), "vocab": list(self.vocab)}
+
+
+class Describer:
+    """Readable predictions for row 0 of one fixed batch (the probe): call it with outputs [T, O].
+
+    classify -> {"kind": "tokens", "input": [str], "target": [str|None], "predicted": [str],
+                 "correct": [bool|None], "topk": [[[token, prob], ...k] per step],
+                 "text": str, "target_text": str, "sep": str}
+    regress  -> {"kind": "values", "input": [float], "target": [float], "predicted": [float], "mse": float}
+
+    What does not change between calls (inputs, targets, the vocabulary) is read once. It keeps no
+    reference to the task (whose data can be large), so it pickles small: records carry one to build
+    their prediction when it is read (rnnviz.recorder).
+    """
+
+    def __init__(self, task: Task, batch: Batch, k: int = 3):
+        self.kind, self.k = task.kind, k
+        if self.kind == "regress":
+            self.input = batch.x[0, :, 0].tolist()
+            self.target = batch.y[0, :, 0].double().numpy()                                # [T]
+            self.mask = batch.mask[0].double().numpy() if batch.mask is not None else np.ones_like(self.target)
+            return
+        self.vocab, self.sep = list(task.vocab), task.sep
+        self.input = [self.vocab[i] for i in batch.x[0].tolist()]
+        self.target = [self.vocab[t] if t != IGNORE else None for t in batch.y[0].tolist()]
+        self.target_text = self.sep.join(t for t in self.target if t is not None)
+
+    def __call__(self, out) -> dict:
+        """out: [T, O] outputs of row 0 (logits or values), a tensor or an array."""
+        out = torch.as_tensor(out).detach().double()
+        if self.kind == "regress":
+            pred, tgt, m = out[:, 0], torch.from_numpy(self.target), torch.from_numpy(self.mask)
+            return {"kind": "values", "input": list(self.input), "target": tgt.tolist(),
+                    "predicted": pred.tolist(), "mse": float((((pred - tgt) ** 2) * m).sum() / m.sum())}
+        probs = torch.softmax(out, -1)  # [T, V]
+        top_p, top_i = probs.topk(min(self.k, probs.shape[-1]), -1)
+        top_p, top_i = top_p.numpy().round(5).tolist(), top_i.tolist()
+        vocab, target = self.vocab, self.target
+        predicted = [vocab[ids[0]] for ids in top_i]  # top-1 is the argmax
+        return {
+            "kind": "tokens",
+            "input": list(self.input),
+            "target": list(target),
+            "predicted": predicted,
+            "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
+            "topk": [[[vocab[i], p] for p, i in zip(ps, ids)] for ps, ids in zip(top_p, top_i)],
+            "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
+            "target_text": self.target_text,
+            "sep": self.sep,
+        }

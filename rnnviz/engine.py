@@ -198,6 +198,12 @@ class TorchEngine:
         self._eval()
         return self.model(x, state)
 
+    def spectral_radius(self) -> dict[str, list[float]]:
+        """The recurrent blocks' spectral radii at the current weights ({} above SPECTRAL_MAX_H units)."""
+        if self.mcfg.hidden_size > SPECTRAL_MAX_H:
+            return {}
+        return spectral_radius_of({name: d.numpy() for name, d in zip(self._names, self._data)}, self.mcfg)
+
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         """Look at row 0 of `batch` at the current weights (eval mode: no dropout): h_t, c_t, gates,
         ||dL/dh_t|| for L = mean loss and (last=True) for L = the final counted step's loss.

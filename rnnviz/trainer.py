@@ -162,7 +162,11 @@ class Trainer:
                     is_probe = at_record and self._same_as_probe(batch)
                     if not _fits(state, batch):
                         state = None
-                    res = self.engine.train_step(batch, state if carry else None, record=want_probe and is_probe)
+                    record = want_probe and is_probe
+                    rho = self.engine.spectral_radius() if record and self._spectral else {}  # the probe's weights
+                    res = self.engine.train_step(batch, state if carry else None, record=record)
+                    if res.probe is not None:
+                        res.probe.spectral_radius = rho
                     self.step += 1
                     if not res.finite:
                         self.engine.restore_good()

@@ -13,7 +13,7 @@ import torch
 
 from rnnviz.callbacks import ConvergenceStop, Recorder
 from rnnviz.config import ModelConfig, TrainConfig
-from rnnviz.engine import TorchEngine
+from rnnviz.engine import TorchEngine, build_model
 from rnnviz.recorder import EpochRecord, History
 from rnnviz.probes import Probe
 from rnnviz.tasks import make_task
@@ -227,3 +227,14 @@ def test_engine_gradients_and_pickling():
     b.train_step(batch)
     b.restore_good()
     assert all(torch.equal(p, q) for p, q in zip(b.params, good))
+
+
+def test_a_probe_recorded_in_the_step_has_the_spectral_radius_of_its_weights():
+    task = make_task("hihell")      # the batch is the probe input: probes come from the step itself
+    m, t = task.suggested()
+    rec = Recorder(spectral=True)
+    w0 = build_model(task, m, t).state_dict()["rnn.weight_hh_l0"].double().numpy()
+    Trainer(task, m, dataclasses.replace(t, epochs=3), [rec]).run()
+    first = rec.history.records[0].probe
+    assert first.spectral_radius["h"] == [pytest.approx(np.abs(np.linalg.eigvals(w0)).max(), rel=1e-6)]
+    assert all(r.probe.spectral_radius for r in rec.history.records)

@@ -90,6 +90,10 @@ class NumpyEngine:
         out, cache = network.forward(self.params, self.cfg, _np(x), *self._split(state))
         return torch.from_numpy(out), self._final_state(cache)
 
+    def spectral_radius(self) -> dict[str, list[float]]:
+        """The recurrent blocks' spectral radii at the current weights ({} above SPECTRAL_MAX_H units)."""
+        return spectral_radius_of(self.params, self.mcfg) if self.cfg.hidden_size <= SPECTRAL_MAX_H else {}
+
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
         if spectral and self.cfg.hidden_size <= SPECTRAL_MAX_H:

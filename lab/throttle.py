@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
 SHARE = 0.2
-MIN_LIVE = 0.5   # seconds: a live view is redrawn at most twice a second
+MIN_LIVE = 1.0   # seconds: a live view is redrawn at most once a second
 MAX_WAIT = 1.0   # seconds: however costly a build was (the first one pays for cold imports), rebuild at least this often...
 BUDGET = 0.5     # ...unless live builds of all sessions together already take this share of the server's time
 WINDOW = 2.0     # seconds over which that share is measured

@@ -272,7 +272,8 @@ class _Worker:
     """One worker process (or, local=True, a worker thread in this process), a socket to it and the
     thread that reads what it sends. `ready` once it has started up and warmed up."""
 
-    def __init__(self, local: bool = False):
+    def __init__(self, local: bool = False, on_ready=None):
+        self.on_ready = on_ready
         ours, theirs = socket.socketpair()
         if local:
             self.process = None
@@ -304,6 +305,8 @@ class _Worker:
             for kind, run_id, *args in batch:
                 if kind == "ready":
                     self.ready = True
+                    if self.on_ready is not None:
+                        self.on_ready()
                 elif (run := self.runs.get(run_id)) is not None:
                     run._receive(kind, *args)
                     if kind == "end":
@@ -330,11 +333,12 @@ class Pool:
         self._lock = threading.Lock()
 
     def start(self) -> "Pool":
-        """Start the processes now (each takes a few seconds to import torch) rather than on the first run."""
+        """Start the processes now rather than on the first run. One at a time: each takes seconds of
+        CPU to import torch, and starting them all at once would slow the page and the first run."""
         with self._lock:
             self._workers = [w for w in self._workers if w.alive]
-            while len(self._workers) < self.size:
-                self._workers.append(_Worker())
+            if len(self._workers) < self.size and all(w.ready for w in self._workers):
+                self._workers.append(_Worker(on_ready=self.start))
         return self
 
     def submit(self, run: RemoteRun) -> RemoteRun:

@@ -135,3 +135,12 @@ def test_runs_before_the_processes_are_ready_train_here_one_at_a_time():
         assert third._worker is pool._workers[0] and third.wait(30)
     finally:
         pool.close()
+
+
+def test_worker_processes_start_one_after_the_other():
+    pool = Pool(2).start()
+    try:
+        assert len(pool._workers) == 1                    # the second waits for the first to be ready
+        until(lambda: len(pool._workers) == 2 and all(w.ready for w in pool._workers), 90)
+    finally:
+        pool.close()

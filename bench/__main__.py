@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")   # before numpy loads (torch imports it): idle BLAS threads spin on CPU time
+import torch  # noqa: E402
 
 PARTS = ("core", "numpy", "memory", "app", "classroom")
 
@@ -68,7 +70,6 @@ def core_table(core: dict, numpy_part: dict | None) -> str:
 def main(argv=None) -> int:
     args = _args(argv if argv is not None else sys.argv[1:])
     torch.set_num_threads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from . import core, memory
     from .util import machine
 

@@ -51,11 +51,10 @@ ACTIVE = ("queued", "running", "paused")
 log = logging.getLogger("rnnviz.lab")
 
 
-class ShiftedRecorder(Recorder):
-    """A Recorder that continues a History: epochs, steps and seconds count on from its last record."""
+class Shift(Callback):
+    """Continue a History: a run's records count on from its last record (epochs, steps, seconds)."""
 
     def __init__(self, history: History):
-        super().__init__(history)
         last = history.last
         self.epoch0, self.step0, self.seconds0 = (last.epoch, last.step, last.seconds) if last else (0, 0, 0.0)
 
@@ -63,7 +62,6 @@ class ShiftedRecorder(Recorder):
         rec.epoch += self.epoch0
         rec.step += self.step0
         rec.seconds += self.seconds0
-        super().on_record(run, rec)
 
 
 class WeightKeeper(Callback):
@@ -124,12 +122,15 @@ class Job:
         self.lesson, self.name, self.task, self.mcfg, self.tcfg = lesson, name, task, mcfg, tcfg
         self.origin = origin                  # where its weights came from ("" = fresh)
         self.history = history if history is not None else History()
-        self.recorder = ShiftedRecorder(self.history)
+        self.shift = Shift(self.history)
         self.weights = weights if weights is not None else WeightKeeper()
         self.lr_asked = tcfg.lr
         self.stopping, self.error = False, ""
         self._queued = self._cancelled = False
-        self.trainer = RemoteRun(task, mcfg, tcfg, engine, [self.recorder, self.weights], spectral=True)
+        # shift the record's epoch, keep its weights, then let the pages see it: a view that reads the
+        # newest record (free-running a sine, sampling text) must find its weights
+        callbacks = [self.shift, self.weights, Recorder(self.history)]
+        self.trainer = RemoteRun(task, mcfg, tcfg, engine, callbacks, spectral=True)
         self.thread: threading.Thread | None = None
         self.seen = time.time()
 
@@ -241,7 +242,7 @@ class Job:
         last = self.history.last
         if self.thread is None:
             return last.epoch if last else 0
-        return self.recorder.epoch0 + self.trainer.total
+        return self.shift.epoch0 + self.trainer.total
 
     def touch(self) -> "Job":
         self.seen = time.time()

@@ -158,6 +158,9 @@ def continuations(views_: dict[str, RunView], key: str) -> None:
     prefix = st.text_input("prefix (tokens separated by spaces)", "a a b", key=f"{key}.prefix")
     want = expected_completion(prefix.split())
     for col, (name, view) in zip(st.columns(len(views_)), views_.items()):
+        if view.rec is None:        # side by side, one run may not have recorded yet
+            col.info(f"**{name}**: waiting for its first record…", icon=":material/hourglass_top:")
+            continue
         with col, views.explained(f"{name} cannot continue that prefix"):
             epoch, tokens = generation.continuation(view, prefix)
             st.markdown(f"**{name}**, greedy, with the weights of {view.unit} {epoch}")

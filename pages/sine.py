@@ -23,6 +23,9 @@ def predictions(runs):
     for col, (name, view) in zip(st.columns(len(runs)), runs.items()):
         with col:
             st.subheader(name)
+            if view.rec is None:       # side by side, one run may not have recorded yet
+                st.info("Waiting for its first record…", icon=":material/hourglass_top:")
+                continue
             free = None
             if steps:
                 with views.explained("Free running failed"):

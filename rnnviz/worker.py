@@ -258,7 +258,7 @@ class RemoteRun:
         elif kind == "status":
             self._update(progress)
         elif kind == "end":
-            self.engine = args[0]
+            self.engine = args[0] if args[0] is not None else self.engine   # the worker's, as it ended
             self._update(progress)
             for cb in self.callbacks:
                 cb.on_end(self)

@@ -168,6 +168,19 @@ def test_side_by_side_runs_wait_for_a_free_trainer(monkeypatch):
     assert all(j.state == "stopped" for j in wait(at, "gradients", finished).values())
 
 
+def test_a_run_not_recorded_yet_waits_beside_one_that_has(monkeypatch):
+    monkeypatch.setattr(jobs._S, "slots", jobs.threading.BoundedSemaphore(1))   # the second run waits
+    at = app("sine")
+    at.session_state["sine.sine.live.pace"] = 0.0
+    at.button(key="sine.train").click().run()
+    wait(at, "sine", lambda found: any(len(j.history.snapshot()) >= 2 for j in found.values()))
+    assert sorted(len(j.history.snapshot()) > 0 for j in lesson_jobs(at, "sine").values()) == [False, True]
+    assert not at.error, [e.value for e in at.error]          # no "free running failed" for the waiting one
+    assert any("Waiting for its first record" in i.value for i in at.info)
+    at.button(key="sine.stop").click().run()
+    wait(at, "sine", finished)
+
+
 # ---- bad input: a message, and nothing lost ---------------------------------------------------------------
 def test_bad_settings_show_an_error_and_keep_the_run():
     at = app()

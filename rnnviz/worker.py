@@ -67,6 +67,7 @@ class _Reporter(Recorder):
         self.pace, self.auto_stop = spec.pace, spec.auto_stop
         self.converged = ConvergenceStop(**AUTO_STOP)
         self.stopping, self.last, self.weights_sent = False, 0.0, -1e9
+        self.weight_bytes: int | None = None
 
     def on_start(self, trainer: Trainer) -> None:   # "running": the parent stops showing it as waiting
         self.send(("status", self.id, _progress(trainer)))
@@ -81,11 +82,13 @@ class _Reporter(Recorder):
         now = time.perf_counter()
         final = trainer.done + 1 >= trainer.total or self.stopping
         weights = None
-        sd = trainer.engine.state_dict()   # copies: the parent keeps them for generating at this record
-        size = sum(v.numel() * v.element_size() for v in sd.values())
-        if final or now - self.weights_sent >= size / WEIGHT_RATE:
-            # as numpy arrays: a torch tensor pickles through torch.save, slow on both sides
-            weights, self.weights_sent = {k: v.numpy() for k, v in sd.items()}, now
+        if self.weight_bytes is None:
+            self.weight_bytes = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
+        if final or now - self.weights_sent >= self.weight_bytes / WEIGHT_RATE:
+            # copies (the parent keeps them for generating at this record), as numpy arrays: a torch
+            # tensor pickles through torch.save, slow on both sides
+            weights = {k: v.numpy() for k, v in trainer.engine.state_dict().items()}
+            self.weights_sent = now
         self.send(("record", self.id, _progress(trainer), rec, weights))
         if self.pace > 0:  # at most `pace` record points per second: slow enough to watch
             until = self.last + 1.0 / self.pace
@@ -94,7 +97,7 @@ class _Reporter(Recorder):
         self.last = time.perf_counter()
 
 
-def _train(run_id: str, spec: Spec, reporter: _Reporter, trainers: dict, send) -> None:
+def _train(run_id: str, trainers: dict, reporters: dict, send) -> None:
     trainer = trainers[run_id]
     try:
         trainer.run()
@@ -102,6 +105,7 @@ def _train(run_id: str, spec: Spec, reporter: _Reporter, trainers: dict, send) -
         pass
     send(("end", run_id, _progress(trainer), trainer.engine))
     trainers.pop(run_id, None)
+    reporters.pop(run_id, None)
 
 
 def _sender(conn, outbox: queue.SimpleQueue) -> None:
@@ -146,9 +150,10 @@ def _serve(conn, process: bool = True) -> None:
             try:
                 trainers[run_id] = Trainer(spec.task, spec.mcfg, spec.tcfg, [rep], engine=spec.engine)
             except Exception as e:   # noqa: BLE001 - a bad spec ends the run with a reason, not the worker
+                reporters.pop(run_id, None)
                 send(("end", run_id, {"status": "error", "reason": f"{type(e).__name__}: {e}"}, spec.engine))
                 continue
-            threading.Thread(target=_train, args=(run_id, spec, rep, trainers, send), daemon=True).start()
+            threading.Thread(target=_train, args=(run_id, trainers, reporters, send), daemon=True).start()
             continue
         trainer, rep = trainers.get(run_id), reporters.get(run_id)
         if trainer is None:

@@ -202,7 +202,10 @@ class TorchEngine:
         """The recurrent blocks' spectral radii at the current weights ({} above SPECTRAL_MAX_H units)."""
         if self.mcfg.hidden_size > SPECTRAL_MAX_H:
             return {}
-        return spectral_radius_of({name: d.numpy() for name, d in zip(self._names, self._data)}, self.mcfg)
+        return spectral_radius_of(self._numpy_weights(), self.mcfg)
+
+    def _numpy_weights(self) -> dict[str, np.ndarray]:
+        return {name: d.numpy() for name, d in zip(self._names, self._data)}  # zero-copy views
 
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         """Look at row 0 of `batch` at the current weights (eval mode: no dropout): h_t, c_t, gates,
@@ -211,10 +214,9 @@ class TorchEngine:
         as autograd, several times cheaper for one sequence); the peephole LSTM uses autograd."""
         if self._net is None:
             return self.probe_autograd(batch, last, spectral)
-        params = {name: d.numpy() for name, d in zip(self._names, self._data)}  # zero-copy views
-        p = probe_arrays(params, self._net, batch, last)
-        if spectral and self.mcfg.hidden_size <= SPECTRAL_MAX_H:
-            p.spectral_radius = spectral_radius_of(params, self.mcfg)
+        p = probe_arrays(self._numpy_weights(), self._net, batch, last)
+        if spectral:
+            p.spectral_radius = self.spectral_radius()
         return p
 
     def probe_autograd(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
@@ -239,17 +241,15 @@ class TorchEngine:
         probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,
                                   grads_h=split(g[:L * T], hs), grads_c=split(g[L * T:], cs) if cs else None,
                                   grads_last=split(gl, hs) if gl is not None else None)
-        if spectral and model.cfg.hidden_size <= SPECTRAL_MAX_H:
-            probe.spectral_radius = spectral_radius_of(
-                {k: v.detach().cpu().numpy() for k, v in model.rnn.named_parameters(prefix="rnn")}, model.cfg)
+        if spectral:
+            probe.spectral_radius = self.spectral_radius()
         return probe
 
     # ---- optimizer state (so a resumed run goes on as if it had never stopped) -------------------
     def optimizer_state(self) -> tuple[dict[str, Tensor], dict]:
         """Flat tensors {"<param name>:<slot>": tensor} and JSON metadata of the optimizer's state."""
-        names = [n for n, _ in self.model.named_parameters()]
         sd = self.optimizer.state_dict()
-        tensors = {f"{names[i]}:{slot}": torch.as_tensor(v).detach().clone()
+        tensors = {f"{self._names[i]}:{slot}": torch.as_tensor(v).detach().clone()
                    for i, st in sd["state"].items() for slot, v in st.items()}
         groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items() if k != "params"}
                   for g in sd["param_groups"]]
@@ -260,7 +260,7 @@ class TorchEngine:
         optimizer starts fresh; returns False then). The learning rate stays this run's."""
         if not meta or meta.get("optimizer") != self.tcfg.optimizer:
             return False
-        index = {n: i for i, (n, _) in enumerate(self.model.named_parameters())}
+        index = {n: i for i, n in enumerate(self._names)}
         state: dict[int, dict] = {}
         for key, v in tensors.items():
             name, slot = key.rsplit(":", 1)

@@ -96,8 +96,8 @@ class NumpyEngine:
 
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
-        if spectral and self.cfg.hidden_size <= SPECTRAL_MAX_H:
-            p.spectral_radius = spectral_radius_of(self.params, self.mcfg)
+        if spectral:
+            p.spectral_radius = self.spectral_radius()
         return p
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -14,9 +14,10 @@ from collections import OrderedDict
 import torch
 
 from rnnviz import generate
-from rnnviz.engine import TorchEngine, build_model
+from rnnviz.engine import TorchEngine
 from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.tasks.base import IGNORE, Batch
+from rnnviz.trainer import make_engine
 
 from .live import RunView
 from .throttle import Memo
@@ -51,13 +52,7 @@ def engine_at(view: RunView, epoch: int | None = None) -> tuple[int, TorchEngine
         hit = _engines.get(key)
     if hit is not None:
         return kept, hit
-    if job.tcfg.engine == "numpy":
-        engine = NumpyEngine(job.task, job.mcfg, job.tcfg, state_dict=state)
-    else:
-        model = build_model(job.task, job.mcfg, job.tcfg)
-        model.load_state_dict(state)
-        engine = TorchEngine(job.task, job.mcfg, job.tcfg, model=model)
-    return kept, _remember(_engines, key, engine, 24)
+    return kept, _remember(_engines, key, make_engine(job.task, job.mcfg, job.tcfg, state_dict=state), 24)
 
 
 def sample(view: RunView, prime: str, length: int, temperature: float, top_k: int, seed: int = 0,

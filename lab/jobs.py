@@ -31,10 +31,8 @@ import streamlit as st
 import torch
 
 from rnnviz.callbacks import Recorder
-from rnnviz.engine import TorchEngine, build_model
-from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.recorder import EpochRecord, History
-from rnnviz.trainer import Callback
+from rnnviz.trainer import Callback, make_engine
 from rnnviz.worker import Pool, RemoteRun
 
 torch.set_num_threads(1)  # once per process: the server's own torch work (sampling) is small
@@ -125,7 +123,7 @@ class Job:
         self.shift = Shift(self.history)
         self.weights = weights if weights is not None else WeightKeeper()
         self.lr_asked = tcfg.lr
-        self.stopping, self.error = False, ""
+        self.stopping = False
         self._queued = self._cancelled = False
         # shift the record's epoch, keep its weights, then let the pages see it: a view that reads the
         # newest record (free-running a sine, sampling text) must find its weights
@@ -140,15 +138,8 @@ class Job:
         for a NumPy engine, None = old's); the history continues."""
         if old.state == "error":   # its worker's weights are lost (or broken): do not pretend to go on
             raise ValueError(f"the run failed ({old.reason}); press Train to start a new one")
-        if tcfg.engine == "numpy":
-            engine = NumpyEngine(old.task, old.mcfg, tcfg, state_dict=old.trainer.engine.state_dict(),
-                                 bugs=old.bugs if bugs is None else bugs)
-        elif isinstance(model := getattr(old.trainer.engine, "model", None), torch.nn.Module):
-            engine = TorchEngine(old.task, old.mcfg, tcfg, model=model)
-        else:
-            model = build_model(old.task, old.mcfg, tcfg)
-            model.load_state_dict(old.trainer.engine.state_dict())
-            engine = TorchEngine(old.task, old.mcfg, tcfg, model=model)
+        engine = make_engine(old.task, old.mcfg, tcfg, state_dict=old.trainer.engine.state_dict(),
+                             bugs=old.bugs if bugs is None else bugs)
         return cls(old.lesson, old.name, old.task, old.mcfg, tcfg, engine=engine, history=old.history,
                    weights=old.weights, origin=old.origin or "continued")
 
@@ -234,7 +225,7 @@ class Job:
     def reason(self) -> str:
         if self._cancelled:
             return "stopped before a trainer was free"
-        return self.error or self.trainer.reason
+        return self.trainer.reason
 
     @property
     def final_epoch(self) -> int:

@@ -23,9 +23,10 @@ from safetensors.torch import save as st_save
 
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
-from .engine import TorchEngine, build_model
+from .engine import build_model
 from .recorder import History
 from .tasks import Task, task_from_config
+from .trainer import make_engine
 
 FILES = ("model.safetensors", "config.json", "history.json", "optimizer.safetensors")
 MAX_WEIGHTS_BYTES = 200 * 2**20
@@ -63,11 +64,8 @@ class Checkpoint:
         with the saved optimizer state when the optimizer is the same kind (so training resumes where it
         stopped); train_cfg may change training settings."""
         tcfg = train_cfg or self.train_cfg
-        if tcfg.engine == "numpy":
-            from .numpy_engine.adapter import NumpyEngine
-            return NumpyEngine(self.task, self.model_cfg, tcfg, state_dict=self.state_dict, bugs=self.bugs)
-        eng = TorchEngine(self.task, self.model_cfg, tcfg, model=self.build_model())
-        if self.optimizer is not None:
+        eng = make_engine(self.task, self.model_cfg, tcfg, state_dict=self.state_dict, bugs=self.bugs)
+        if self.optimizer is not None and hasattr(eng, "load_optimizer_state"):
             try:
                 eng.load_optimizer_state(*self.optimizer)
             except (ValueError, KeyError, RuntimeError):

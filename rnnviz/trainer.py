@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .engine import TorchEngine, _fits
+from .engine import TorchEngine, _fits, build_model
 from .recorder import Deferred, EpochRecord
 from .tasks.base import Task
 
@@ -36,11 +36,16 @@ class Callback:
     def on_end(self, trainer: "Trainer") -> None: ...
 
 
-def make_engine(task: Task, mcfg: ModelConfig, tcfg: TrainConfig):
+def make_engine(task: Task, mcfg: ModelConfig, tcfg: TrainConfig, state_dict=None, bugs: tuple[str, ...] = ()):
+    """The engine tcfg names, at fresh weights (tcfg.seed) or at `state_dict`; `bugs`: slips injected
+    into the NumPy engine's backward (the torch engine has none)."""
     if tcfg.engine == "numpy":
         from .numpy_engine.adapter import NumpyEngine
-        return NumpyEngine(task, mcfg, tcfg)
-    return TorchEngine(task, mcfg, tcfg)
+        return NumpyEngine(task, mcfg, tcfg, state_dict=state_dict, bugs=bugs)
+    model = build_model(task, mcfg, tcfg)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    return TorchEngine(task, mcfg, tcfg, model=model)
 
 
 class Trainer:

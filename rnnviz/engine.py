@@ -20,14 +20,10 @@ from .init import initialise
 from .model import RecurrentNet, State, detach_state
 from .numpy_engine.network import NetConfig
 from .numpy_engine.probing import probe_arrays
+from .optim import OPTIMIZERS
 from .probes import Probe
 from .tasks.base import Batch, Task, last_counted_step, masked_loss, step_losses
 
-OPTIMIZERS = {
-    "adam": lambda ps, c: torch.optim.Adam(ps, lr=c.lr, weight_decay=c.weight_decay),
-    "sgd": lambda ps, c: torch.optim.SGD(ps, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-    "rmsprop": lambda ps, c: torch.optim.RMSprop(ps, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
-}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SPECTRAL_MAX_H = 64  # probes record the recurrent spectral radius up to this size (eigvals cost H^3)
 
@@ -94,7 +90,7 @@ class TorchEngine:
         self.model = model if model is not None else build_model(task, mcfg, tcfg)
         self._names, self.params = map(list, zip(*self.model.named_parameters()))  # the model has no buffers
         self._views()
-        self.optimizer = OPTIMIZERS[tcfg.optimizer](self.params, tcfg)
+        self.optimizer = OPTIMIZERS[tcfg.optimizer](self._data, self._grad, tcfg)
         self._good: list[Tensor] | None = None
         # the probe's NumPy twin (eval mode, so no dropout); none for the peephole lstm
         self._net = None if mcfg.peephole else NetConfig.from_model_config(
@@ -115,15 +111,15 @@ class TorchEngine:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._views()
+        self.optimizer.bind(self._data, self._grad)
 
     # ---- training ------------------------------------------------------------------------------
     def set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
 
     @property
     def lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
+        return float(self.optimizer.lr)
 
     def train_step(self, batch: Batch, state: State = None, record: bool = False) -> StepResult:
         """One optimizer step. With record=True the explicit loop runs and keeps the gradients the probe
@@ -157,7 +153,7 @@ class TorchEngine:
 
     def _zero_grads(self) -> None:
         """Zero every gradient (the flat buffer), first handing its view back to any parameter whose .grad
-        was replaced (optimizer.zero_grad(set_to_none=True) from outside, say). Every parameter takes part
+        was replaced (set to None from outside, say). Every parameter takes part
         in every forward, so zeros rather than None change nothing for the optimizers."""
         for p, g in zip(self.params, self._grads):
             if p.grad is not g:
@@ -248,27 +244,15 @@ class TorchEngine:
     # ---- optimizer state (so a resumed run goes on as if it had never stopped) -------------------
     def optimizer_state(self) -> tuple[dict[str, Tensor], dict]:
         """Flat tensors {"<param name>:<slot>": tensor} and JSON metadata of the optimizer's state."""
-        sd = self.optimizer.state_dict()
-        tensors = {f"{self._names[i]}:{slot}": torch.as_tensor(v).detach().clone()
-                   for i, st in sd["state"].items() for slot, v in st.items()}
-        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items() if k != "params"}
-                  for g in sd["param_groups"]]
-        return tensors, {"optimizer": self.tcfg.optimizer, "param_groups": groups}
+        return (self.optimizer.state_tensors(self._names),
+                {"optimizer": self.tcfg.optimizer, "param_groups": [self.optimizer.hyper()]})
 
     def load_optimizer_state(self, tensors: dict[str, Tensor], meta: dict) -> bool:
         """Restore a saved optimizer state when it belongs to the same kind of optimizer (a different
         optimizer starts fresh; returns False then). The learning rate stays this run's."""
         if not meta or meta.get("optimizer") != self.tcfg.optimizer:
             return False
-        index = {n: i for i, n in enumerate(self._names)}
-        state: dict[int, dict] = {}
-        for key, v in tensors.items():
-            name, slot = key.rsplit(":", 1)
-            if name not in index:
-                raise ValueError(f"optimizer state names an unknown parameter {name!r}")
-            state.setdefault(index[name], {})[slot] = v
-        groups = [dict(g, params=list(range(len(index)))) for g in meta["param_groups"][:1]]
-        self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        self.optimizer.load_state_tensors(self._names, {k: torch.as_tensor(v) for k, v in tensors.items()})
         self.set_lr(self.tcfg.lr)
         return True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from dataclasses import dataclass, replace
 
 import streamlit as st
@@ -22,7 +23,7 @@ from rnnviz.numpy_engine.cells import check_bugs
 from rnnviz.tasks import TASKS, Task
 
 from . import fields, live, runs
-from .jobs import ACTIVE, Job
+from .jobs import ACTIVE, FIRST_RECORD_S, Job
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
@@ -201,6 +202,11 @@ def _launch(lesson: Lesson, s: Settings, new: dict[str, Job]) -> None:
     for job in new.values():
         job.pace, job.auto_stop = s.pace, s.auto_stop
         job.start()
+    # a ready worker records within a fraction of a second: this very redraw then shows the first
+    # point, instead of "waiting" and a poll later (the first chart came ~0.4 s later without this)
+    deadline = time.perf_counter() + FIRST_RECORD_S
+    for job in new.values():
+        job.wait_first_record(max(0.0, deadline - time.perf_counter()))
 
 
 def _each(lesson_key: str, action: str) -> None:

@@ -46,6 +46,7 @@ WEIGHT_BYTES = 24 * 2**20  # per job: copies of the weights at record points
 SWEEP_S = 30              # how often the janitor sweeps
 
 ACTIVE = ("queued", "running", "paused")
+FIRST_RECORD_S = 0.5      # the Train click's own redraw waits this long at most for the runs' first records
 log = logging.getLogger("rnnviz.lab")
 
 
@@ -109,6 +110,19 @@ class WeightKeeper(Callback):
             return sorted(self.kept)
 
 
+class Heard(Callback):
+    """Sets an event at a run's first record (or its end): the page that started it can wait for it."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def on_record(self, run: RemoteRun, rec: EpochRecord) -> None:
+        self.event.set()
+
+    def on_end(self, run: RemoteRun) -> None:
+        self.event.set()
+
+
 class Job:
     """One training run of a lesson. Building it validates the configs (ValueError) and builds the
     model; `start()` registers it and trains it in a worker process (rnnviz.worker) once a trainer slot
@@ -127,7 +141,8 @@ class Job:
         self._queued = self._cancelled = False
         # shift the record's epoch, keep its weights, then let the pages see it: a view that reads the
         # newest record (free-running a sine, sampling text) must find its weights
-        callbacks = [self.shift, self.weights, Recorder(self.history)]
+        self.heard = Heard()
+        callbacks = [self.shift, self.weights, Recorder(self.history), self.heard]
         self.trainer = RemoteRun(task, mcfg, tcfg, engine, callbacks, spectral=True)
         self.thread: threading.Thread | None = None
         self.seen = time.time()
@@ -151,6 +166,10 @@ class Job:
         self.thread = threading.Thread(target=self._work, name=f"rnnviz-{self.lesson}-{self.id}", daemon=True)
         self.thread.start()
         return self
+
+    def wait_first_record(self, timeout: float) -> bool:
+        """Wait (at most timeout s) until the run has recorded once or ended."""
+        return self.heard.event.wait(timeout)
 
     def _work(self) -> None:
         """Wait for a free trainer slot (unless stopped meanwhile), hand the run to a worker process and

@@ -101,6 +101,11 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
+def _phases(states: dict[str, str]) -> dict[str, str]:
+    """States as the run bar's buttons see them: a queued run that starts needs no new buttons."""
+    return {name: "running" if state == "queued" else state for name, state in states.items()}
+
+
 def poll_interval() -> float:
     """Seconds between redraws of a page whose runs train: POLL_S, longer when many runs train at once."""
     training, waiting, _ = joblib.busy()
@@ -127,7 +132,7 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     @st.fragment(run_every=poll_interval() if polling else None)
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
-        if now != seen:      # a run started, paused or ended: redraw the whole page (buttons, polling)
+        if _phases(now) != _phases(seen):   # a run paused or ended: redraw the whole page (buttons, polling)
             st.rerun()
         if not jobs:
             st.info("Press **Train** to start a run; it trains in the background while you watch.",

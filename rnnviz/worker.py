@@ -36,6 +36,7 @@ from .trainer import Callback, Trainer, make_engine
 
 AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
 WEIGHT_RATE = 50e6   # bytes/s: weights travel with a record unless that would send more than this
+SPARE_AFTER_S = 15.0  # seconds after a worker process is ready before the next one starts (see Pool)
 
 
 @dataclass
@@ -329,25 +330,41 @@ class _Worker:
 class Pool:
     """`workers` processes (default: the CPU cores); a run goes to the ready one with the fewest runs.
     A process takes seconds to start (importing torch); a run submitted before any is ready trains in
-    a worker thread of this process instead (one run at a time), so the first run need not wait."""
+    a worker thread of this process instead (one run at a time), so the first run need not wait.
+    The processes start one at a time: the next one `spare_after` seconds after the last is ready, or at
+    once when a run comes and every ready process already has one."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, spare_after: float = SPARE_AFTER_S):
         self.size = max(1, workers or os.cpu_count() or 1)
+        self.spare_after = spare_after
         self._workers: list[_Worker] = []
         self._local: _Worker | None = None
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def start(self) -> "Pool":
-        """Start the processes now rather than on the first run. One at a time: each takes seconds of
+        """Start a process now, unless there are `size` or one is still starting: each takes seconds of
         CPU to import torch, and starting them all at once would slow the page and the first run."""
         with self._lock:
             self._workers = [w for w in self._workers if w.alive]
             if len(self._workers) < self.size and all(w.ready for w in self._workers):
-                self._workers.append(_Worker(on_ready=self.start))
+                self._workers.append(_Worker(on_ready=self._on_ready))
         return self
 
+    def _on_ready(self) -> None:
+        # not at once: a Train click just after the page loaded should not share the cores with the next
+        # process importing torch (that made the first chart come seconds late)
+        with self._lock:
+            self._timer = threading.Timer(self.spare_after, self.start)
+            self._timer.daemon = True
+            self._timer.start()
+
     def submit(self, run: RemoteRun) -> RemoteRun:
-        self.start()
+        with self._lock:
+            ready = [w for w in self._workers if w.alive and w.ready]
+            spare = not ready or all(w.runs for w in ready)
+        if spare:
+            self.start()
         with self._lock:
             ready = [w for w in self._workers if w.alive and w.ready]
             local = self._local if self._local is not None and self._local.alive else None
@@ -370,7 +387,9 @@ class Pool:
         return run
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock:   # (a later submit starts the processes again)
+            if self._timer is not None:
+                self._timer.cancel()
             workers, self._workers = self._workers, []
             local, self._local = self._local, None
         for w in workers + ([local] if local else []):

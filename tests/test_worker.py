@@ -138,9 +138,31 @@ def test_runs_before_the_processes_are_ready_train_here_one_at_a_time():
 
 
 def test_worker_processes_start_one_after_the_other():
-    pool = Pool(2).start()
+    pool = Pool(2, spare_after=0.5).start()
     try:
         assert len(pool._workers) == 1                    # the second waits for the first to be ready
         until(lambda: len(pool._workers) == 2 and all(w.ready for w in pool._workers), 90)
+    finally:
+        pool.close()
+
+
+def test_the_next_process_waits_unless_every_ready_one_is_busy():
+    """After the first process is ready the next one waits (a click just after the page loaded gets the
+    cores), but a run that finds every ready process busy starts it at once."""
+    pool = Pool(2, spare_after=3600).start()
+    try:
+        until(lambda: pool._workers[0].ready, 90)
+        task = make_task("hihell")
+        m, t = task.suggested()
+        first = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6)))
+        assert first._worker is pool._workers[0] and len(pool._workers) == 1
+        second = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6)))
+        assert len(pool._workers) == 2 and second._worker is pool._workers[0]    # it trains meanwhile
+        until(lambda: pool._workers[1].ready, 90)
+        third = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=3)))
+        assert third._worker is pool._workers[1] and third.wait(30) and third.status == "finished"
+        for run in (first, second):
+            run.stop()
+            assert run.wait(10)
     finally:
         pool.close()

@@ -25,10 +25,11 @@ TRAIN = re.compile(r"(^|\s)Train$")
 
 OBSERVER_JS = """() => {
   if (window.__bench) return;
-  const B = window.__bench = {progress: [], chart: [], clicks: [], last: null};
+  const B = window.__bench = {progress: [], chart: [], clicks: [], hadChart: [], last: null};
   const CH = '[data-testid="stPlotlyChart"]';
-  // the placeholder axes shown before any run ("no run yet") are not a chart of the run
-  const real = c => !!c && !(c.textContent || '').includes('no run yet');
+  // a chart of a run has drawn something (an empty container has no text yet); the placeholder shown
+  // before any run ("no run yet") is not one
+  const real = c => { const t = c ? (c.textContent || '') : ''; return t.length > 0 && !t.includes('no run yet'); };
   new MutationObserver(muts => {
     const t = performance.now();
     const el = document.querySelector('[data-testid="stProgress"]');
@@ -42,7 +43,10 @@ OBSERVER_JS = """() => {
       if (hit) { B.chart.push(t); break; }
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
-  document.addEventListener('click', () => B.clicks.push(performance.now()), true);
+  document.addEventListener('click', () => {
+    B.clicks.push(performance.now());
+    B.hadChart.push([...document.querySelectorAll(CH)].some(real));   // a run's charts already shown?
+  }, true);
 }"""
 
 STATE_JS = """() => {
@@ -228,9 +232,12 @@ def timeline(page) -> dict:
     after = lambda ts: [t for t in ts if t > click]  # noqa: E731
     prog = [(t, p) for t, p in b["progress"] if t > click]
     first_epoch = next((t for t, p in prog if p and re.search(r"(epoch|step) [\d,]+ of", p)), None)
-    # the new run's first chart: a chart change in the same redraw as (or after) its first progress text;
-    # earlier changes are the previous run's charts being redrawn by the click's rerun
-    first_chart = next((t for t in after(b["chart"]) if first_epoch is not None and t >= first_epoch - 50), None)
+    # the new run's first chart: with no run's chart on the page at the click (the first click), the first
+    # chart that draws anything; otherwise a chart change in the same redraw as (or after) the new run's
+    # first progress text, since earlier changes are the previous run's charts redrawn by the click's rerun
+    fresh = bool(b["hadChart"]) and not b["hadChart"][-1]
+    first_chart = next((t for t in after(b["chart"]) if fresh or (first_epoch is not None and t >= first_epoch - 50)),
+                       None)
     ms = lambda t: None if t is None else (t - click) / 1e3  # noqa: E731
     return {"click": click, "first_chart_s": ms(first_chart), "first_progress_epoch_s": ms(first_epoch),
             "first_chart_mutation_s": ms(next(iter(after(b["chart"])), None)),

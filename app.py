@@ -6,7 +6,6 @@ Opens on the first lesson (character prediction, `hihell`). Each lesson is a pag
 worker processes (lab/jobs.py, rnnviz/worker.py) while the pages poll them, so moving a slider or switching pages never
 stops a run.
 """
-import dataclasses
 import threading
 
 import streamlit as st
@@ -26,15 +25,11 @@ def _warm_up() -> threading.Thread:
     """Once per server: load torch's and plotly's lazy parts in the background, so that the first
     click on Train does not pay for them (it took seconds before the first chart)."""
     def work():
-        from rnnviz.callbacks import Recorder
         from rnnviz.figures import loss_figure, prediction_table_figure
-        from rnnviz.tasks import make_task
-        from rnnviz.trainer import Trainer
-        task, rec = make_task("hihell"), Recorder()
-        model_cfg, train_cfg = task.suggested()
-        Trainer(task, model_cfg, dataclasses.replace(train_cfg, epochs=2), [rec]).run()
-        prediction_table_figure(rec.history.records).to_json()
-        loss_figure({"warm-up": rec.history.records}).to_json()
+        from rnnviz.worker import warm_up
+        records = warm_up()
+        prediction_table_figure(records).to_json()
+        loss_figure({"warm-up": records}).to_json()
     thread = threading.Thread(target=work, name="rnnviz-warm-up", daemon=True)
     thread.start()
     return thread

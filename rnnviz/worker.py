@@ -135,7 +135,7 @@ def _serve(conn, process: bool = True) -> None:
     threading.Thread(target=_sender, args=(conn, outbox), name="rnnviz-worker-sender", daemon=True).start()
     if process:
         torch.set_num_threads(1)   # small models run faster single-threaded; processes share the cores
-        _warm_up()
+        warm_up()
     send(("ready", ""))
     while True:
         try:
@@ -175,12 +175,15 @@ def _serve(conn, process: bool = True) -> None:
     time.sleep(0.2)
 
 
-def _warm_up() -> None:
-    """Train two epochs of hihell once, so the first real run does not pay for torch's lazy imports."""
+def warm_up() -> list:
+    """Train two epochs of hihell once, so the first real run does not pay for torch's lazy parts (a
+    worker does it before it is ready; the app's server too, for its stand-in thread). Returns the
+    records (the server also warms the figures with them)."""
     from .tasks import make_task
-    task = make_task("hihell")
+    task, rec = make_task("hihell"), Recorder()
     mcfg, tcfg = task.suggested()
-    Trainer(task, mcfg, dataclasses.replace(tcfg, epochs=2), [Recorder()]).run()
+    Trainer(task, mcfg, dataclasses.replace(tcfg, epochs=2), [rec]).run()
+    return rec.history.records
 
 
 def _main(fd: int) -> None:

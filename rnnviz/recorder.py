@@ -60,6 +60,11 @@ class EpochRecord:
     prediction: dict | None = BuiltOnRead()  # task.describe() of the probe at this epoch (may be set Deferred)
     probe: Probe | None = None
 
+    @property
+    def has_prediction(self) -> bool:
+        """Whether a prediction was recorded, without building it (reading `prediction` builds it)."""
+        return self.__dict__.get("_prediction") is not None
+
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in ("epoch", "step", "loss", "val_loss", "val_acc", "train_acc",
                                            "lr", "grad_norm", "clipped", "seconds", "prediction")}

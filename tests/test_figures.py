@@ -12,7 +12,7 @@ from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_he
                             spectral_radius_text, topk_figure, trajectory_figure, char_probs_figure)
 from rnnviz.figures.style import RIGHT, WRONG, NO_TARGET
 from rnnviz.probes import Probe
-from rnnviz.recorder import EpochRecord
+from rnnviz.recorder import Deferred, EpochRecord
 
 
 def make_probe(L=1, T=6, H=8, cell="lstm", seed=0, grad_scale=1.0) -> Probe:
@@ -104,6 +104,21 @@ def test_prediction_table_subsamples_and_handles_odd_records():
     words[0].prediction = tokens_pred(["the", "cat"], ["the", "dog"])
     assert list(prediction_table_figure(words).data[0].text[1]) == ["the", "cat"]
 
+
+
+def test_prediction_table_builds_only_the_rows_it_shows():
+    """A record's prediction is built when read (Deferred): a long run's table must not build them all."""
+    built = []
+
+    def describe(i):
+        built.append(i)
+        return tokens_pred(list("hxllo"), list("hello"))
+
+    long = [EpochRecord(epoch=i, step=i, loss=1.0, prediction=Deferred(describe, i)) for i in range(1, 2001)]
+    long.insert(5, EpochRecord(epoch=0, step=0, loss=1.0))       # a record without a prediction is skipped
+    fig = prediction_table_figure(long, max_rows=6)
+    assert list(fig.data[0].y)[1] == "epoch 1" and list(fig.data[0].y)[-1] == "epoch 2000"
+    assert len(fig.data[0].y) == 7 and len(set(built)) == 6
 
 def test_topk_figure_bars_are_the_probabilities():
     fig = topk_figure(tokens_pred(list("hxl"), list("hel")))

@@ -28,13 +28,17 @@ _bases: dict = {}
 _figures = Memo()
 
 
+def _memo(build, key: str, runs: tuple[RunView, ...], what: tuple, options: tuple = ()):
+    """build(), memoised per view of `runs` and `options` (what the user chose: log axis, layer...) on
+    `what` (the data it shows), and throttled while they train (lab.throttle); a new choice is built at once."""
+    slot = (key, *(v.job.id for v in runs), *options)
+    return _figures.get(slot, what, build, live=any(v.job.active for v in runs))
+
+
 def chart(fig, key: str, runs: tuple[RunView, ...] = (), what: tuple = (), options: tuple = ()) -> None:
-    """Show a figure with the figures' own template. With `runs`, `fig` is a builder, memoised per
-    view of those runs and `options` (what the user chose: log axis, layer...) on `what` (the data it
-    shows), and throttled while they train (lab.throttle); a new choice is drawn at once."""
+    """Show a figure with the figures' own template. With `runs`, `fig` is a builder (see _memo)."""
     if runs:
-        slot = (key, *(v.job.id for v in runs), *options)
-        fig = _figures.get(slot, what, fig, live=any(v.job.active for v in runs))
+        fig = _memo(fig, key, runs, what, options)
     st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
 
 
@@ -105,7 +109,8 @@ def headline(view: RunView) -> None:
 
 def predictions(view: RunView, key: str) -> None:
     headline(view)
-    chart(lambda: F.prediction_table_figure(view.records), f"{key}.table", (view,), _at(view))
+    # HTML, not a plotly text heatmap: a browser draws it many times faster (see rnnviz.figures.tables)
+    st.html(_memo(lambda: F.prediction_table_html(view.records), f"{key}.table", (view,), _at(view)))
 
 
 def topk(view: RunView, key: str) -> None:

@@ -1,6 +1,8 @@
 """The figures draw true measurements and say what they project, thin or leave out."""
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -8,7 +10,7 @@ import torch
 
 from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_heatmaps, gate_means_figure,
                             grad_heatmap, grad_norm_clip_figure, grad_norm_figure, hidden_heatmap, loss_figure,
-                            prediction_table_figure, project, sine_figure, spectral_radius_figure,
+                            prediction_table_figure, prediction_table_html, project, sine_figure, spectral_radius_figure,
                             spectral_radius_text, topk_figure, trajectory_figure, char_probs_figure)
 from rnnviz.figures.style import RIGHT, WRONG, NO_TARGET
 from rnnviz.probes import Probe
@@ -119,6 +121,57 @@ def test_prediction_table_builds_only_the_rows_it_shows():
     fig = prediction_table_figure(long, max_rows=6)
     assert list(fig.data[0].y)[1] == "epoch 1" and list(fig.data[0].y)[-1] == "epoch 2000"
     assert len(fig.data[0].y) == 7 and len(set(built)) == 6
+
+
+class _Cells(HTMLParser):
+    """The rows of prediction_table_html: [(label, [(class, title, text), ...]), ...]."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._cell, self.texts = [], None, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr":
+            self.rows.append(["", []])
+        elif tag in ("th", "td"):
+            self._cell = [tag, a.get("class"), a.get("title"), ""]
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self._cell:
+            kind, cls, title, text = self._cell
+            if kind == "th":
+                self.rows[-1][0] = text
+            else:
+                self.rows[-1][1].append((cls, title, text))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell:
+            self._cell[3] += data
+        else:
+            self.texts.append(data)
+
+
+def test_prediction_table_html_matches_the_figure():
+    """The app's HTML table shows the same rows, letters and colours as the heatmap, with hovers."""
+    r = recs(40)
+    r[-1].prediction = tokens_pred(list("h<llo"), list("hello"))      # a token that needs escaping
+    fig = prediction_table_figure(r, max_rows=5)
+    cells = _Cells()
+    cells.feed(prediction_table_html(r, max_rows=5))
+    assert [label for label, _ in cells.rows] == list(fig.data[0].y)
+    assert [[text for _, _, text in row] for _, row in cells.rows] == [list(t) for t in fig.data[0].text]
+    colour = {"r": RIGHT, "w": WRONG, "n": NO_TARGET}
+    for i, (_, row) in enumerate(cells.rows[1:], start=1):
+        for j, (cls, title, _) in enumerate(row):
+            assert colour[cls] == cell_color(fig, i, j)
+            assert title.split("\n")[-1] == fig.data[0].customdata[i][j].split("<br>")[-1]
+    assert cells.rows[-1][1][1] == ("w", "epoch 40, position 1\ninput 'b'\npredicted '<': wrong (target 'e')", "<")
+    assert "showing 5 of 40" in "".join(cells.texts)
+    empty = _Cells()
+    empty.feed(prediction_table_html([EpochRecord(epoch=1, step=1, loss=1.0)]))
+    assert not empty.rows and "no predictions recorded yet" in "".join(empty.texts)
 
 def test_topk_figure_bars_are_the_probabilities():
     fig = topk_figure(tokens_pred(list("hxl"), list("hel")))

@@ -9,13 +9,15 @@ from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, 
                      trajectory_figure)
 from .scratch import gradcheck_figure, loss_difference_figure, max_relative_difference, relative_differences
 from .sequences import char_probs_figure, sine_figure
+from .tables import prediction_table, prediction_table_html
 from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, empty_figure, figure_text
 from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, prediction_table_figure,
                        topk_figure)
 
 __all__ = [
     "LAYOUT", "PALETTE", "TEMPLATE", "apply_style", "empty_figure", "figure_text",
-    "loss_figure", "accuracy_figure", "prediction_table_figure", "topk_figure", "grad_norm_clip_figure",
+    "loss_figure", "accuracy_figure", "prediction_table_figure", "prediction_table",
+    "prediction_table_html", "topk_figure", "grad_norm_clip_figure",
     "PCABasis", "fit_pca_basis", "project", "trajectory_figure", "hidden_heatmap", "gate_heatmaps",
     "gate_means_figure",
     "grad_norm_figure", "grad_heatmap", "spectral_radius_text", "spectral_radius_figure",

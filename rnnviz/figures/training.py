@@ -5,13 +5,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..recorder import EpochRecord
-from .style import (HEADER, MONO_FAMILY, NO_TARGET, PALETTE, RIGHT, WRONG, empty_figure, epoch_gap_note,
-                    even_indices, fmt, plain, secondary_y_grid, show_token, styled)
+from .style import (MONO_FAMILY, NO_TARGET, PALETTE, empty_figure, epoch_gap_note, fmt, plain, secondary_y_grid,
+                    show_token, styled)
+from .tables import CODE_COLORS, TITLE, prediction_table
 
 X_TITLES = {"epoch": "epoch", "step": "optimizer step", "seconds": "wall time (s)"}
-# prediction table cell codes -> colours (a discrete colour scale on z in 0..3)
-NONE_CODE, WRONG_CODE, RIGHT_CODE, HEADER_CODE = 0, 1, 2, 3
-CODE_COLORS = {NONE_CODE: NO_TARGET, WRONG_CODE: WRONG, RIGHT_CODE: RIGHT, HEADER_CODE: HEADER}
 
 
 def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None) -> go.Figure:
@@ -65,67 +63,27 @@ def accuracy_figure(runs: dict[str, list[EpochRecord]], thinned: bool = False, x
 
 
 def prediction_table_figure(records: list[EpochRecord], max_rows: int = 15) -> go.Figure:
-    """Epoch -> predicted tokens, one cell per token aligned under the target (first row).
-
-    Cells: green = right, red = wrong, grey = no target at this position. One cell per character for
-    character tasks and per word for word tasks (a cell is one token either way).
-    """
-    title = "Predictions per epoch"
-    # rows are chosen before any prediction is read: reading one builds it from the probe's outputs, and
-    # a long run has thousands of records of which max_rows are shown
-    recs = [r for r in (records or []) if r.has_prediction]
-    if not recs:
-        return empty_figure("no predictions recorded yet", title)
-    if recs[-1].prediction.get("kind") != "tokens":   # one task, one kind of prediction
-        return empty_figure("this task predicts values, not tokens: see the sequence figure", title)
-    n_total = len(recs)
-    recs = [recs[i] for i in even_indices(n_total, max(1, max_rows))]
-    last = recs[-1].prediction
-    T = max(len(r.prediction["predicted"]) for r in recs)
-    target = list(last["target"]) + [None] * (T - len(last["target"]))
-    inputs = list(last.get("input", [])) + [None] * (T - len(last.get("input", [])))
-
-    rows_z, rows_text, rows_hover, y = [], [], [], []
-    rows_z.append([HEADER_CODE if t is not None else NONE_CODE for t in target])
-    rows_text.append([show_token(t) for t in target])
-    rows_hover.append([f"position {j}<br>input {show_token(inputs[j])!r}<br>target {show_token(target[j])!r}"
-                       for j in range(T)])
-    y.append("target")
-    for r in recs:
-        p = r.prediction
-        pred = list(p["predicted"]) + [None] * (T - len(p["predicted"]))
-        corr = list(p["correct"]) + [None] * (T - len(p["correct"]))
-        z, hov = [], []
-        for j in range(T):
-            c = corr[j]
-            z.append(NONE_CODE if c is None else RIGHT_CODE if c else WRONG_CODE)
-            verdict = "no target" if c is None else "right" if c else f"wrong (target {show_token(target[j])!r})"
-            hov.append(f"epoch {r.epoch}, position {j}<br>input {show_token(inputs[j])!r}<br>"
-                       f"predicted {show_token(pred[j])!r}: {verdict}")
-        rows_z.append(z)
-        rows_text.append([show_token(t) for t in pred])
-        rows_hover.append(hov)
-        y.append(f"epoch {r.epoch}")
-
-    k = 4  # number of codes
+    """The prediction table (tables.prediction_table) as a heatmap: green = right, red = wrong, grey = no
+    target at this position, the target in the first row. The app shows tables.prediction_table_html,
+    which a browser draws far faster; this one is for notebooks and exported figures."""
+    t = prediction_table(records, max_rows)
+    if t.empty:
+        return empty_figure(t.empty, TITLE)
+    k = len(CODE_COLORS)
     scale = []
     for code in range(k):
         scale += [[code / k, CODE_COLORS[code]], [(code + 1) / k, CODE_COLORS[code]]]
+    T = len(t.rows[0].texts)
     text_size = int(np.clip(900 / max(T, 1), 10, 22))
-    heatmap = {"type": "heatmap", "z": rows_z, "text": rows_text, "customdata": rows_hover, "y": y,
+    heatmap = {"type": "heatmap", "z": [r.codes for r in t.rows], "text": [r.texts for r in t.rows],
+               "customdata": [["<br>".join(h) for h in r.hovers] for r in t.rows], "y": [r.label for r in t.rows],
                "x": list(range(T)), "texttemplate": "%{text}",
                "textfont": {"family": MONO_FAMILY, "size": text_size}, "colorscale": scale, "zmin": -0.5,
                "zmax": k - 0.5, "showscale": False, "xgap": 2, "ygap": 2,
                "hovertemplate": "%{customdata}<extra></extra>"}
     layout = {"yaxis": {"autorange": "reversed", "type": "category", "tickfont": {"family": MONO_FAMILY}},
               "xaxis": {"title": {"text": "position in the probe sequence"}, "showgrid": False, "zeroline": False}}
-    acc = [np.mean([c for c in r.prediction["correct"] if c is not None] or [np.nan]) for r in recs]
-    notes = ["green = right, red = wrong, grey = no target"]
-    if n_total > len(recs):
-        notes.append(f"showing {len(recs)} of {n_total} recorded epochs (evenly spaced, first and last included)")
-    if np.isfinite(acc[-1]):
-        notes.append(f"epoch {recs[-1].epoch}: {acc[-1]:.0%} of the probe's targets right")
-    return styled([heatmap], layout, title, notes, height=130 + 38 * len(y))
+    return styled([heatmap], layout, TITLE, t.notes, height=130 + 38 * len(t.rows))
 
 
 def topk_figure(prediction: dict | None) -> go.Figure:

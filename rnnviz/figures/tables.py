@@ -1,0 +1,111 @@
+"""The predictions per epoch as a table: rows chosen from the records once, drawn as HTML or as a plotly
+heatmap (training.prediction_table_figure).
+
+Why HTML too: a table of letters is what the lesson shows, and the browser draws an HTML table of a few
+hundred cells in milliseconds. Plotly draws every letter of a text heatmap as its own SVG text: seoul's
+table (35 letters x 16 rows) took the browser 0.3-0.9 s of its main thread for each redraw while a run
+trained, and on a 2-core machine that time came out of training.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..recorder import EpochRecord
+from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, even_indices, show_token
+
+TITLE = "Predictions per epoch"
+# cell codes, shared with the heatmap's discrete colour scale (z in 0..3)
+NONE_CODE, WRONG_CODE, RIGHT_CODE, HEADER_CODE = 0, 1, 2, 3
+CODE_COLORS = {NONE_CODE: NO_TARGET, WRONG_CODE: WRONG, RIGHT_CODE: RIGHT, HEADER_CODE: HEADER}
+
+
+@dataclass
+class Row:
+    label: str                        # "target" or "epoch 12"
+    texts: list[str]                  # one shown token per position
+    codes: list[int]                  # one cell code per position
+    hovers: list[list[str]]           # the lines of each cell's hover text
+
+
+@dataclass
+class PredictionTable:
+    """Row 0 is the target, then the chosen epochs, oldest first. `empty` says why there are no rows."""
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    empty: str = ""
+
+
+def prediction_table(records: list[EpochRecord], max_rows: int = 15) -> PredictionTable:
+    """Epoch -> predicted tokens, one cell per token aligned under the target: max_rows evenly spaced
+    recorded epochs (first and last included). One cell per character for character tasks and per word
+    for word tasks (a cell is one token either way)."""
+    # rows are chosen before any prediction is read: reading one builds it from the probe's outputs, and
+    # a long run has thousands of records of which max_rows are shown
+    recs = [r for r in (records or []) if r.has_prediction]
+    if not recs:
+        return PredictionTable(empty="no predictions recorded yet")
+    if recs[-1].prediction.get("kind") != "tokens":   # one task, one kind of prediction
+        return PredictionTable(empty="this task predicts values, not tokens: see the sequence figure")
+    n_total = len(recs)
+    recs = [recs[i] for i in even_indices(n_total, max(1, max_rows))]
+    last = recs[-1].prediction
+    T = max(len(r.prediction["predicted"]) for r in recs)
+    target = list(last["target"]) + [None] * (T - len(last["target"]))
+    inputs = list(last.get("input", [])) + [None] * (T - len(last.get("input", [])))
+
+    rows = [Row("target", [show_token(t) for t in target],
+                [HEADER_CODE if t is not None else NONE_CODE for t in target],
+                [[f"position {j}", f"input {show_token(inputs[j])!r}", f"target {show_token(target[j])!r}"]
+                 for j in range(T)])]
+    for r in recs:
+        p = r.prediction
+        pred = list(p["predicted"]) + [None] * (T - len(p["predicted"]))
+        corr = list(p["correct"]) + [None] * (T - len(p["correct"]))
+        codes, hovers = [], []
+        for j, c in enumerate(corr):
+            codes.append(NONE_CODE if c is None else RIGHT_CODE if c else WRONG_CODE)
+            verdict = "no target" if c is None else "right" if c else f"wrong (target {show_token(target[j])!r})"
+            hovers.append([f"epoch {r.epoch}, position {j}", f"input {show_token(inputs[j])!r}",
+                           f"predicted {show_token(pred[j])!r}: {verdict}"])
+        rows.append(Row(f"epoch {r.epoch}", [show_token(t) for t in pred], codes, hovers))
+
+    notes = ["green = right, red = wrong, grey = no target"]
+    if n_total > len(recs):
+        notes.append(f"showing {len(recs)} of {n_total} recorded epochs (evenly spaced, first and last included)")
+    right = [c for c in recs[-1].prediction["correct"] if c is not None]
+    if right:
+        notes.append(f"epoch {recs[-1].epoch}: {np.mean(right):.0%} of the probe's targets right")
+    return PredictionTable(rows, notes)
+
+
+CSS_CLASS = {NONE_CODE: "n", WRONG_CODE: "w", RIGHT_CODE: "r", HEADER_CODE: "h"}
+
+
+def prediction_table_html(records: list[EpochRecord], max_rows: int = 15) -> str:
+    """The prediction table as one HTML block (title, table, notes), each cell with its hover text as a
+    tooltip. Long sequences scroll sideways rather than shrink below a readable size. Cells carry a class,
+    not a style: a page sanitises this HTML at every redraw, and its cost grows with the attributes."""
+    t = prediction_table(records, max_rows)
+    head = f'<div style="font-size:1.35rem;margin-bottom:.3rem">{TITLE}</div>'
+    if t.empty:
+        return f'<div>{head}<div style="color:#555">{html.escape(t.empty)}</div></div>'
+    T = len(t.rows[0].texts)
+    # a cell is about 1.15em + 2px wide and the labels about 5em: fit ~800 px (Streamlit's main column)
+    size = int(np.clip((800 - 2 * T) / (1.15 * T + 5), 12, 28))
+    css = (f".rnnviz-pt table{{border-collapse:separate;border-spacing:2px;font-family:{MONO_FAMILY};"
+           f"font-size:{size}px;line-height:1.35}}"
+           ".rnnviz-pt th{text-align:right;padding:0 .6em 0 0;font-weight:normal;white-space:nowrap}"
+           ".rnnviz-pt td{text-align:center;min-width:1.15em;padding:.1em .1em;color:white}"
+           + "".join(f".rnnviz-pt td.{CSS_CLASS[code]}{{background:{color}}}" for code, color in CODE_COLORS.items())
+           + ".rnnviz-pt td.n{color:#222}")
+    lines = []
+    for row in t.rows:
+        cells = "".join(f'<td class="{CSS_CLASS[code]}" title="{html.escape(chr(10).join(hover))}">'
+                        f'{html.escape(text)}</td>' for text, code, hover in zip(row.texts, row.codes, row.hovers))
+        lines.append(f"<tr><th>{html.escape(row.label)}</th>{cells}</tr>")
+    notes = f'<div style="color:#555;margin-top:.3rem">{html.escape(NOTE_SEP.join(t.notes))}</div>'
+    return (f'<style>{css}</style><div class="rnnviz-pt">{head}<div style="overflow-x:auto"><table>'
+            f'{"".join(lines)}</table></div>{notes}</div>')

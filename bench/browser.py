@@ -1,6 +1,6 @@
 """Browser plumbing shared by the app (part 4) and classroom (part 5) benchmarks: the Streamlit server
 we start and stop, Chromium via Playwright, an injected MutationObserver that timestamps every change
-of the progress text and of the plotly charts in the page's own clock, and selectors by role and label
+of the progress text and of the views (plotly charts, HTML tables) in the page's own clock, and selectors by role and label
 (button "Train", the "task" radio, the slider labelled "epochs"), as a user finds them.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ TRAIN = re.compile(r"(^|\s)Train$")
 OBSERVER_JS = """() => {
   if (window.__bench) return;
   const B = window.__bench = {progress: [], chart: [], clicks: [], hadChart: [], last: null};
-  const CH = '[data-testid="stPlotlyChart"]';
+  // a view: a plotly chart, or an HTML view (the predictions table)
+  const CH = '[data-testid="stPlotlyChart"], [data-testid="stHtml"]';
   // a chart of a run has drawn something (an empty container has no text yet); the placeholder shown
   // before any run ("no run yet") is not one
   const real = c => { const t = c ? (c.textContent || '') : ''; return t.length > 0 && !t.includes('no run yet'); };

@@ -304,8 +304,9 @@ def test_train_hihell_reads_ihello(lab):
     snap(page, "1-ihello")
     expect(progress(page)).to_contain_text(re.compile(r"rnn\s*·\s*(training|finished)"))
     expect(charts(page, "no run yet")).to_have_count(0)    # the placeholder axes gave way to the run's charts
-    expect(charts(page).first).to_be_visible()            # the table of predictions per epoch
-    expect(charts(page).first.locator(".js-plotly-plot")).to_be_attached()
+    table = page.get_by_test_id("stHtml").filter(has_text="Predictions per epoch").filter(visible=True)
+    expect(table.locator("tr").first).to_contain_text("target")       # the table of predictions per epoch,
+    expect(table.locator("tr").nth(1)).to_contain_text("epoch 1")     # the target above the first epoch
     # the speed limit applies to the running run at once: at full speed it soon ends, still reading ihello
     speed = slider(page, SPEED)
     expect(speed).to_have_attribute("aria-valuetext", "10/s")

@@ -11,7 +11,9 @@ rendering competes with the server for the cores; the numbers are an upper bound
 """
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
 
 from . import browser as A
@@ -63,8 +65,14 @@ def _trainers_busy(browser, server) -> str:
 def _phase(pages: list, task: str, timeout: float, log, browser=None, server=None) -> dict:
     want = SENTENCES[task]
     if task != "hihell":
-        for p in pages:          # all radios first, then one wait: the pages rerun in parallel
-            p["page"].get_by_test_id("stRadio").filter(has_text="task").get_by_text(task, exact=True).click()
+        for i, p in enumerate(pages):   # all radios first, then one wait: the pages rerun in parallel
+            try:
+                p["page"].get_by_test_id("stRadio").filter(has_text="task").get_by_text(task, exact=True).click()
+            except Exception:
+                shot = Path(tempfile.gettempdir()) / f"bench-classroom-{len(pages)}-session{i}-{task}.png"
+                p["page"].screenshot(path=str(shot), full_page=True)
+                log(f"    session {i} could not choose {task}; its page: {shot}")
+                raise
         deadline = time.perf_counter() + 60
         for p in pages:
             radio = p["page"].get_by_role("radio", name=task)
@@ -141,7 +149,11 @@ def one_class(browser, server, n: int, log, until: float, tasks=("hihell", "seou
                 res[task] = {"error": "not measured: the classroom part's time budget was spent"}
                 log(f"    {task}: skipped (time budget)")
                 continue
-            res[task] = _phase(pages, task, min(120 + 20 * n, left), log, browser, server)
+            try:
+                res[task] = _phase(pages, task, min(120 + 20 * n, left), log, browser, server)
+            except Exception as e:   # a phase that could not run keeps the phases measured before it
+                res[task] = {"error": f"{type(e).__name__}: {str(e)[:500]}"}
+                log(f"    {task}: stopped: {type(e).__name__}: {str(e)[:300]}")
         errors = []
         for i, p in enumerate(pages):
             s = A.state(p["page"])

@@ -3,6 +3,8 @@
 thinned or left out is said on the figure itself (title / subtitle).
 
 In Streamlit, show them with `st.plotly_chart(fig, theme=None)` so the shared template below is kept.
+The predictions per epoch also come as an HTML table (tables.prediction_table_html, `st.html`): the
+same rows as prediction_table_figure, which a browser draws far faster than a plotly text heatmap.
 """
 from .gradients import grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
 from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, hidden_heatmap, project,

@@ -3,9 +3,9 @@
   cold start     `streamlit run app.py` started -> the Train button visible on the default page (hihell)
   first chart    click Train -> the first DOM change inside a view (a plotly chart, or the HTML predictions
                  table) that has drawn something (and -> the first progress text with an epoch), measured
-                 in the page's own clock by an injected MutationObserver; the first click of a fresh server (what a student sees: any chart
-                 drawn is the new run's) and a second click (only changes from the new run's first
-                 redraw on count: earlier ones are the previous run's charts)
+                 in the page's own clock by an injected MutationObserver; the first click of a fresh
+                 server (what a student sees: any chart drawn is the new run's) and a second click (only
+                 changes from the new run's first redraw on count: earlier ones are the previous run's)
   refreshes/s    changes of the progress text per second over ~5 s while seoul trains at the lesson's pace
   app vs CLI     seoul with the lesson's epochs (500), speed limit "full speed": the app's steps/s (the
                  trainer's own figure shown in the progress text, and epochs/s from the progress texts'

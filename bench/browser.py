@@ -1,7 +1,8 @@
 """Browser plumbing shared by the app (part 4) and classroom (part 5) benchmarks: the Streamlit server
 we start and stop, Chromium via Playwright, an injected MutationObserver that timestamps every change
-of the progress text and of the views (plotly charts, HTML tables) in the page's own clock, and selectors by role and label
-(button "Train", the "task" radio, the slider labelled "epochs"), as a user finds them.
+of the progress text and of the views (plotly charts, HTML tables) in the page's own clock, and
+selectors by role and label (button "Train", the "task" radio, the slider labelled "epochs"), as a
+user finds them.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The predictions per epoch as a table: rows chosen from the records once, drawn as HTML or as a plotly
 heatmap (training.prediction_table_figure).
 
-Why HTML too: a table of letters is what the lesson shows, and the browser draws an HTML table of a few
-hundred cells in milliseconds. Plotly draws every letter of a text heatmap as its own SVG text: seoul's
-table (35 letters x 16 rows) took the browser 0.3-0.9 s of its main thread for each redraw while a run
-trained, and on a 2-core machine that time came out of training.
+Why HTML too: a table of letters is what the lesson shows, and a browser draws it far faster. Plotly
+draws every letter of a text heatmap as its own SVG text: seoul's table (35 letters x 16 rows) took
+the browser 0.3-0.9 s of its main thread for each redraw while a run trained, and on a 2-core machine
+that time came out of training. As HTML its redraw is mostly Streamlit sanitising it (~0.1 s in a
+profile of the page, so it is still redrawn at most once a second while a run trains).
 """
 from __future__ import annotations
 

@@ -2,43 +2,12 @@
 
     streamlit run app.py
 
-Opens on the first lesson (character prediction, `hihell`). Each lesson is a page; training runs in
-worker processes (lab/jobs.py, rnnviz/worker.py) while the pages poll them, so moving a slider or switching pages never
-stops a run.
+Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and one route of its own,
+/rnnviz/progress/<job ids>, which the pages' progress bars poll (lab/pulse.py) so that they move
+without rerunning Streamlit's page.
 """
-import threading
-
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, jobs, live
-from lab.lessons import CHECKPOINTS_PAGE, LESSONS
+from lab.pulse import routes
 
-st.set_page_config(page_title="rnnviz lab", page_icon=":material/cycle:", layout="wide")
-
-lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.icon, default=i == 1)
-                for i, lesson in enumerate(LESSONS, start=1)]
-pages = {"Lessons": lesson_pages,
-         "Your runs": [st.Page(CHECKPOINTS_PAGE, title=f"{len(LESSONS) + 1}. Checkpoints", icon=":material/save:")]}
-
-@st.cache_resource
-def _warm_up() -> threading.Thread:
-    """Once per server: load torch's and plotly's lazy parts in the background, so that the first
-    click on Train does not pay for them (it took seconds before the first chart)."""
-    def work():
-        from rnnviz.figures import loss_figure, prediction_table_figure
-        from rnnviz.worker import warm_up
-        records = warm_up()
-        prediction_table_figure(records).to_json()
-        loss_figure({"warm-up": records}).to_json()
-    thread = threading.Thread(target=work, name="rnnviz-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-_warm_up()
-page = st.navigation(pages)
-jobs.sweep()
-checkpoints.follow_goto()
-live.sidebar_status({lesson.key: lesson.title for lesson in LESSONS})
-st.session_state[APP_RAN] = True
-page.run()
+app = st.App("main.py", routes=routes())

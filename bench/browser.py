@@ -34,7 +34,7 @@ OBSERVER_JS = """() => {
   const real = c => { const t = c ? (c.textContent || '') : ''; return t.length > 0 && !t.includes('no run yet'); };
   new MutationObserver(muts => {
     const t = performance.now();
-    const el = document.querySelector('[data-testid="stProgress"]');
+    const el = document.querySelector('[data-testid="rnnviz-progress"]');
     const p = el ? el.innerText : null;
     if (p !== B.last) { B.last = p; B.progress.push([t, p]); }
     for (const m of muts) {
@@ -52,7 +52,7 @@ OBSERVER_JS = """() => {
 }"""
 
 STATE_JS = """() => {
-  const p = document.querySelector('[data-testid="stProgress"]');
+  const p = document.querySelector('[data-testid="rnnviz-progress"]');
   let head = null;
   for (const el of document.querySelectorAll('[data-testid="stMarkdownContainer"]')) {
     const m = el.innerText.match(/(?:epoch|step) [\\d,]+: (.*?) target (.*?) · (\\d+)\\/(\\d+) right/s);

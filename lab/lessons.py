@@ -9,7 +9,7 @@ class Lesson:
     key: str                        # short id: session state, checkpoint names
     title: str
     icon: str
-    page: str                       # the page file, relative to app.py
+    page: str                       # the page file, relative to main.py
     tasks: tuple[str, ...] = ()     # the first one is the default
     # runs trained side by side on the same data and seed: name -> (model overrides, train overrides)
     variants: dict[str, tuple[dict, dict]] = field(default_factory=dict)

@@ -1,12 +1,13 @@
 """The live part of a lesson page: progress, the epoch scrubber and the lesson's views, redrawn while
 its runs train.
 
-Training happens in worker processes (lab.jobs); the page script never waits for it. While a run of the
-lesson is queued or running, this part is a fragment that reruns itself every POLL_S seconds (less often
-when many runs train on the server, see poll_interval)
-(`st.fragment(run_every=...)`) and redraws from the runs' thread-safe History snapshots. When a run
-changes state (starts, pauses, finishes) the whole page reruns once, so the buttons follow, and when
-nothing trains polling stops. The scrubber (a slider over the recorded epochs) rewinds every view.
+Training happens in worker processes (lab.jobs); the page script never waits for it. The progress lines
+keep themselves current in the browser (lab.pulse polls the server 5 times a second without a Streamlit
+rerun). While a run of the lesson is queued or running, the rest is a fragment that reruns itself every
+VIEWS_S seconds (`st.fragment(run_every=...)`; less often when many runs train on the server) and
+redraws the views from the runs' thread-safe History snapshots. When a run changes phase (pauses,
+finishes) the whole page reruns once, so the buttons follow, and when nothing trains polling stops. The
+scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 
@@ -19,16 +20,14 @@ from rnnviz.figures import empty_figure
 from rnnviz.recorder import EpochRecord
 
 from . import jobs as joblib
-from . import runs
+from . import pulse, runs
 from .jobs import Job
 from .lessons import Lesson
+from .pulse import STATES
 
-POLL_S = 0.2       # a page redraws its training runs 5 times a second...
-POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), pages
-POLL_MAX_S = 1.0   # poll proportionally less often (at most every POLL_MAX_S), so the server keeps up
+VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
+VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
 DRAWN = "lab.drawn"   # lesson -> {run name: state} as the run bar read them (see drawn())
-STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
-          "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
 
 
 @dataclass
@@ -54,21 +53,9 @@ class RunView:
         return self.job.history.unit
 
 
-def _progress(name: str, job: Job) -> None:
-    t, last, state = job.trainer, job.history.last, job.state
-    unit = job.history.unit if last else t.unit
-    parts = [f"**{name}**", STATES.get(state, state)]
-    if state == "queued":
-        training, waiting, slots = joblib.busy()
-        parts[1] += f" ({training} of {slots} trainers busy)"
-    if last:
-        parts.append(f"{unit} {last.epoch:,} of {job.final_epoch:,}")
-        parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
-    if state in ("running", "paused") and t.steps_per_second:
-        limit = f" (limited to {job.pace:g} records/s)" if job.pace else ""
-        parts.append(f"{t.steps_per_second:,.0f} steps/s{limit}")
-    done = t.done / t.total if job.thread is not None and t.total else (1.0 if last else 0.0)
-    st.progress(min(max(done, 0.0), 1.0), text=" · ".join(parts))
+def _notes(job: Job) -> None:
+    """Under a run's progress line: why it failed or stopped, where its weights came from."""
+    state = job.state
     if state in ("diverged", "error"):
         st.error(job.reason, icon=":material/warning:")
     elif state in ("finished", "stopped") and job.reason:
@@ -101,15 +88,9 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
-def _phases(states: dict[str, str]) -> dict[str, str]:
-    """States as the run bar's buttons see them: a queued run that starts needs no new buttons."""
-    return {name: "running" if state == "queued" else state for name, state in states.items()}
-
-
-def poll_interval() -> float:
-    """Seconds between redraws of a page whose runs train: POLL_S, longer when many runs train at once."""
-    training, waiting, _ = joblib.busy()
-    return min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
+def views_interval() -> float:
+    """Seconds between redraws of the views of a page whose runs train."""
+    return min(VIEWS_MAX_S, VIEWS_S * pulse.poll_interval() / pulse.POLL_S)
 
 
 def drawn(lesson_key: str, jobs: dict[str, Job]) -> dict[str, str]:
@@ -129,12 +110,13 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
         seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
 
-    @st.fragment(run_every=poll_interval() if polling else None)
+    @st.fragment(run_every=views_interval() if polling else None)
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
-        if _phases(now) != _phases(seen):   # a run paused or ended: redraw the whole page (buttons, polling)
-            st.rerun()
+        if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended:
+            st.rerun()                                   # redraw the whole page (buttons, polling)
         if not jobs:
+            pulse.show({}, {}, False, key=f"{lesson.key}.pulse")   # loads its script now, not at the click
             st.info("Press **Train** to start a run; it trains in the background while you watch.",
                     icon=":material/play_circle:")
             # empty axes where the curves will be; it also makes the browser load plotly.js now, not
@@ -142,10 +124,12 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
             st.plotly_chart(empty_figure("no run yet: press Train", title="loss"), theme=None,
                             key=f"{lesson.key}.placeholder", config={"displaylogo": False, "staticPlot": True})
             return
-        cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
-        for col, (name, job) in zip(cols, jobs.items()):
-            with col:
-                _progress(name, job)
+        pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, polling, key=f"{lesson.key}.pulse")
+        if any(job.reason or job.state == "loaded" for job in jobs.values()):
+            cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
+            for col, job in zip(cols, jobs.values()):
+                with col:
+                    _notes(job)
         views = _scrub(lesson, jobs)
         if views:
             body(views)

@@ -6,14 +6,17 @@ waits on the job registry and then calls `at.run()` again, as the page's polling
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
+from types import SimpleNamespace
 
 import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from lab import jobs
+from lab import jobs, pulse
 from rnnviz.checkpoint import to_zip
 
 PAGES = ["chars", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
@@ -33,7 +36,7 @@ FIRST_TASK = {"chars": "hihell", "words": "words", "anbn": "anbn", "sine": "sine
 @pytest.fixture(autouse=True)
 def _lab(tmp_path, monkeypatch):
     """Checkpoints in a temporary folder; every run stopped afterwards. AppTest resets Streamlit's
-    legacy `pages/` flag before each run, which would run a page without app.py: keep it off."""
+    legacy `pages/` flag before each run, which would run a page without main.py: keep it off."""
     monkeypatch.setenv("RNNVIZ_CHECKPOINTS", str(tmp_path / "checkpoints"))
     init = PagesManager.__init__
 
@@ -47,7 +50,7 @@ def _lab(tmp_path, monkeypatch):
 
 
 def app(page: str = "chars") -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    at = AppTest.from_file("../main.py", default_timeout=30).run()
     if page != "chars":
         at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
@@ -80,6 +83,24 @@ def finished(found) -> bool:
 
 def recorded(n: int):
     return lambda found: all(len(j.history.snapshot()) >= n for j in found.values())
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    """The progress lines as the page draws them ("rnn · training · epoch 3 of 100 · ..."): the data of
+    lab.pulse's component, which the browser then keeps current."""
+    lines = []
+    for el in at.get("bidi_component"):
+        if "rnnviz_progress" in el.proto.component_name:
+            (data,) = json.loads(el.proto.json)
+            lines += [f"{r['name']} · {r['facts']['text']}" for r in data["runs"]]
+    return lines
+
+
+def polled(*ids: str) -> dict:
+    """What a page's progress bars read from the server: GET /rnnviz/progress/<ids> (lab.pulse.endpoint)."""
+    response = asyncio.run(pulse.endpoint(SimpleNamespace(path_params={"ids": ",".join(ids)})))
+    assert response.headers["cache-control"] == "no-store"
+    return json.loads(response.body)
 
 
 def text_of(at: AppTest) -> str:
@@ -120,7 +141,7 @@ def test_train_hihell_reads_ihello():
     (job,) = wait(at, "chars", reads, timeout=10).values()
     assert time.time() - t0 < 5
     assert re.search(r"epoch \d+: ihello", text_of(at))
-    assert any("training" in p.proto.text for p in at.get("progress"))      # and it trains on
+    assert any("rnn · training" in p for p in progress_texts(at))          # and it trains on
     at.select_slider(key="chars.hihell.train.lr").set_value(0.05).run()     # the learning rate, live
     assert not any("Settings changed" in i.value for i in at.info)
     at.select_slider(key="chars.hihell.live.pace").set_value(0.0).run()     # full speed, live
@@ -128,6 +149,30 @@ def test_train_hihell_reads_ihello():
     (job,) = wait(at, "chars", finished, timeout=5).values()
     assert job.state == "finished" and "epoch 100: ihello" in text_of(at)
     assert job.history.last.lr == 0.05 and job.history.snapshot()[0].lr == 0.1
+
+
+def test_progress_bars_poll_the_server_without_a_rerun():
+    """The browser's progress bars ask /rnnviz/progress/<ids> while a run trains: the epoch moves on
+    between two polls with no page rerun, the run's end shows as its phase, unknown ids are left out."""
+    at = app()
+    at.button(key="chars.train").click().run()
+    (job,) = wait(at, "chars", recorded(1)).values()
+    (data,) = [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
+               if "rnnviz_progress" in el.proto.component_name]
+    assert data["poll"] and data["phases"] == "running" and data["runs"][0]["id"] == job.id
+    first = polled(job.id, "no-such-run")
+    assert set(first["runs"]) == {job.id} and 0 < first["interval"] <= pulse.POLL_MAX_S
+    epoch = lambda body: int(re.search(r"epoch (\d+) of 100", body["runs"][job.id]["text"]).group(1))  # noqa: E731
+    seen = epoch(first)
+    end = time.time() + 10
+    while epoch(polled(job.id)) == seen and time.time() < end:    # the lesson's pace: 10 records a second
+        time.sleep(0.05)
+    assert epoch(polled(job.id)) > seen
+    job.trainer.wait(20)
+    last = polled(job.id)["runs"][job.id]
+    assert last["phase"] == "finished" and last["done"] == 1.0
+    assert last["text"].startswith("finished · epoch 100 of 100 · loss ")
+    assert last == pulse.facts(job)          # the first draw and the polls word it alike
 
 
 def test_changing_a_setting_starts_a_new_run():
@@ -163,7 +208,7 @@ def test_side_by_side_runs_wait_for_a_free_trainer(monkeypatch):
     at.button(key="gradients.train").click().run()
     found = lesson_jobs(at, "gradients")
     assert set(found) == {"rnn", "lstm", "gru"} and {j.tcfg.seed for j in found.values()} == {0}
-    assert any("waiting for a free trainer" in p.proto.text for p in at.get("progress"))
+    assert any("waiting for a free trainer" in p for p in progress_texts(at))
     at.button(key="gradients.stop").click().run()
     assert all(j.state == "stopped" for j in wait(at, "gradients", finished).values())
 

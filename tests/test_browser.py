@@ -71,7 +71,7 @@ def slider(page: Page, label: str):
 
 def progress(page: Page):
     """The progress bars of the lesson's runs, one per run: "rnn · training · epoch 12 of 100 · loss ..."."""
-    return page.get_by_test_id("stProgress").filter(visible=True)
+    return page.get_by_test_id("rnnviz-progress").filter(visible=True)
 
 
 def charts(page: Page, has_text: str | re.Pattern = ""):

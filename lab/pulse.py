@@ -1,0 +1,172 @@
+"""The progress bars of a lesson's runs, kept current by the browser itself, without Streamlit reruns.
+
+Every rerun of a Streamlit fragment makes the browser rebuild the page's element tree. At 5 reruns a
+second that took Chromium 0.4-0.8 of a core on a 2-core machine, and the training worker, on the same
+machine, trained 1.2-1.5x slower than the CLI. So the progress line (state, epoch, loss, steps/s) is a
+small custom component (`st.components.v2`) whose JavaScript asks the server for its runs' progress
+POLL_S times a second (`GET /rnnviz/progress/<job ids>`, a route of the app's server, see app.py) and
+changes a few DOM nodes; the lesson's views are redrawn by the live fragment once a second (lab.live).
+When a run's phase changes (it pauses, ends, fails) the component sets a trigger value, which reruns
+the fragment at once, so the buttons and the final views do not wait for the next second.
+
+`facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
+"""
+from __future__ import annotations
+
+import json
+
+STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
+          "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
+ROUTE = "/rnnviz/progress/{ids}"
+POLL_S = 0.2       # the browser asks 5 times a second...
+POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), less often
+POLL_MAX_S = 1.0
+
+
+def phase(state: str) -> str:
+    """A state as the run bar's buttons see it: a queued run that starts needs no new buttons."""
+    return "running" if state == "queued" else state
+
+
+def facts(job) -> dict:
+    """What the progress line of `job` (a lab.jobs.Job) shows: its state, the text after its name and
+    the fraction done. Plain strings: the component sets them as text, never as HTML."""
+    from . import jobs as joblib
+    t, last, state = job.trainer, job.history.last, job.state
+    unit = job.history.unit if last else t.unit
+    parts = [STATES.get(state, state)]
+    if state == "queued":
+        training, waiting, slots = joblib.busy()
+        parts[0] += f" ({training} of {slots} trainers busy)"
+    if last:
+        parts.append(f"{unit} {last.epoch:,} of {job.final_epoch:,}")
+        parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
+    if state in ("running", "paused") and t.steps_per_second:
+        limit = f" (limited to {job.pace:g} records/s)" if job.pace else ""
+        parts.append(f"{t.steps_per_second:,.0f} steps/s{limit}")
+    done = t.done / t.total if job.thread is not None and t.total else (1.0 if last else 0.0)
+    return {"state": state, "phase": phase(state), "text": " · ".join(parts), "done": min(max(done, 0.0), 1.0)}
+
+
+def poll_interval() -> float:
+    """Seconds between two progress polls of a page: POLL_S, longer when many runs train at once."""
+    from . import jobs as joblib
+    training, waiting, _ = joblib.busy()
+    return min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
+
+
+async def endpoint(request):
+    """GET /rnnviz/progress/<id>,<id>: {"runs": {id: facts}, "interval": s}. Unknown ids are left out
+    (a dropped run, or a server restarted under an open page); looking counts as watching a run."""
+    import sys
+
+    from starlette.responses import Response
+    ids = request.path_params["ids"].split(",")[:16]
+    jobs = sys.modules.get("lab.jobs")      # not imported yet: no page has run, so there are no runs
+    runs = {}
+    if jobs is not None:
+        for jid in ids:
+            if (job := jobs.get(jid)) is not None:
+                runs[jid] = facts(job.touch())
+    body = {"runs": runs, "interval": poll_interval() if jobs is not None else POLL_MAX_S}
+    return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list:
+    from starlette.routing import Route
+    return [Route(ROUTE, endpoint, methods=["GET"])]
+
+
+# ---- the component (browser side) -------------------------------------------------------------------
+CSS = """
+.rv-pulse { display: grid; gap: 1rem; font-family: inherit; }
+.rv-run { min-width: 0; }
+.rv-text { font-size: 0.875rem; line-height: 1.6; margin-bottom: 0.25rem; overflow-wrap: anywhere; }
+.rv-track { height: 0.5rem; border-radius: 0.5rem; background: rgba(49, 51, 63, 0.12); overflow: hidden; }
+.rv-fill { height: 100%; background: var(--st-primary-color, #0072B2); border-radius: 0.5rem; }
+"""
+
+JS = """
+export default function ({ parentElement, data: [data], setTriggerValue }) {
+  // one poller per mounted element; a rerun with new data replaces what it draws and asks for
+  const me = parentElement.__rv || (parentElement.__rv = { timer: null, sent: null });
+  me.data = data;
+  const runs = data.runs;
+  let root = parentElement.querySelector(".rv-pulse");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "rv-pulse";
+    parentElement.appendChild(root);
+  }
+  root.style.gridTemplateColumns = `repeat(${Math.max(runs.length, 1)}, minmax(0, 1fr))`;
+  while (root.children.length > runs.length) root.lastChild.remove();
+  while (root.children.length < runs.length) {
+    const run = document.createElement("div");
+    run.className = "rv-run";
+    run.dataset.testid = "rnnviz-progress";
+    run.setAttribute("role", "progressbar");
+    run.setAttribute("aria-valuemin", "0");
+    run.setAttribute("aria-valuemax", "100");
+    run.innerHTML = '<div class="rv-text"><b></b><span></span></div>' +
+                    '<div class="rv-track"><div class="rv-fill"></div></div>';
+    root.appendChild(run);
+  }
+  const draw = (i, f) => {
+    const el = root.children[i];
+    if (!el || !f) return;
+    el.querySelector("b").textContent = runs[i].name;
+    el.querySelector("span").textContent = " · " + f.text;
+    el.querySelector(".rv-fill").style.width = (100 * f.done).toFixed(1) + "%";
+    el.setAttribute("aria-valuenow", String(Math.round(100 * f.done)));
+    el.setAttribute("aria-label", runs[i].name + " · " + f.text);
+  };
+  runs.forEach((r, i) => draw(i, r.facts));
+
+  const stop = () => { if (me.timer) { clearTimeout(me.timer); me.timer = null; } };
+  const tick = async () => {
+    me.timer = null;
+    const d = me.data;
+    let wait = 1000;
+    try {
+      const res = await fetch(d.url + d.runs.map(r => r.id).join(","), { cache: "no-store" });
+      if (res.ok) {
+        const body = await res.json();
+        wait = 1000 * body.interval;
+        d.runs.forEach((r, i) => draw(i, body.runs[r.id]));
+        // a run paused, ended or failed: rerun the live fragment now (it redraws buttons and views)
+        const phases = d.runs.map(r => (body.runs[r.id] || r.facts).phase).join(",");
+        if (phases !== d.phases && phases !== me.sent) {
+          me.sent = phases;
+          setTriggerValue("phases", phases);
+        }
+      }
+    } catch (e) { /* the server is busy or restarting: try again later */ }
+    if (me.data === d && d.poll && !me.timer) me.timer = setTimeout(tick, wait);
+  };
+  stop();
+  if (data.poll) me.timer = setTimeout(tick, 1000 * data.interval);
+  return stop;
+}
+"""
+
+
+def component():
+    """The registered component (once per server process)."""
+    import streamlit as st
+
+    @st.cache_resource(show_spinner=False)
+    def register():
+        return st.components.v2.component("rnnviz_progress", html="", css=CSS, js=JS, isolate_styles=False)
+    return register()
+
+
+def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None:
+    """Progress lines of `named_jobs` (name -> Job), side by side. poll: the browser keeps them current
+    while they train; `phases` are the phases the page's buttons were drawn for: when the polled ones
+    differ, the component reruns the fragment it is in."""
+    runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
+    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": "/rnnviz/progress/",
+            "phases": ",".join(phases.get(name, "") for name in named_jobs)}
+    # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
+    # (over a second, at the first progress bar a server draws)
+    component()(data=[data], key=key, on_phases_change=lambda: None)

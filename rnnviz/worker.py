@@ -36,6 +36,7 @@ from .trainer import Callback, Trainer, make_engine
 
 AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
 WEIGHT_RATE = 50e6   # bytes/s: weights travel with a record unless that would send more than this
+BATCH_S = 0.05       # seconds the sender lets messages gather before it sends them (see _sender)
 SPARE_AFTER_S = 15.0  # seconds after a worker process is ready before the next one starts (see Pool)
 
 
@@ -111,9 +112,13 @@ def _train(run_id: str, trainers: dict, reporters: dict, send) -> None:
 
 def _sender(conn, outbox: queue.SimpleQueue) -> None:
     """Send what the runs put in the outbox, everything waiting at once as one message: training never
-    waits for a busy parent to read, and the parent reads (and takes its GIL) once per batch."""
+    waits for a busy parent to read, and the parent reads (and takes its GIL) once per batch. After the
+    first message of a batch it waits BATCH_S for more: woken for every record (hundreds a second) this
+    thread took the GIL from the training thread at every record, and a worker trained 10-25% slower
+    than the same Trainer in one thread; batched, it trains as fast."""
     while True:
         batch = [outbox.get()]
+        time.sleep(BATCH_S)
         while True:
             try:
                 batch.append(outbox.get_nowait())

@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--task", required=True, choices=list(TASKS))
     t.add_argument("--out", required=True, help="checkpoint directory to write")
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--probe-every", type=int, default=10, metavar="N",
+                   help="record the probe (hidden states, gates, dL/dh_t) every N record points (the app: 1)")
     seen: set = set()
     _add_fields(t.add_argument_group("model"), ModelConfig, seen)
     _add_fields(t.add_argument_group("training"), TrainConfig, seen)
@@ -98,7 +100,9 @@ def cmd_train(args) -> int:
     # a field shared by a task option and a config (none today) would go to the task only
     mcfg = dataclasses.replace(m, **{k: v for k, v in given.items() if k in model_fields and k not in task_fields})
     tcfg = dataclasses.replace(t, **{k: v for k, v in given.items() if k in train_fields and k not in task_fields})
-    rec = Recorder(probe_every=10, spectral=True)
+    if args.probe_every < 1:
+        raise ValueError(f"--probe-every must be at least 1, got {args.probe_every}")
+    rec = Recorder(probe_every=args.probe_every, spectral=True)
     callbacks = [rec] if args.quiet else [rec, PrintProgress(every=max(1, (tcfg.steps or tcfg.epochs) // 25))]
     trainer = Trainer(task, mcfg, tcfg, callbacks)
     status = trainer.run()

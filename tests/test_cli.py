@@ -39,6 +39,17 @@ def test_train_probe_round_trip(tmp_path):
     assert p["grad_norms_last"][-1] > 0
 
 
+def test_probe_every_sets_which_records_carry_a_probe(tmp_path):
+    probed = {}
+    for n in (1, 3):
+        out = tmp_path / f"p{n}"
+        cli("train", "--task", "hihell", "--epochs", "12", "--probe-every", str(n), "--quiet", "--out", str(out))
+        recs = json.loads((out / "history.json").read_text())["records"]
+        probed[n] = [r["epoch"] for r in recs if r.get("probe")]
+    assert probed[1] == list(range(1, 13))
+    assert probed[3] == [1, 4, 7, 10, 12]     # every third record point, and the last
+
+
 def test_sample_from_text_checkpoint(tmp_path):
     out = tmp_path / "txt"
     cli("train", "--task", "text", "--corpus", "dinos", "--max-chars", "5000", "--steps", "20",
@@ -54,6 +65,7 @@ def test_sample_from_text_checkpoint(tmp_path):
     (["train", "--task", "nope", "--out", "x"], "invalid choice"),
     (["probe", "--checkpoint", "/nonexistent"], "no checkpoint"),
     (["train", "--task", "hihell", "--lr", "abc", "--out", "x"], "invalid float"),
+    (["train", "--task", "hihell", "--probe-every", "0", "--out", "x"], "--probe-every"),
 ])
 def test_bad_arguments_one_line_no_traceback(args, msg):
     r = cli(*args, check=False)

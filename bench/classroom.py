@@ -22,6 +22,7 @@ from .util import check, median
 SENTENCES = {"hihell": "ihello", "seoul": "seoul is the capital of south korea"}
 BUDGET_S = 540          # the whole classroom part: no new size or phase starts after this
 STALL_S = 45            # a phase ends when no unfinished page's progress text changed for this long
+HEAD_WAIT_S = 20        # after a page's progress says finished, wait this long at most for its headline
 
 
 def _progress_since_click(page) -> dict:
@@ -32,13 +33,14 @@ def _progress_since_click(page) -> dict:
 
 def _done(page, want: str, since: dict, i: int) -> dict | None:
     """The page's state once the run started by the last click has finished and its headline shows the
-    result (or 3 s after it finished, whatever the headline says), else None."""
+    result (or HEAD_WAIT_S after it finished, whatever the headline says), else None. The progress bar
+    hears of the end first (lab.pulse); the headline comes with the page's redraw that follows."""
     b = _progress_since_click(page)
     if not (b["after"] and b["last"] and A.finished({"progress": b["last"]})):
         return None
     s = A.state(page)
     first = since.setdefault(i, time.perf_counter())
-    if (s["head"] and _plain(s["head"]["predicted"]) == want) or time.perf_counter() - first > 3:
+    if (s["head"] and _plain(s["head"]["predicted"]) == want) or time.perf_counter() - first > HEAD_WAIT_S:
         return s
     return None
 

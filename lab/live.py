@@ -3,11 +3,11 @@ its runs train.
 
 Training happens in worker processes (lab.jobs); the page script never waits for it. The progress lines
 keep themselves current in the browser (lab.pulse polls the server 5 times a second without a Streamlit
-rerun). While a run of the lesson is queued or running, the rest is a fragment that reruns itself every
-VIEWS_S seconds (`st.fragment(run_every=...)`; less often when many runs train on the server) and
-redraws the views from the runs' thread-safe History snapshots. When a run changes phase (pauses,
-finishes) the whole page reruns once, so the buttons follow, and when nothing trains polling stops. The
-scrubber (a slider over the recorded epochs) rewinds every view.
+rerun, and reruns the page when a run pauses or ends). While a run of the lesson is queued or running,
+the rest is a fragment that reruns itself every VIEWS_S seconds (`st.fragment(run_every=...)`; less
+often when many runs train on the server) and redraws the views from the runs' thread-safe History
+snapshots; if it sees a run change phase first, it reruns the page itself. When nothing trains, polling
+stops. The scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 
@@ -110,13 +110,21 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
         seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
 
+    # the progress bars stand outside the fragment: the browser keeps them current (lab.pulse), the
+    # fragment's reruns leave them alone, and a phase change their poll sees reruns the whole page at once
+    pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, polling, key=f"{lesson.key}.pulse")
+    if any(job.reason or job.state == "loaded" for job in jobs.values()):
+        cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
+        for col, job in zip(cols, jobs.values()):
+            with col:
+                _notes(job)
+
     @st.fragment(run_every=views_interval() if polling else None)
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
-        if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended:
-            st.rerun()                                   # redraw the whole page (buttons, polling)
+        if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended and
+            st.rerun()                         # the browser did not say so yet: redraw the whole page
         if not jobs:
-            pulse.show({}, {}, False, key=f"{lesson.key}.pulse")   # loads its script now, not at the click
             st.info("Press **Train** to start a run; it trains in the background while you watch.",
                     icon=":material/play_circle:")
             # empty axes where the curves will be; it also makes the browser load plotly.js now, not
@@ -124,12 +132,6 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
             st.plotly_chart(empty_figure("no run yet: press Train", title="loss"), theme=None,
                             key=f"{lesson.key}.placeholder", config={"displaylogo": False, "staticPlot": True})
             return
-        pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, polling, key=f"{lesson.key}.pulse")
-        if any(job.reason or job.state == "loaded" for job in jobs.values()):
-            cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
-            for col, job in zip(cols, jobs.values()):
-                with col:
-                    _notes(job)
         views = _scrub(lesson, jobs)
         if views:
             body(views)

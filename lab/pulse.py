@@ -7,7 +7,8 @@ small custom component (`st.components.v2`) whose JavaScript asks the server for
 POLL_S times a second (`GET /rnnviz/progress/<job ids>`, a route of the app's server, see app.py) and
 changes a few DOM nodes; the lesson's views are redrawn by the live fragment once a second (lab.live).
 When a run's phase changes (it pauses, ends, fails) the component sets a trigger value, which reruns
-the fragment at once, so the buttons and the final views do not wait for the next second.
+the page at once (the component stands outside the live fragment), so the buttons and the final views
+do not wait for the fragment's next rerun.
 
 `facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
 """
@@ -133,7 +134,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
         const body = await res.json();
         wait = 1000 * body.interval;
         d.runs.forEach((r, i) => draw(i, body.runs[r.id]));
-        // a run paused, ended or failed: rerun the live fragment now (it redraws buttons and views)
+        // a run paused, ended or failed: rerun the page now (its buttons and final views)
         const phases = d.runs.map(r => (body.runs[r.id] || r.facts).phase).join(",");
         if (phases !== d.phases && phases !== me.sent) {
           me.sent = phases;
@@ -163,7 +164,7 @@ def component():
 def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None:
     """Progress lines of `named_jobs` (name -> Job), side by side. poll: the browser keeps them current
     while they train; `phases` are the phases the page's buttons were drawn for: when the polled ones
-    differ, the component reruns the fragment it is in."""
+    differ, the component reruns the page (or the fragment it stands in)."""
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
     data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": "/rnnviz/progress/",
             "phases": ",".join(phases.get(name, "") for name in named_jobs)}

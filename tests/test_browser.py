@@ -319,6 +319,25 @@ def test_train_hihell_reads_ihello(lab):
     assert_clean(page)
 
 
+def test_progress_moves_by_itself(lab):
+    """The progress bar asks the server for its run's progress (lab.pulse, app.py's route) several times
+    a second, between the page's redraws (the views redraw once a second; the bar is not part of that)."""
+    page = lab
+    body = page.request.get(page.url.split("?")[0].rstrip("/") + "/rnnviz/progress/no-such-run").json()
+    assert body["runs"] == {} and 0 < body["interval"] <= 1
+    button(page, "Train").click()                           # hihell at 10 records a second
+    epoch_shown(page)
+    page.wait_for_timeout(1000)                             # the click's own redraw has finished
+    runs, seen, end = page.script_runs.done, set(), time.monotonic() + 2.0
+    while time.monotonic() < end:
+        seen.add(epoch_shown(page))
+        page.wait_for_timeout(50)
+    assert len(seen) >= 4, f"the progress text showed only epochs {sorted(seen)} in 2 s"
+    assert page.script_runs.done == runs, "the page was redrawn meanwhile: the bar may have moved with it"
+    expect(progress(page)).to_contain_text(re.compile(r"finished\s*·\s*epoch 100 of 100"), timeout=2 * T)
+    assert_clean(page)
+
+
 def test_gates_and_gradients_render(lab):
     page = lab
     expect(button(page, "Train")).to_be_visible()

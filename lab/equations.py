@@ -60,7 +60,12 @@ def show(*names: str) -> None:
 
 
 def explain(look_at: str, *names: str) -> None:
-    """A lesson's short 'what to look at' text, and its equations one click away."""
+    """A lesson's short 'what to look at' text, and its equations one click away. They are drawn only
+    while the expander is open: KaTeX's spans were half of a lesson page's DOM, and a bigger DOM makes
+    every redraw of the live views cost the browser more (the cores the training worker needs)."""
     st.markdown(look_at)
-    with st.expander("The equations, in plain words", icon=":material/function:"):
-        show(*names)
+    box = st.expander("The equations, in plain words", icon=":material/function:", key="equations.open",
+                      on_change="rerun")
+    if box.open:
+        with box:
+            show(*names)

@@ -130,6 +130,15 @@ def test_every_view_renders_while_training(lesson):
         assert not at.error, (tab, [e.value for e in at.error])
 
 
+def test_equations_are_drawn_when_their_expander_opens():
+    at = app()
+    assert len(at.latex) == 0                         # closed: no KaTeX in the page
+    at.session_state["equations.open"] = True
+    at.run()
+    assert not at.exception and len(at.latex) >= 3    # the cell, BPTT and the loss
+    assert any("h_t" in eq.value for eq in at.latex)
+
+
 # ---- training through the UI --------------------------------------------------------------------------
 def test_train_hihell_reads_ihello():
     """The first demo: one click on Train, watched at the default speed, reads 'ihello' within seconds."""

@@ -108,6 +108,17 @@ def _phase(pages: list, task: str, timeout: float, log, browser=None, server=Non
     times = [done[i][0] if i in done else None for i in range(len(pages))]
     heads = [done[i][1]["head"] if i in done else None for i in range(len(pages))]
     correct = sum(bool(h and _plain(h["predicted"]) == _plain(h["target"]) == want) for h in heads)
+    stale = {}
+    for i, h in enumerate(heads):   # finished, but the headline still shows an earlier epoch: keep a look
+        if i in done and not (h and _plain(h["predicted"]) == want):
+            shot = Path(tempfile.gettempdir()) / f"bench-classroom-{len(pages)}-session{i}-{task}-stale.png"
+            try:
+                pages[i]["page"].screenshot(path=str(shot), full_page=True)
+                status = pages[i]["page"].evaluate(
+                    "() => document.querySelector('[data-testid=\"stStatusWidget\"]')?.innerText || null")
+                stale[i] = {"screenshot": str(shot), "status_widget": status, "head": h}
+            except Exception as e:   # noqa: BLE001 - a diagnosis, never a failure of its own
+                stale[i] = {"error": f"{type(e).__name__}: {e}"}
     finished = [t for t in times if t is not None]
     out = {"seconds": times, "finished": len(finished), "correct": correct, "sessions": len(pages),
            "slowest_s": max(finished) if len(finished) == len(pages) else None,
@@ -116,6 +127,7 @@ def _phase(pages: list, task: str, timeout: float, log, browser=None, server=Non
            "stalled_after_s": (time.perf_counter() - clicks[-1]) if stalled else None,
            "fresh_session_sidebar_at_stall": busy,
            "cpu_per_wall": {k: (cpu1[k] - cpu0[k]) / span for k in cpu0} if cpu0 else None,
+           "stale_headlines": stale,
            "last_progress": [None if i in done else _progress_since_click(p["page"])["last"]
                              for i, p in enumerate(pages)]}
     if busy:

@@ -25,10 +25,10 @@ def _warm_up() -> threading.Thread:
     """Once per server: load torch's and plotly's lazy parts in the background, so that the first
     click on Train does not pay for them (it took seconds before the first chart)."""
     def work():
-        from rnnviz.figures import loss_figure, prediction_table_figure
+        from rnnviz.figures import loss_figure, prediction_table_html
         from rnnviz.worker import warm_up
         records = warm_up()
-        prediction_table_figure(records).to_json()
+        prediction_table_html(records)      # what the predictions view draws (no longer a plotly heatmap)
         loss_figure({"warm-up": records}).to_json()
     thread = threading.Thread(target=work, name="rnnviz-warm-up", daemon=True)
     thread.start()

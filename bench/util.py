@@ -19,8 +19,7 @@ def code_version() -> dict:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "rnnviz", "lab", "pages", "app.py", "main.py"],
-                               cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.split("\n")
         return {"commit": head, "uncommitted": [d.strip() for d in dirty if d.strip()]}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "uncommitted": None}

@@ -18,7 +18,8 @@ import json
 
 STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
           "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
-ROUTE = "/rnnviz/progress/{ids}"
+PREFIX = "/rnnviz/progress/"   # + comma-separated job ids
+ROUTE = PREFIX + "{ids}"
 POLL_S = 0.2       # the browser asks 5 times a second...
 POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), less often
 POLL_MAX_S = 1.0
@@ -166,7 +167,7 @@ def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None
     while they train; `phases` are the phases the page's buttons were drawn for: when the polled ones
     differ, the component reruns the page (or the fragment it stands in)."""
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
-    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": "/rnnviz/progress/",
+    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": PREFIX,
             "phases": ",".join(phases.get(name, "") for name in named_jobs)}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)

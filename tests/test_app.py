@@ -85,15 +85,16 @@ def recorded(n: int):
     return lambda found: all(len(j.history.snapshot()) >= n for j in found.values())
 
 
+def progress_data(at: AppTest) -> list[dict]:
+    """The data of each lab.pulse component on the page (its runs' first facts, poll, phases)."""
+    return [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
+            if "rnnviz_progress" in el.proto.component_name]
+
+
 def progress_texts(at: AppTest) -> list[str]:
     """The progress lines as the page draws them ("rnn · training · epoch 3 of 100 · ..."): the data of
     lab.pulse's component, which the browser then keeps current."""
-    lines = []
-    for el in at.get("bidi_component"):
-        if "rnnviz_progress" in el.proto.component_name:
-            (data,) = json.loads(el.proto.json)
-            lines += [f"{r['name']} · {r['facts']['text']}" for r in data["runs"]]
-    return lines
+    return [f"{r['name']} · {r['facts']['text']}" for data in progress_data(at) for r in data["runs"]]
 
 
 def polled(*ids: str) -> dict:
@@ -166,8 +167,7 @@ def test_progress_bars_poll_the_server_without_a_rerun():
     at = app()
     at.button(key="chars.train").click().run()
     (job,) = wait(at, "chars", recorded(1)).values()
-    (data,) = [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
-               if "rnnviz_progress" in el.proto.component_name]
+    (data,) = progress_data(at)
     assert data["poll"] and data["phases"] == "running" and data["runs"][0]["id"] == job.id
     first = polled(job.id, "no-such-run")
     assert set(first["runs"]) == {job.id} and 0 < first["interval"] <= pulse.POLL_MAX_S

@@ -2,8 +2,9 @@
 
 `settings(lesson)` draws the task choice and one widget per config field (lab.fields) and returns a
 Settings: the RunSpec those widgets describe (or the reason they describe nothing trainable) and the
-live knobs. `run_bar(lesson, settings)` draws the buttons. Buttons act in on_click callbacks, before
-the page script runs, so every widget on the page already shows the new state. Core errors
+live knobs. `panel(lesson, settings, body)` draws the buttons (`run_bar`) and the live views (lab.live)
+in one fragment. Buttons act in on_click callbacks, before the panel reruns, so every widget in it
+already shows the new state; a click reruns the panel and the sidebar status, not the page. Core errors
 (ValueError, CheckpointError) become messages; the run in progress and the settings are untouched.
 """
 from __future__ import annotations
@@ -184,6 +185,7 @@ def _train(lesson: Lesson, s: Settings) -> None:
     except (ValueError, RuntimeError) as e:
         return say(lesson.key, "error", f"Could not start training: {e}")
     _launch(lesson, s, new)
+    live.rerun_panel(lesson.key)
 
 
 def _continue(lesson: Lesson, s: Settings) -> None:
@@ -194,6 +196,7 @@ def _continue(lesson: Lesson, s: Settings) -> None:
     except (ValueError, RuntimeError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
     _launch(lesson, s, new)
+    live.rerun_panel(lesson.key)
 
 
 def _launch(lesson: Lesson, s: Settings, new: dict[str, Job]) -> None:
@@ -213,6 +216,12 @@ def _each(lesson_key: str, action: str) -> None:
     for job in runs.current(lesson_key).values():
         if job.active:
             getattr(job, action)()
+    live.rerun_panel(lesson_key)
+
+
+def _reset(lesson_key: str) -> None:
+    runs.clear(lesson_key)
+    live.rerun_panel(lesson_key)
 
 
 def _save(lesson: Lesson) -> None:
@@ -222,6 +231,15 @@ def _save(lesson: Lesson) -> None:
     except (OSError, ValueError, CheckpointError) as e:
         return say(lesson.key, "error", f"Could not save: {e}")
     say(lesson.key, "success", "Saved " + ", ".join(f"`{p}`" for p in paths) + " (see the Checkpoints page)")
+
+
+def panel(lesson: Lesson, s: Settings, body) -> None:
+    """The run bar and the live views (`body(views)`, see lab.live) of the lesson's runs, in one fragment."""
+    @st.fragment(key=live.panel_key(lesson.key))
+    def runs_panel():
+        run_bar(lesson, s)
+        live.live(lesson, body)
+    runs_panel()
 
 
 def run_bar(lesson: Lesson, s: Settings) -> None:
@@ -249,7 +267,7 @@ def run_bar(lesson: Lesson, s: Settings) -> None:
         st.button("Continue", icon=":material/fast_forward:", key=f"{k}.continue", on_click=_continue,
                   args=(lesson, s), disabled=not can_continue,
                   help="Train further from the current weights with the training settings; the history goes on")
-        st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=runs.clear, args=(k,),
+        st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=_reset, args=(k,),
                   disabled=not jobs, help="Stop and forget the run (your settings stay)")
         st.button("Save checkpoint", icon=":material/save:", key=f"{k}.save", on_click=_save, args=(lesson,),
                   disabled=not jobs, help="Save the weights and history of the latest record point")

@@ -1,16 +1,19 @@
 """The live part of a lesson page: progress, the epoch scrubber and the lesson's views, redrawn while
 its runs train.
 
-Training happens in worker processes (lab.jobs); the page script never waits for it. The progress lines
-keep themselves current in the browser (lab.pulse polls the server 5 times a second without a Streamlit
-rerun, and reruns the page when a run pauses or ends). While a run of the lesson is queued or running,
-the rest is a fragment that reruns itself every VIEWS_S seconds (`st.fragment(run_every=...)`; less
-often when many runs train on the server) and redraws the views from the runs' thread-safe History
-snapshots; if it sees a run change phase first, it reruns the page itself. When nothing trains, polling
-stops. The scrubber (a slider over the recorded epochs) rewinds every view.
+Training happens in worker processes (lab.jobs); the page script never waits for it. The run bar and
+this live part stand in one fragment, the lesson's panel (lab.controls.panel): a click on a run's
+buttons, and a run's end, rerun only the panel and the sidebar's status (`rerun_panel`), not the whole
+page. The progress lines keep themselves current in the browser (lab.pulse polls the server 5 times a
+second without a Streamlit rerun, and reruns the panel when a run pauses or ends). While a run of the
+lesson is queued or running, the views are a fragment of their own that reruns every VIEWS_S seconds
+(`st.fragment(run_every=...)`; less often when many runs train on the server) and redraws them from
+the runs' thread-safe History snapshots. When nothing trains, polling stops (the bars of a paused run
+still poll, to see it resume). The scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,6 +31,7 @@ from .pulse import STATES
 VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
 DRAWN = "lab.drawn"   # lesson -> {run name: state} as the run bar read them (see drawn())
+STATUS = "lab.status"  # the key of the sidebar status fragment
 
 
 @dataclass
@@ -88,6 +92,30 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
+def panel_key(lesson_key: str) -> str:
+    """The key of a lesson's panel fragment (the run bar and the live part, see lab.controls.panel)."""
+    return f"{lesson_key}.panel"
+
+
+def rerun_panel(lesson_key: str) -> None:
+    """From a callback of the panel: rerun the panel and the sidebar status, not the whole page. A full
+    rerun makes the browser redraw every control while a new run trains its first second on the same
+    cores; nothing outside the panel shows the lesson's runs except the status."""
+    st.rerun([panel_key(lesson_key), STATUS])
+
+
+def polled(draw: Callable[[], None], every: float | None) -> None:
+    """draw() as a fragment that reruns every `every` seconds, or, with None, as plain code in a
+    container. Not a fragment with run_every=None: the browser keeps a fragment's timer when the
+    fragment is registered again without one, and stops it only when a rerun of the enclosing fragment
+    does not register it at all (or at a full rerun)."""
+    if every:
+        st.fragment(run_every=every)(draw)()
+    else:
+        with st.container():
+            draw()
+
+
 def views_interval() -> float:
     """Seconds between redraws of the views of a page whose runs train."""
     return min(VIEWS_MAX_S, VIEWS_S * pulse.poll_interval() / pulse.POLL_S)
@@ -109,17 +137,20 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     if seen is None or set(seen) != set(jobs):
         seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
+    # the bars poll a paused run too: a resumed run reads "paused" until its worker says otherwise, and
+    # only a poll sees it train again (the page used to show "paused" while the run went on)
+    watching = any(s in joblib.ACTIVE for s in seen.values())
 
     # the progress bars stand outside the fragment: the browser keeps them current (lab.pulse), the
     # fragment's reruns leave them alone, and a phase change their poll sees reruns the whole page at once
-    pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, polling, key=f"{lesson.key}.pulse")
+    pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, watching, key=f"{lesson.key}.pulse",
+               on_change=functools.partial(rerun_panel, lesson.key))
     if any(job.reason or job.state == "loaded" for job in jobs.values()):
         cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
         for col, job in zip(cols, jobs.values()):
             with col:
                 _notes(job)
 
-    @st.fragment(run_every=views_interval() if polling else None)
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
         if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended and
@@ -138,21 +169,23 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
         else:
             st.info("Waiting for the first record…", icon=":material/hourglass_top:")
 
-    area()
+    polled(area, views_interval() if polling else None)
 
 
 def sidebar_status(titles: dict[str, str]) -> None:
     """In the sidebar: how many trainers are busy, and this session's runs that train in the background.
-    Marks the session's runs as seen, so the runs someone is watching are never taken for orphans."""
-    polling = any(j.active for j in runs.touch_all())
-
-    @st.fragment(run_every=2.0 if polling else None)
-    def status():
+    Marks the session's runs as seen, so the runs someone is watching are never taken for orphans.
+    A fragment (STATUS) that a lesson's buttons rerun with their panel; it polls while runs train."""
+    def lines():
         active = [j for j in runs.touch_all() if j.active]
         training, waiting, slots = joblib.busy()
         st.caption(f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else ""))
         for j in active:
             st.caption(f":material/model_training: {titles.get(j.lesson, j.lesson)}: {j.name} {STATES[j.state]}")
+
+    @st.fragment(key=STATUS)
+    def status():
+        polled(lines, 2.0 if any(j.active for j in runs.touch_all()) else None)
 
     with st.sidebar:
         status()

@@ -7,8 +7,8 @@ small custom component (`st.components.v2`) whose JavaScript asks the server for
 POLL_S times a second (`GET /rnnviz/progress/<job ids>`, a route of the app's server, see app.py) and
 changes a few DOM nodes; the lesson's views are redrawn by the live fragment once a second (lab.live).
 When a run's phase changes (it pauses, ends, fails) the component sets a trigger value, which reruns
-the page at once (the component stands outside the live fragment), so the buttons and the final views
-do not wait for the fragment's next rerun.
+the lesson's panel at once (its buttons and final views, see lab.live), so they do not wait for the
+views' next rerun.
 
 `facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
 """
@@ -162,13 +162,14 @@ def component():
     return register()
 
 
-def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None:
+def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str, on_change=None) -> None:
     """Progress lines of `named_jobs` (name -> Job), side by side. poll: the browser keeps them current
     while they train; `phases` are the phases the page's buttons were drawn for: when the polled ones
-    differ, the component reruns the page (or the fragment it stands in)."""
+    differ, the component calls `on_change` (a callback: it may st.rerun() some fragments) and the
+    page, or the fragment it stands in, reruns."""
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
     data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": PREFIX,
             "phases": ",".join(phases.get(name, "") for name in named_jobs)}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)
-    component()(data=[data], key=key, on_phases_change=lambda: None)
+    component()(data=[data], key=key, on_phases_change=on_change or (lambda: None))

@@ -1,7 +1,7 @@
 """Lesson 3: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
 import streamlit as st
 
-from lab import controls, equations, generation, live, views
+from lab import controls, equations, generation, views
 from lab.lessons import get
 from rnnviz.tasks.anbn import expected_completion
 
@@ -15,7 +15,6 @@ equations.explain(
     "the network must **count** in its hidden state. Type a prefix under **Generate** and see how it "
     "continues; look at **Hidden state** to see the counter as a path through state space.",
     *settings.cells, "loss")
-controls.run_bar(lesson, settings)
 
 
 def generate(view):
@@ -44,4 +43,4 @@ def body(runs):
     })
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)

@@ -1,7 +1,7 @@
 """Lesson 1: character prediction. Read 'hihell', predict 'ihello': one character at a time."""
 import streamlit as st
 
-from lab import controls, equations, live, views
+from lab import controls, equations, views
 from lab.lessons import get
 
 lesson = get("chars")
@@ -14,7 +14,6 @@ equations.explain(
     "then it learns the easy transitions, and only the hidden state can tell the first `h` (→ i) from "
     "the second (→ e), and the first `l` (→ l) from the second (→ o).",
     *settings.cells, "bptt", "loss")
-controls.run_bar(lesson, settings)
 
 
 def body(runs):
@@ -27,4 +26,4 @@ def body(runs):
     })
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)

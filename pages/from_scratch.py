@@ -2,7 +2,7 @@
 a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import controls, equations, live, scratch, views
+from lab import controls, equations, scratch, views
 from lab.lessons import get
 
 lesson = get("scratch")
@@ -20,7 +20,6 @@ equations.explain(
     *settings.cells, "bptt", "loss")
 settings = scratch.bug_picker(settings)
 scratch.exact_note(lesson, settings)
-controls.run_bar(lesson, settings)
 
 
 def body(runs):
@@ -33,7 +32,7 @@ def body(runs):
     views.tabs("scratch.tabs", panels)
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)
 st.header("Inside the NumPy engine", divider="gray")
 views.tabs("scratch.inside", {
     "Gradient check": lambda: scratch.gradient_check(lesson, settings),

@@ -1,7 +1,7 @@
 """Lesson 6: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, live, views
+from lab import checkpoints, controls, equations, views
 from lab.lessons import get
 
 lesson = get("gradients")
@@ -16,7 +16,6 @@ equations.explain(
     "falling line is geometric decay — the vanishing gradient. Raise the lag, try orthogonal init "
     "(spectral radius 1), a large learning rate with and without clipping.",
     "bptt", "rnn", "lstm", "gru")
-controls.run_bar(lesson, settings)
 
 WHICH = {"grad_h_last": "loss of the final step", "grad_h": "mean loss over all counted steps",
          "grad_c": "LSTM cell state c"}
@@ -31,7 +30,7 @@ def pick(runs, key):
     return runs[name]
 
 
-live.live(lesson, lambda runs: views.tabs("grad.tabs", {
+controls.panel(lesson, settings, lambda runs: views.tabs("grad.tabs", {
     "Gradient through time": lambda: views.gradient_lines(runs, "grad", which()),
     "Over training": lambda: views.gradient_map(pick(runs, "grad.map_run"), "grad", which()),
     "Clipping": lambda: views.clipping(pick(runs, "grad.clip_run"), "grad"),

@@ -1,7 +1,7 @@
 """Lesson 5: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, live, views
+from lab import checkpoints, controls, equations, views
 from lab.lessons import get
 
 lesson = get("inside")
@@ -16,7 +16,6 @@ equations.explain(
     "0 = shut — watch the forget gate decide what is kept, and the cell state carry it. Try an LSTM and a "
     "GRU on the same task.",
     *settings.cells)
-controls.run_bar(lesson, settings)
 
 
 def layer_choice(view) -> int:
@@ -43,4 +42,4 @@ def body(runs):
     })
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)

@@ -1,7 +1,7 @@
 """Lesson 4: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
 import streamlit as st
 
-from lab import controls, equations, generation, live, views
+from lab import controls, equations, generation, views
 from lab.lessons import get
 
 lesson = get("sine")
@@ -15,7 +15,6 @@ equations.explain(
     "*free-running*, it is fed its own predictions after the window — small errors then add up, "
     "which shows what it really learnt about the wave.",
     *settings.cells, "mse")
-controls.run_bar(lesson, settings)
 
 
 def predictions(runs):
@@ -40,7 +39,7 @@ def hidden(runs):
     views.trajectory(runs[name], "sine", dims=2)
 
 
-live.live(lesson, lambda runs: views.tabs("sine.tabs", {
+controls.panel(lesson, settings, lambda runs: views.tabs("sine.tabs", {
     "Prediction": lambda: predictions(runs),
     "Loss": lambda: views.loss(runs, "sine"),
     "Hidden state": lambda: hidden(runs),

@@ -2,7 +2,7 @@
 your own text; samples while it trains."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, generation, live, views
+from lab import checkpoints, controls, equations, generation, views
 from lab.lessons import get
 
 lesson = get("text")
@@ -19,7 +19,6 @@ equations.explain(
     "back in. Early samples are letter soup; then come spaces and word shapes, then words, then "
     "line structure. Paste or upload your own text under *Data → corpus: custom*.",
     *settings.cells, "loss")
-controls.run_bar(lesson, settings)
 
 
 def samples(view):
@@ -60,4 +59,4 @@ def body(runs):
     })
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)

@@ -1,7 +1,7 @@
 """Lesson 2: word prediction. Two words in, the third out: 'i like' -> 'dogs'."""
 import streamlit as st
 
-from lab import controls, equations, generation, live, views
+from lab import controls, equations, generation, views
 from lab.lessons import get
 from rnnviz.figures import topk_figure
 
@@ -15,7 +15,6 @@ equations.explain(
     "*like* alone cannot tell *dogs* from *cats*: the hidden state must still remember *i* or *you*. "
     "Type your own two words under **Try it**.",
     *settings.cells, "loss")
-controls.run_bar(lesson, settings)
 
 
 def try_it(view):
@@ -36,4 +35,4 @@ def body(runs):
     })
 
 
-live.live(lesson, body)
+controls.panel(lesson, settings, body)

@@ -385,21 +385,39 @@ def test_stop_stops_a_longer_run(lab):
     set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))   # 2,000 epochs at 60 records/s: over 30 s
     assert_clean(page)
 
+    full_runs = page.script_runs.done
+    status = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"Trainers busy"))
     button(page, "Train").click()
     bar = progress(page)
     expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*training\s*·\s*epoch [\d,]+ of 2,000"))
     epoch_shown(page, above=epoch_shown(page))             # it trains: the counter moves on
+    expect(status).to_contain_text(re.compile(r"Trainers busy: [1-9]"))   # the sidebar knows
     snap(page, "3-seoul-training")
+
+    button(page, "Pause").click()
+    expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*paused"))
+    paused_at = epoch_shown(page)
+    page.wait_for_timeout(1000)
+    assert epoch_shown(page) == paused_at
+    button(page, "Resume").click()                          # the bar sees the run train again
+    expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*training"))
+    epoch_shown(page, above=paused_at)
 
     button(page, "Stop").click()
     expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*stopped\s*·\s*epoch [\d,]+ of 2,000"))
     expect(page.get_by_text("stopped by user")).to_be_visible()
     expect(button(page, "Stop")).to_be_disabled()
     expect(button(page, "Continue")).to_be_enabled()
+    expect(status).to_contain_text("Trainers busy: 0")
+    # the buttons redraw the run's panel and the sidebar status, never the whole page
+    assert page.script_runs.done == full_runs, "a run's button redrew the whole page"
     stopped_at = epoch_shown(page)
     assert stopped_at < 2000
-    page.wait_for_timeout(2000)                             # the counter stands still
+    page.wait_for_timeout(500)
+    fragments = page.script_runs.fragments
+    page.wait_for_timeout(2000)                             # the counter stands still, and nothing polls
     assert epoch_shown(page) == stopped_at
+    assert page.script_runs.fragments == fragments, "a fragment still reruns with nothing training"
     expect(bar).to_contain_text("stopped")
     snap(page, "3-seoul-stopped")
     assert_clean(page)

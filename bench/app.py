@@ -8,12 +8,13 @@
                  changes from the new run's first redraw on count: earlier ones are the previous run's)
   refreshes/s    changes of the progress text per second over ~5 s while seoul trains at the lesson's pace
   app vs CLI     seoul with the lesson's epochs (500), speed limit "full speed": the app's steps/s (the
-                 trainer's own figure shown in the progress text, and epochs/s from the progress texts'
-                 timestamps) vs `python -m rnnviz train --task seoul --epochs 500 --probe-every 1` with
-                 OMP_NUM_THREADS=1 (steps / seconds of its last record; the app records a probe at every
-                 record point, the CLI's default is every 10th), 4 pairs alternating which goes first; then
-                 the same with the epochs slider at its end (2,000): the 500-epoch run lasts about a second,
-                 and the page's redraw after the click is a good part of it; plus the cores used meanwhile
+                 finished run's own figure in the progress text: steps / seconds of its last record; and
+                 epochs/s from the progress texts' timestamps) vs `python -m rnnviz train --task seoul
+                 --epochs 500 --probe-every 1` with OMP_NUM_THREADS=1 (steps / seconds of its last record;
+                 the app records a probe at every record point, the CLI's default is every 10th), 8 pairs
+                 alternating which goes first (a run lasts about a second, and single pairs range from
+                 0.8x to 1.7x on this machine); then 4 pairs with the epochs slider at its end (2,000);
+                 plus the cores used meanwhile
 Selectors are by role and label (button "Train", the "task" radio's "seoul", the slider labelled
 "epochs"), as a user finds them; nothing depends on the page's layout or Streamlit's CSS classes.
 """
@@ -36,7 +37,8 @@ from .browser import (OBSERVER_JS, ROOT, SPEED, Server, Watch, browser_unavailab
 
 
 def _rates(progress: list) -> dict:
-    """steps/s from progress texts: the trainer's own figure (last one shown) and epochs per second."""
+    """steps/s from progress texts: the trainer's own figure (the last one shown: a finished run's is
+    its whole run's) and epochs per second."""
     shown = [float(m.group(1).replace(",", "")) for _, p in progress if p and (m := re.search(r"([\d,.]+) steps/s", p))]
     pts = [(t, int(m.group(1).replace(",", ""))) for t, p in progress
            if p and "training" in p and (m := re.search(r"epoch ([\d,]+) of", p))]
@@ -135,7 +137,7 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                 log(f"  refreshes of the progress text per second while training: {res.get('refreshes')}")
                 set_slider_end(page, SPEED, "full speed")            # app vs CLI: the same run, full speed
                 epochs = slider(page, "epochs")
-                res["app_vs_cli"] = _app_vs_cli(page, server, _value(epochs), 1 if quick else 4, log)
+                res["app_vs_cli"] = _app_vs_cli(page, server, _value(epochs), 1 if quick else 8, log)
                 res["app_slowdown"] = res["app_vs_cli"]["median"]
                 if not quick:                                        # and a longer run: the slider's end
                     epochs.focus()

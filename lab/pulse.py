@@ -46,6 +46,8 @@ def facts(job) -> dict:
     if state in ("running", "paused") and t.steps_per_second:
         limit = f" (limited to {job.pace:g} records/s)" if job.pace else ""
         parts.append(f"{t.steps_per_second:,.0f} steps/s{limit}")
+    elif state in ("finished", "stopped", "diverged") and last and last.seconds > 0:
+        parts.append(f"{last.step / last.seconds:,.0f} steps/s overall")   # the whole run, up to its last record
     done = t.done / t.total if job.thread is not None and t.total else (1.0 if last else 0.0)
     return {"state": state, "phase": phase(state), "text": " · ".join(parts), "done": min(max(done, 0.0), 1.0)}
 

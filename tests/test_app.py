@@ -181,6 +181,9 @@ def test_progress_bars_poll_the_server_without_a_rerun():
     last = polled(job.id)["runs"][job.id]
     assert last["phase"] == "finished" and last["done"] == 1.0
     assert last["text"].startswith("finished · epoch 100 of 100 · loss ")
+    rate = float(re.search(r"· ([\d,.]+) steps/s overall$", last["text"]).group(1).replace(",", ""))
+    rec = job.history.last                   # the whole run's speed, from its last record
+    assert rec.step == 100 and rate == pytest.approx(rec.step / rec.seconds, rel=0.01, abs=1)
     assert last == pulse.facts(job)          # the first draw and the polls word it alike
 
 

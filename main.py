@@ -39,6 +39,7 @@ _warm_up()
 page = st.navigation(pages)
 jobs.sweep()
 checkpoints.follow_goto()
-live.sidebar_status({lesson.key: lesson.title for lesson in LESSONS})
+lesson_of = {p.url_path: lesson.key for p, lesson in zip(lesson_pages, LESSONS)}
+live.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))
 st.session_state[APP_RAN] = True
 page.run()

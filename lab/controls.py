@@ -4,7 +4,7 @@
 Settings: the RunSpec those widgets describe (or the reason they describe nothing trainable) and the
 live knobs. `panel(lesson, settings, body)` draws the buttons (`run_bar`) and the live views (lab.live)
 in one fragment. Buttons act in on_click callbacks, before the panel reruns, so every widget in it
-already shows the new state; a click reruns the panel and the sidebar status, not the page. Core errors
+already shows the new state; a click reruns the panel, not the page. Core errors
 (ValueError, CheckpointError) become messages; the run in progress and the settings are untouched.
 """
 from __future__ import annotations
@@ -185,7 +185,6 @@ def _train(lesson: Lesson, s: Settings) -> None:
     except (ValueError, RuntimeError) as e:
         return say(lesson.key, "error", f"Could not start training: {e}")
     _launch(lesson, s, new)
-    live.rerun_panel(lesson.key)
 
 
 def _continue(lesson: Lesson, s: Settings) -> None:
@@ -196,7 +195,6 @@ def _continue(lesson: Lesson, s: Settings) -> None:
     except (ValueError, RuntimeError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
     _launch(lesson, s, new)
-    live.rerun_panel(lesson.key)
 
 
 def _launch(lesson: Lesson, s: Settings, new: dict[str, Job]) -> None:
@@ -216,12 +214,6 @@ def _each(lesson_key: str, action: str) -> None:
     for job in runs.current(lesson_key).values():
         if job.active:
             getattr(job, action)()
-    live.rerun_panel(lesson_key)
-
-
-def _reset(lesson_key: str) -> None:
-    runs.clear(lesson_key)
-    live.rerun_panel(lesson_key)
 
 
 def _save(lesson: Lesson) -> None:
@@ -267,7 +259,7 @@ def run_bar(lesson: Lesson, s: Settings) -> None:
         st.button("Continue", icon=":material/fast_forward:", key=f"{k}.continue", on_click=_continue,
                   args=(lesson, s), disabled=not can_continue,
                   help="Train further from the current weights with the training settings; the history goes on")
-        st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=_reset, args=(k,),
+        st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=runs.clear, args=(k,),
                   disabled=not jobs, help="Stop and forget the run (your settings stay)")
         st.button("Save checkpoint", icon=":material/save:", key=f"{k}.save", on_click=_save, args=(lesson,),
                   disabled=not jobs, help="Save the weights and history of the latest record point")

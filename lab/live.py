@@ -3,9 +3,9 @@ its runs train.
 
 Training happens in worker processes (lab.jobs); the page script never waits for it. The run bar and
 this live part stand in one fragment, the lesson's panel (lab.controls.panel): a click on a run's
-buttons, and a run's end, rerun only the panel and the sidebar's status (`rerun_panel`), not the whole
-page. The progress lines keep themselves current in the browser (lab.pulse polls the server 5 times a
-second without a Streamlit rerun, and reruns the panel when a run pauses or ends). While a run of the
+buttons, and a run's end, rerun only the panel, not the whole page. The progress lines keep
+themselves current in the browser (lab.pulse polls the server 5 times a second without a Streamlit
+rerun, and reruns the panel when a run pauses or ends); so does the sidebar's status. While a run of the
 lesson is queued or running, the views are a fragment of their own that reruns every VIEWS_S seconds
 (`st.fragment(run_every=...)`; less often when many runs train on the server) and redraws them from
 the runs' thread-safe History snapshots. When nothing trains, polling stops (the bars of a paused run
@@ -13,7 +13,6 @@ still poll, to see it resume). The scrubber (a slider over the recorded epochs) 
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,12 +25,10 @@ from . import jobs as joblib
 from . import pulse, runs
 from .jobs import Job
 from .lessons import Lesson
-from .pulse import STATES
 
 VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
 DRAWN = "lab.drawn"   # lesson -> {run name: state} as the run bar read them (see drawn())
-STATUS = "lab.status"  # the key of the sidebar status fragment
 
 
 @dataclass
@@ -97,18 +94,11 @@ def panel_key(lesson_key: str) -> str:
     return f"{lesson_key}.panel"
 
 
-def rerun_panel(lesson_key: str) -> None:
-    """From a callback of the panel: rerun the panel and the sidebar status, not the whole page. A full
-    rerun makes the browser redraw every control while a new run trains its first second on the same
-    cores; nothing outside the panel shows the lesson's runs except the status."""
-    st.rerun([panel_key(lesson_key), STATUS])
-
-
 def polled(draw: Callable[[], None], every: float | None) -> None:
     """draw() as a fragment that reruns every `every` seconds, or, with None, as plain code in a
     container. Not a fragment with run_every=None: the browser keeps a fragment's timer when the
     fragment is registered again without one, and stops it only when a rerun of the enclosing fragment
-    does not register it at all (or at a full rerun)."""
+    (the panel) does not register it at all, or at a full rerun."""
     if every:
         st.fragment(run_every=every)(draw)()
     else:
@@ -143,8 +133,7 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
 
     # the progress bars stand outside the fragment: the browser keeps them current (lab.pulse), the
     # fragment's reruns leave them alone, and a phase change their poll sees reruns the whole page at once
-    pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, watching, key=f"{lesson.key}.pulse",
-               on_change=functools.partial(rerun_panel, lesson.key))
+    pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, watching, key=f"{lesson.key}.pulse")
     if any(job.reason or job.state == "loaded" for job in jobs.values()):
         cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
         for col, job in zip(cols, jobs.values()):
@@ -172,20 +161,13 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     polled(area, views_interval() if polling else None)
 
 
-def sidebar_status(titles: dict[str, str]) -> None:
-    """In the sidebar: how many trainers are busy, and this session's runs that train in the background.
-    Marks the session's runs as seen, so the runs someone is watching are never taken for orphans.
-    A fragment (STATUS) that a lesson's buttons rerun with their panel; it polls while runs train."""
-    def lines():
-        active = [j for j in runs.touch_all() if j.active]
-        training, waiting, slots = joblib.busy()
-        st.caption(f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else ""))
-        for j in active:
-            st.caption(f":material/model_training: {titles.get(j.lesson, j.lesson)}: {j.name} {STATES[j.state]}")
-
-    @st.fragment(key=STATUS)
-    def status():
-        polled(lines, 2.0 if any(j.active for j in runs.touch_all()) else None)
-
+def sidebar_status(titles: dict[str, str], lesson_key: str | None) -> None:
+    """In the sidebar: how many trainers are busy, and this session's runs of other lessons (they train
+    in the background). Kept current by the browser (lab.pulse, every 2 s), never by a Streamlit rerun:
+    a fragment that reran itself in the sidebar now and then made the lesson's task choice under it
+    vanish from the page (classroom benchmark, 3 times). Its polls also mark those runs as seen, so
+    the runs someone is watching are never taken for orphans."""
+    background = {f"{titles.get(j.lesson, j.lesson)}: {j.name}": j for j in runs.touch_all()
+                  if j.lesson != lesson_key and j.active}
     with st.sidebar:
-        status()
+        pulse.show(background, {}, poll=True, key="lab.status", every=2.0, busy=True, rerun=False, columns=False)

@@ -10,6 +10,9 @@ When a run's phase changes (it pauses, ends, fails) the component sets a trigger
 the lesson's panel at once (its buttons and final views, see lab.live), so they do not wait for the
 views' next rerun.
 
+The sidebar's status is the same component (`busy=True`, no rerun, every 2 s): the server's busy
+trainers and the session's runs in other lessons, current without a Streamlit rerun in the sidebar.
+
 `facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
 """
 from __future__ import annotations
@@ -52,6 +55,13 @@ def facts(job) -> dict:
     return {"state": state, "phase": phase(state), "text": " · ".join(parts), "done": min(max(done, 0.0), 1.0)}
 
 
+def busy_text() -> str:
+    """The server's trainers, as the sidebar shows them."""
+    from . import jobs as joblib
+    training, waiting, slots = joblib.busy()
+    return f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else "")
+
+
 def poll_interval() -> float:
     """Seconds between two progress polls of a page: POLL_S, longer when many runs train at once."""
     from . import jobs as joblib
@@ -72,7 +82,8 @@ async def endpoint(request):
         for jid in ids:
             if (job := jobs.get(jid)) is not None:
                 runs[jid] = facts(job.touch())
-    body = {"runs": runs, "interval": poll_interval() if jobs is not None else POLL_MAX_S}
+    body = {"runs": runs, "interval": poll_interval() if jobs is not None else POLL_MAX_S,
+            "busy": busy_text() if jobs is not None else ""}
     return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -88,6 +99,7 @@ CSS = """
 .rv-text { font-size: 0.875rem; line-height: 1.6; margin-bottom: 0.25rem; overflow-wrap: anywhere; }
 .rv-track { height: 0.5rem; border-radius: 0.5rem; background: rgba(49, 51, 63, 0.12); overflow: hidden; }
 .rv-fill { height: 100%; background: var(--st-primary-color, #0072B2); border-radius: 0.5rem; }
+.rv-busy { font-size: 0.875rem; line-height: 1.6; opacity: 0.75; margin-bottom: 0.5rem; }
 """
 
 JS = """
@@ -102,12 +114,19 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     root.className = "rv-pulse";
     parentElement.appendChild(root);
   }
-  root.style.gridTemplateColumns = `repeat(${Math.max(runs.length, 1)}, minmax(0, 1fr))`;
+  let busy = parentElement.querySelector(".rv-busy");
+  if (data.busy !== null && !busy) {
+    busy = document.createElement("div");
+    busy.className = "rv-busy";
+    parentElement.insertBefore(busy, root);
+  }
+  if (busy) busy.textContent = data.busy || "";
+  root.style.gridTemplateColumns = `repeat(${data.columns ? Math.max(runs.length, 1) : 1}, minmax(0, 1fr))`;
   while (root.children.length > runs.length) root.lastChild.remove();
   while (root.children.length < runs.length) {
     const run = document.createElement("div");
     run.className = "rv-run";
-    run.dataset.testid = "rnnviz-progress";
+    run.dataset.testid = data.testid;
     run.setAttribute("role", "progressbar");
     run.setAttribute("aria-valuemin", "0");
     run.setAttribute("aria-valuemax", "100");
@@ -132,14 +151,15 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     const d = me.data;
     let wait = 1000;
     try {
-      const res = await fetch(d.url + d.runs.map(r => r.id).join(","), { cache: "no-store" });
+      const res = await fetch(d.url + (d.runs.map(r => r.id).join(",") || "-"), { cache: "no-store" });
       if (res.ok) {
         const body = await res.json();
-        wait = 1000 * body.interval;
+        wait = 1000 * Math.max(body.interval, d.every);
         d.runs.forEach((r, i) => draw(i, body.runs[r.id]));
+        if (busy && body.busy) busy.textContent = body.busy;
         // a run paused, ended or failed: rerun the page now (its buttons and final views)
         const phases = d.runs.map(r => (body.runs[r.id] || r.facts).phase).join(",");
-        if (phases !== d.phases && phases !== me.sent) {
+        if (d.rerun && phases !== d.phases && phases !== me.sent) {
           me.sent = phases;
           setTriggerValue("phases", phases);
         }
@@ -148,7 +168,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     if (me.data === d && d.poll && !me.timer) me.timer = setTimeout(tick, wait);
   };
   stop();
-  if (data.poll) me.timer = setTimeout(tick, 1000 * data.interval);
+  if (data.poll) me.timer = setTimeout(tick, 1000 * Math.max(data.interval, data.every));
   return stop;
 }
 """
@@ -164,14 +184,18 @@ def component():
     return register()
 
 
-def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str, on_change=None) -> None:
-    """Progress lines of `named_jobs` (name -> Job), side by side. poll: the browser keeps them current
-    while they train; `phases` are the phases the page's buttons were drawn for: when the polled ones
-    differ, the component calls `on_change` (a callback: it may st.rerun() some fragments) and the
-    page, or the fragment it stands in, reruns."""
+def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str, *, every: float = 0.0,
+         busy: bool = False, rerun: bool = True, columns: bool = True) -> None:
+    """Progress lines of `named_jobs` (name -> Job), side by side (`columns`) or one under the other.
+    poll: the browser keeps them current, every poll_interval() seconds or `every`, whichever is
+    longer. `phases` are the phases the page's buttons were drawn for: with `rerun`, when the polled
+    ones differ, the component reruns the fragment it stands in (or the page). busy: a line with the
+    server's busy trainers above the runs, kept current too."""
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
-    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "url": PREFIX,
-            "phases": ",".join(phases.get(name, "") for name in named_jobs)}
+    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "every": every, "url": PREFIX,
+            "phases": ",".join(phases.get(name, "") for name in named_jobs), "rerun": rerun,
+            "columns": columns, "busy": busy_text() if busy else None,
+            "testid": "rnnviz-background" if busy else "rnnviz-progress"}   # tests and the bench find them
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)
-    component()(data=[data], key=key, on_phases_change=on_change or (lambda: None))
+    component()(data=[data], key=key, on_phases_change=lambda: None)

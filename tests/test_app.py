@@ -85,10 +85,12 @@ def recorded(n: int):
     return lambda found: all(len(j.history.snapshot()) >= n for j in found.values())
 
 
-def progress_data(at: AppTest) -> list[dict]:
-    """The data of each lab.pulse component on the page (its runs' first facts, poll, phases)."""
-    return [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
-            if "rnnviz_progress" in el.proto.component_name]
+def progress_data(at: AppTest, sidebar: bool = False) -> list[dict]:
+    """The data of each lab.pulse component of the lesson (its runs' first facts, poll, phases), or of
+    the sidebar's status (the one with a line of busy trainers)."""
+    found = [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
+             if "rnnviz_progress" in el.proto.component_name]
+    return [d for d in found if (d["busy"] is not None) == sidebar]
 
 
 def progress_texts(at: AppTest) -> list[str]:
@@ -140,6 +142,21 @@ def test_equations_are_drawn_when_their_expander_opens():
     assert any("h_t" in eq.value for eq in at.latex)
 
 
+def test_sidebar_lists_runs_of_other_lessons_and_polls():
+    """The sidebar's status: the trainers busy, and this session's runs training in other lessons (not
+    the lesson on screen: its own bar shows them), kept current by the browser, never rerun."""
+    at = app()
+    at.button(key="chars.train").click().run()
+    (job,) = wait(at, "chars", recorded(1)).values()
+    (status,) = progress_data(at, sidebar=True)
+    assert status["runs"] == [] and status["poll"] and not status["rerun"] and status["every"] >= 1
+    assert re.fullmatch(r"Trainers busy: [1-9]\d* of \d+.*", status["busy"])
+    at.switch_page("pages/words.py").run()
+    (status,) = progress_data(at, sidebar=True)
+    assert [(r["name"], r["id"]) for r in status["runs"]] == [("Character prediction: rnn", job.id)]
+    job.stop()
+
+
 # ---- training through the UI --------------------------------------------------------------------------
 def test_train_hihell_reads_ihello():
     """The first demo: one click on Train, watched at the default speed, reads 'ihello' within seconds."""
@@ -178,6 +195,7 @@ def test_progress_bars_poll_the_server_without_a_rerun():
         time.sleep(0.05)
     assert epoch(polled(job.id)) > seen
     job.trainer.wait(20)
+    assert polled(job.id)["busy"].startswith("Trainers busy: ")
     last = polled(job.id)["runs"][job.id]
     assert last["phase"] == "finished" and last["done"] == 1.0
     assert last["text"].startswith("finished · epoch 100 of 100 · loss ")

@@ -131,8 +131,8 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     # only a poll sees it train again (the page used to show "paused" while the run went on)
     watching = any(s in joblib.ACTIVE for s in seen.values())
 
-    # the progress bars stand outside the fragment: the browser keeps them current (lab.pulse), the
-    # fragment's reruns leave them alone, and a phase change their poll sees reruns the whole page at once
+    # the progress bars stand outside the views' fragment: the browser keeps them current (lab.pulse),
+    # the views' reruns leave them alone, and a phase change their poll sees reruns the panel at once
     pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, watching, key=f"{lesson.key}.pulse")
     if any(job.reason or job.state == "loaded" for job in jobs.values()):
         cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]
@@ -143,7 +143,7 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
         if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended and
-            st.rerun()                         # the browser did not say so yet: redraw the whole page
+            st.rerun()     # the bars did not say so yet: redraw the page (a fragment cannot rerun its panel)
         if not jobs:
             st.info("Press **Train** to start a run; it trains in the background while you watch.",
                     icon=":material/play_circle:")

@@ -227,7 +227,7 @@ def _save(lesson: Lesson) -> None:
 
 def panel(lesson: Lesson, s: Settings, body) -> None:
     """The run bar and the live views (`body(views)`, see lab.live) of the lesson's runs, in one fragment."""
-    @st.fragment(key=live.panel_key(lesson.key))
+    @st.fragment
     def runs_panel():
         run_bar(lesson, s)
         live.live(lesson, body)

@@ -89,11 +89,6 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     return views
 
 
-def panel_key(lesson_key: str) -> str:
-    """The key of a lesson's panel fragment (the run bar and the live part, see lab.controls.panel)."""
-    return f"{lesson_key}.panel"
-
-
 def polled(draw: Callable[[], None], every: float | None) -> None:
     """draw() as a fragment that reruns every `every` seconds, or, with None, as plain code in a
     container. Not a fragment with run_every=None: the browser keeps a fragment's timer when the
@@ -170,4 +165,4 @@ def sidebar_status(titles: dict[str, str], lesson_key: str | None) -> None:
     background = {f"{titles.get(j.lesson, j.lesson)}: {j.name}": j for j in runs.touch_all()
                   if j.lesson != lesson_key and j.active}
     with st.sidebar:
-        pulse.show(background, {}, poll=True, key="lab.status", every=2.0, busy=True, rerun=False, columns=False)
+        pulse.show_status(background, key="lab.status")

@@ -10,7 +10,7 @@ When a run's phase changes (it pauses, ends, fails) the component sets a trigger
 the lesson's panel at once (its buttons and final views, see lab.live), so they do not wait for the
 views' next rerun.
 
-The sidebar's status is the same component (`busy=True`, no rerun, every 2 s): the server's busy
+The sidebar's status is the same component (`show_status`: no rerun, every 2 s): the server's busy
 trainers and the session's runs in other lessons, current without a Streamlit rerun in the sidebar.
 
 `facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
@@ -55,18 +55,19 @@ def facts(job) -> dict:
     return {"state": state, "phase": phase(state), "text": " · ".join(parts), "done": min(max(done, 0.0), 1.0)}
 
 
-def busy_text() -> str:
-    """The server's trainers, as the sidebar shows them."""
+def load() -> tuple[float, str]:
+    """What the server's load means for a page, from one count of its trainers: the seconds between
+    two progress polls (POLL_S, longer when many runs train at once) and the sidebar's line of busy
+    trainers. Every poll asks for both: one count, not one each."""
     from . import jobs as joblib
     training, waiting, slots = joblib.busy()
-    return f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else "")
+    interval = min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
+    return interval, f"Trainers busy: {training} of {slots}" + (f" · {waiting} waiting" if waiting else "")
 
 
 def poll_interval() -> float:
-    """Seconds between two progress polls of a page: POLL_S, longer when many runs train at once."""
-    from . import jobs as joblib
-    training, waiting, _ = joblib.busy()
-    return min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
+    """Seconds between two progress polls of a page (see load)."""
+    return load()[0]
 
 
 async def endpoint(request):
@@ -82,8 +83,8 @@ async def endpoint(request):
         for jid in ids:
             if (job := jobs.get(jid)) is not None:
                 runs[jid] = facts(job.touch())
-    body = {"runs": runs, "interval": poll_interval() if jobs is not None else POLL_MAX_S,
-            "busy": busy_text() if jobs is not None else ""}
+    interval, busy = load() if jobs is not None else (POLL_MAX_S, "")
+    body = {"runs": runs, "interval": interval, "busy": busy}
     return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
@@ -157,7 +158,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
         wait = 1000 * Math.max(body.interval, d.every);
         d.runs.forEach((r, i) => draw(i, body.runs[r.id]));
         if (busy && body.busy) busy.textContent = body.busy;
-        // a run paused, ended or failed: rerun the page now (its buttons and final views)
+        // a run paused, ended or failed: rerun the panel now (its buttons and final views)
         const phases = d.runs.map(r => (body.runs[r.id] || r.facts).phase).join(",");
         if (d.rerun && phases !== d.phases && phases !== me.sent) {
           me.sent = phases;
@@ -184,18 +185,25 @@ def component():
     return register()
 
 
-def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str, *, every: float = 0.0,
-         busy: bool = False, rerun: bool = True, columns: bool = True) -> None:
-    """Progress lines of `named_jobs` (name -> Job), side by side (`columns`) or one under the other.
-    poll: the browser keeps them current, every poll_interval() seconds or `every`, whichever is
-    longer. `phases` are the phases the page's buttons were drawn for: with `rerun`, when the polled
-    ones differ, the component reruns the fragment it stands in (or the page). busy: a line with the
-    server's busy trainers above the runs, kept current too."""
+def _mount(named_jobs: dict, key: str, with_busy: bool, **options) -> None:
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
-    data = {"runs": runs, "poll": poll, "interval": poll_interval(), "every": every, "url": PREFIX,
-            "phases": ",".join(phases.get(name, "") for name in named_jobs), "rerun": rerun,
-            "columns": columns, "busy": busy_text() if busy else None,
-            "testid": "rnnviz-background" if busy else "rnnviz-progress"}   # tests and the bench find them
+    interval, busy = load()
+    data = {"runs": runs, "interval": interval, "url": PREFIX, "busy": busy if with_busy else None, **options}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)
     component()(data=[data], key=key, on_phases_change=lambda: None)
+
+
+def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None:
+    """Progress lines of a lesson's runs, `named_jobs` (name -> Job), side by side. poll: the browser
+    keeps them current. `phases` are the phases the page's buttons were drawn for: when the polled
+    ones differ, the component reruns the fragment it stands in (the lesson's panel)."""
+    _mount(named_jobs, key, False, poll=poll, every=0.0, rerun=True, columns=True,
+           phases=",".join(phases.get(name, "") for name in named_jobs), testid="rnnviz-progress")
+
+
+def show_status(named_jobs: dict, key: str) -> None:
+    """The sidebar's status: a line of the server's busy trainers and the progress of `named_jobs`, one
+    under the other, kept current every 2 s; it never reruns anything."""
+    _mount(named_jobs, key, True, poll=True, every=2.0, rerun=False, columns=False,
+           phases="", testid="rnnviz-background")   # tests and the bench find either by its test id

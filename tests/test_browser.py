@@ -409,7 +409,7 @@ def test_stop_stops_a_longer_run(lab):
     expect(button(page, "Stop")).to_be_disabled()
     expect(button(page, "Continue")).to_be_enabled()
     expect(status).to_contain_text("Trainers busy: 0")
-    # the buttons redraw the run's panel and the sidebar status, never the whole page
+    # the buttons redraw the run's panel, never the whole page
     assert page.script_runs.done == full_runs, "a run's button redrew the whole page"
     stopped_at = epoch_shown(page)
     assert stopped_at < 2000

@@ -2,9 +2,9 @@
 
     streamlit run app.py
 
-Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and one route of its own,
-/rnnviz/progress/<job ids>, which the pages' progress bars poll (lab/pulse.py) so that they move
-without rerunning Streamlit's page.
+Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and two routes of its own
+(lab/pulse.py): /rnnviz/pulse, a WebSocket on which the pages' progress bars hear their runs' progress,
+so they move without rerunning Streamlit's page, and GET /rnnviz/progress/<job ids>, the same once.
 """
 import streamlit as st
 

@@ -9,7 +9,7 @@ widgets, the live fragment, the job registry of this server process) lives here,
   fields       widgets built generically from the config dataclasses' fields
   controls     the sidebar settings of a lesson and the Train / Pause / Stop / ... bar
   live         the polling fragment: progress, epoch scrubber, the lesson's views
-  pulse        progress bars the browser keeps current itself (a component polling app.py's route)
+  pulse        progress bars the browser keeps current itself (a component the server pushes to)
   views        figures of rnnviz.figures placed on the page
   throttle     rebuild figures and samples only as often as the server can afford
   generation   sampling, continuing and free-running at any recorded epoch

@@ -205,6 +205,76 @@ def test_progress_bars_poll_the_server_without_a_rerun():
     assert last == pulse.facts(job)          # the first draw and the polls word it alike
 
 
+class FakeSocket:
+    """The page's end of lab.pulse.stream: messages it sends (None: it goes away) and what it hears."""
+
+    def __init__(self):
+        self.outgoing: asyncio.Queue = asyncio.Queue()
+        self.heard: list[tuple[float, dict]] = []
+
+    async def accept(self):
+        pass
+
+    async def iter_text(self):
+        while (text := await self.outgoing.get()) is not None:
+            yield text
+
+    async def send_text(self, text: str):
+        self.heard.append((time.monotonic(), json.loads(text)))
+
+
+def test_progress_stream_pushes_the_runs_a_page_asks_for():
+    """The bars' WebSocket: the server pushes the snapshot of the runs the page names every poll
+    interval until the page names others or goes; a message that is not a subscription asks for
+    nothing."""
+    at = app()
+    at.button(key="chars.train").click().run()
+    (job,) = wait(at, "chars", recorded(1)).values()
+    sock = FakeSocket()
+
+    async def page():
+        served = asyncio.create_task(pulse.stream(sock))
+        await sock.outgoing.put(json.dumps({"ids": [job.id, "no-such-run"], "every": 0}))
+        await asyncio.sleep(1.2)
+        await sock.outgoing.put(json.dumps({"ids": ["no-such-run"], "every": 0}))
+        await asyncio.sleep(0.5)
+        await sock.outgoing.put("not a subscription")
+        await asyncio.sleep(0.5)
+        await sock.outgoing.put(None)
+        await asyncio.wait_for(served, 2)              # the page went: the stream ends
+
+    t0 = time.monotonic()
+    asyncio.run(page())
+    first = [m for t, m in sock.heard if t < t0 + 1.2]
+    assert len(first) >= 4 and all(set(m["runs"]) == {job.id} for m in first)
+    epochs = [int(re.search(r"epoch (\d+) of", m["runs"][job.id]["text"]).group(1)) for m in first]
+    assert epochs == sorted(epochs) and epochs[-1] > epochs[0]   # the lesson's pace: 10 records a second
+    later = [m for t, m in sock.heard if t > t0 + 1.25]
+    assert later and all(m["runs"] == {} for m in later)
+    assert sum(1 for t, _ in sock.heard if t > t0 + 1.75) <= 1   # garbage: one answer, then nothing
+    assert pulse._subscription('{"ids": "abc", "every": -3}') == ([], 0.0)
+    assert pulse._subscription('{"ids": [1, "b"], "every": 99}') == (["1", "b"], 10 * pulse.POLL_MAX_S)
+
+
+def test_routes_serve_under_a_base_url():
+    """Streamlit serves the pages under server.baseUrlPath but leaves an App's own routes where they
+    are: the bars' stream and the progress route answer with or without a prefix."""
+    from starlette.routing import Match
+    for path, kind in [("/rnnviz/pulse", "websocket"), ("/lab/rnnviz/pulse", "websocket"),
+                       ("/a/b/rnnviz/progress/x,y", "http"), ("/rnnviz/progress/x", "http")]:
+        scope = {"type": kind, "path": path, "method": "GET", "root_path": ""}
+        assert any(r.matches(scope)[0] == Match.FULL for r in pulse.routes()), path
+    assert not any(r.matches({"type": "http", "path": "/rnnviz/other", "method": "GET", "root_path": ""})[0]
+                   == Match.FULL for r in pulse.routes())
+    from streamlit import config
+    try:                                       # and the page asks for the stream under the prefix
+        config.set_option("server.baseUrlPath", "/lab/")
+        assert pulse.url(pulse.STREAM) == "/lab/rnnviz/pulse"
+    finally:
+        config.set_option("server.baseUrlPath", "")
+    assert pulse.url(pulse.STREAM) == "/rnnviz/pulse"
+
+
 def test_changing_a_setting_starts_a_new_run():
     at = app()
     at.session_state["chars.hihell.live.pace"] = 0.0

@@ -18,6 +18,7 @@ Selectors are by role and label, as a user finds them ("Train", the "task" radio
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -321,15 +322,18 @@ def test_train_hihell_reads_ihello(lab):
 
 
 def test_progress_moves_by_itself(lab):
-    """The progress bar asks the server for its run's progress (lab.pulse, app.py's route) several times
+    """The server pushes the run's progress to the bar (lab.pulse, app.py's WebSocket route) several times
     a second, between the page's redraws (the views redraw once a second; the bar is not part of that)."""
     page = lab
     body = page.request.get(page.url.split("?")[0].rstrip("/") + "/rnnviz/progress/no-such-run").json()
     assert body["runs"] == {} and 0 < body["interval"] <= 1
+    pushed = []
+    page.on("websocket", lambda ws: ws.url.endswith("/rnnviz/pulse")
+            and ws.on("framereceived", lambda frame: pushed.append(json.loads(frame))))
     button(page, "Train").click()                           # hihell at 10 records a second
     epoch_shown(page)
     page.wait_for_timeout(1000)                             # the click's own redraw has finished
-    runs, fragments = page.script_runs.done, page.script_runs.fragments
+    runs, fragments, heard = page.script_runs.done, page.script_runs.fragments, len(pushed)
     seen, end = set(), time.monotonic() + 2.0
     while time.monotonic() < end:
         seen.add(epoch_shown(page))
@@ -337,6 +341,9 @@ def test_progress_moves_by_itself(lab):
     redraws = page.script_runs.fragments - fragments     # the views' fragment: about once a second
     assert page.script_runs.done == runs, "the page was redrawn meanwhile: the bar may have moved with it"
     assert len(seen) >= max(4, redraws + 2), f"epochs {sorted(seen)} shown in 2 s, over {redraws} redraws"
+    bar = [m for m in pushed[heard:] if m["runs"]]         # (the sidebar's status has its own socket)
+    assert len(bar) >= 8, f"{len(bar)} progress messages pushed to the bar in 2 s"
+    assert len({run for m in bar for run in m["runs"]}) == 1   # the run on screen
     expect(progress(page)).to_contain_text(re.compile(r"finished\s*·\s*epoch 100 of 100"), timeout=2 * T)
     assert_clean(page)
 

@@ -32,11 +32,17 @@ OBSERVER_JS = """() => {
   // a chart of a run has drawn something (an empty container has no text yet); the placeholder shown
   // before any run ("no run yet") is not one
   const real = c => { const t = c ? (c.textContent || '') : ''; return t.length > 0 && !t.includes('no run yet'); };
-  new MutationObserver(muts => {
-    const t = performance.now();
+  const all = {subtree: true, childList: true, characterData: true};
+  // the progress text: textContent, not innerText (which makes the browser lay out the page at every change)
+  new MutationObserver(() => {
     const el = document.querySelector('[data-testid="rnnviz-progress"]');
-    const p = el ? el.innerText : null;
-    if (p !== B.last) { B.last = p; B.progress.push([t, p]); }
+    const p = el ? el.textContent : null;
+    if (p !== B.last) { B.last = p; B.progress.push([performance.now(), p]); }
+  }).observe(document.body, all);
+  // changes inside the views; B.charts(false) stops watching them (they cost the page's CPU at every
+  // redraw, which a measurement of training speed must not add)
+  const charts = new MutationObserver(muts => {
+    const t = performance.now();
     for (const m of muts) {
       const n = m.target.nodeType === 1 ? m.target : m.target.parentElement;
       let hit = !!(n && real(n.closest(CH)));
@@ -44,7 +50,9 @@ OBSERVER_JS = """() => {
         hit = [...m.addedNodes].some(a => a.nodeType === 1 && real(a.matches(CH) ? a : a.querySelector(CH)));
       if (hit) { B.chart.push(t); break; }
     }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+  });
+  B.charts = on => on ? charts.observe(document.body, {...all, attributes: true}) : charts.disconnect();
+  B.charts(true);
   document.addEventListener('click', () => {
     B.clicks.push(performance.now());
     B.hadChart.push([...document.querySelectorAll(CH)].some(real));   // a run's charts already shown?
@@ -229,7 +237,8 @@ def wait_run(page, timeout: float, poll: float = 0.1) -> dict:
 
 
 def timeline(page) -> dict:
-    b = page.evaluate("() => window.__bench")
+    b = page.evaluate("() => { const {progress, chart, clicks, hadChart} = window.__bench; "
+                      "return {progress, chart, clicks, hadChart}; }")
     click = b["clicks"][-1] if b["clicks"] else 0.0
     after = lambda ts: [t for t in ts if t > click]  # noqa: E731
     prog = [(t, p) for t, p in b["progress"] if t > click]

@@ -149,6 +149,7 @@ def one_class(browser, server, n: int, log, until: float, tasks=("hihell", "seou
             watch = A.Watch(page)
             A.open_app(page, server, timeout=120)
             page.evaluate(A.OBSERVER_JS)
+            page.evaluate("() => window.__bench.charts(false)")   # only the progress text is watched
             pages.append({"ctx": ctx, "page": page, "watch": watch})
         opened = time.perf_counter() - t0
         log(f"  N = {n}: {n} sessions open in {opened:.1f} s")

@@ -65,9 +65,9 @@ class Shift(Callback):
 
 class WeightKeeper(Callback):
     """Copies of the weights at record points within a byte budget (older ones thinned, first and last
-    kept), so generation can be replayed at any recorded epoch. Filled from the worker's messages (the
-    weights come with a record as often as rnnviz.worker.WEIGHT_RATE allows, and always with the last
-    one), read by the UI."""
+    kept), so generation can be replayed at any recorded epoch (the nearest kept one). Filled from the
+    worker's messages (weights come with a record as often as rnnviz.worker.WEIGHT_EVERY_S and
+    WEIGHT_RATE allow, and always with the last one and the one before a pause), read by the UI."""
 
     def __init__(self, max_bytes: int = WEIGHT_BYTES):
         self.max_bytes = max_bytes

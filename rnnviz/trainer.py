@@ -108,6 +108,11 @@ class Trainer:
         self._pending_lr = lr
 
     @property
+    def pausing(self) -> bool:
+        """A pause is asked for (or on): the loop waits before its next step."""
+        return not self._go.is_set()
+
+    @property
     def steps_per_second(self) -> float:
         dt = time.perf_counter() - self.started
         return self.step / dt if self.started and dt > 0 else 0.0

@@ -35,7 +35,10 @@ from .callbacks import ConvergenceStop, Recorder
 from .trainer import Callback, Trainer, make_engine
 
 AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
-WEIGHT_RATE = 50e6   # bytes/s: weights travel with a record unless that would send more than this
+WEIGHT_EVERY_S = 0.05  # weights travel with a record at most 20 times a second (a copy and two pickles
+WEIGHT_RATE = 50e6     # cost ~0.1 ms: at every record that made a full-speed run 7-13% slower), and less
+                       # often when that would send more than WEIGHT_RATE bytes/s; always with the last
+                       # record and the one before a pause
 BATCH_S = 0.05       # seconds the sender lets messages gather before it sends them (see _sender)
 SPARE_AFTER_S = 15.0  # seconds after a worker process is ready before the next one starts (see Pool)
 
@@ -82,11 +85,11 @@ class _Reporter(Recorder):
         if self.auto_stop:
             self.converged.on_record(trainer, rec)
         now = time.perf_counter()
-        final = trainer.done + 1 >= trainer.total or self.stopping
+        final = trainer.done + 1 >= trainer.total or self.stopping or trainer.pausing
         weights = None
         if self.weight_bytes is None:
             self.weight_bytes = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
-        if final or now - self.weights_sent >= self.weight_bytes / WEIGHT_RATE:
+        if final or now - self.weights_sent >= max(WEIGHT_EVERY_S, self.weight_bytes / WEIGHT_RATE):
             # copies (the parent keeps them for generating at this record), as numpy arrays: a torch
             # tensor pickles through torch.save, slow on both sides
             weights = {k: v.numpy() for k, v in trainer.engine.state_dict().items()}

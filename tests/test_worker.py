@@ -86,6 +86,41 @@ def test_pause_resume_learning_rate_and_stop_reach_the_worker(pool):
     assert run.done < 10**6
 
 
+class WeightsSeen(Callback):
+    """(epoch, whether weights came with it) of every record, as the parent hears them."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_record(self, run, rec):
+        self.seen.append((rec.epoch, run.weights is not None))
+
+
+def test_weights_come_at_most_20_times_a_second_and_before_a_pause(pool):
+    """A copy of the weights with every record made a full-speed run 7-13% slower: they come at most every
+    WEIGHT_EVERY_S, and always with the record before a pause (generation there uses that run's weights)."""
+    from rnnviz.worker import WEIGHT_EVERY_S
+    task = make_task("seoul")
+    m, t = task.suggested()
+    got = WeightsSeen()
+    run = pool.submit(RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[got]))
+    until(lambda: run.step >= 5)
+    t0, n0 = time.time(), len(got.seen)
+    time.sleep(1.0)
+    window = got.seen[n0:]
+    with_weights = sum(w for _, w in window)
+    assert len(window) > 2 * with_weights and 1 <= with_weights <= (time.time() - t0) / WEIGHT_EVERY_S + 2
+    run.pause()
+    until(lambda: run.status == "paused")
+    time.sleep(0.2)
+    assert got.seen[-1][1], "the record before the pause came without weights"
+    paused = {k: v.clone() for k, v in run.weights.items()}
+    run.stop()
+    assert run.wait(10) and run.status == "stopped"
+    for k, v in run.engine.state_dict().items():   # the weights the run stopped with: those of that record
+        assert torch.equal(v, paused[k])
+
+
 def test_auto_stop_ends_a_converged_run(pool):
     task = make_task("hihell")
     m, t = task.suggested()

@@ -4,8 +4,8 @@ its runs train.
 Training happens in worker processes (lab.jobs); the page script never waits for it. The run bar and
 this live part stand in one fragment, the lesson's panel (lab.controls.panel): a click on a run's
 buttons, and a run's end, rerun only the panel, not the whole page. The progress lines keep
-themselves current in the browser (lab.pulse polls the server 5 times a second without a Streamlit
-rerun, and reruns the panel when a run pauses or ends); so does the sidebar's status. While a run of the
+themselves current in the browser (the server pushes lab.pulse their progress 5 times a second, with
+no Streamlit rerun; it reruns the panel when a run pauses or ends); so does the sidebar's status. While a run of the
 lesson is queued or running, the views are a fragment of their own that reruns every VIEWS_S seconds
 (`st.fragment(run_every=...)`; less often when many runs train on the server) and redraws them from
 the runs' thread-safe History snapshots. When nothing trains, polling stops (the bars of a paused run
@@ -122,12 +122,12 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
     if seen is None or set(seen) != set(jobs):
         seen = {name: job.state for name, job in jobs.items()}
     polling = any(s in ("queued", "running") for s in seen.values())
-    # the bars poll a paused run too: a resumed run reads "paused" until its worker says otherwise, and
-    # only a poll sees it train again (the page used to show "paused" while the run went on)
+    # the bars watch a paused run too: a resumed run reads "paused" until its worker says otherwise, and
+    # only a push shows it train again (the page used to show "paused" while the run went on)
     watching = any(s in joblib.ACTIVE for s in seen.values())
 
     # the progress bars stand outside the views' fragment: the browser keeps them current (lab.pulse),
-    # the views' reruns leave them alone, and a phase change their poll sees reruns the panel at once
+    # the views' reruns leave them alone, and a phase change pushed to them reruns the panel at once
     pulse.show(jobs, {n: pulse.phase(s) for n, s in seen.items()}, watching, key=f"{lesson.key}.pulse")
     if any(job.reason or job.state == "loaded" for job in jobs.values()):
         cols = st.columns(len(jobs)) if len(jobs) > 1 else [st.container()]

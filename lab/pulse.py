@@ -13,7 +13,7 @@ views' next rerun.
 The sidebar's status is the same component (`show_status`: no rerun, every 2 s): the server's busy
 trainers and the session's runs in other lessons, current without a Streamlit rerun in the sidebar.
 
-`facts(job)` is the one place that words a run's progress; the page's first draw and every poll use it.
+`facts(job)` is the one place that words a run's progress; the page's first draw and every push use it.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ PREFIX = "/rnnviz/progress/"   # + comma-separated job ids
 ROUTE = PREFIX + "{ids}"
 STREAM = "/rnnviz/pulse"      # the pages' progress bars: a WebSocket (see stream)
 MAX_IDS = 16
-POLL_S = 0.2       # the browser asks 5 times a second...
+POLL_S = 0.2       # the server pushes a page its runs' progress 5 times a second...
 POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), less often
 POLL_MAX_S = 1.0
 
@@ -59,8 +59,8 @@ def facts(job) -> dict:
 
 def load() -> tuple[float, str]:
     """What the server's load means for a page, from one count of its trainers: the seconds between
-    two progress polls (POLL_S, longer when many runs train at once) and the sidebar's line of busy
-    trainers. Every poll asks for both: one count, not one each."""
+    two pushes of a page's progress (POLL_S, longer when many runs train at once) and the sidebar's
+    line of busy trainers. Every push needs both: one count, not one each."""
     from . import jobs as joblib
     training, waiting, slots = joblib.busy()
     interval = min(POLL_MAX_S, POLL_S * max(1.0, (training + waiting) / POLL_FULL))
@@ -68,7 +68,7 @@ def load() -> tuple[float, str]:
 
 
 def poll_interval() -> float:
-    """Seconds between two progress polls of a page (see load)."""
+    """Seconds between two pushes of a page's progress (see load)."""
     return load()[0]
 
 
@@ -169,7 +169,7 @@ CSS = """
 
 JS = """
 export default function ({ parentElement, data: [data], setTriggerValue }) {
-  // one poller per mounted element; a rerun with new data replaces what it draws and asks for
+  // one socket per mounted element; a rerun with new data replaces what it draws and asks for
   const me = parentElement.__rv || (parentElement.__rv = { ws: null, retry: null, sent: null });
   me.data = data;
   const runs = data.runs;
@@ -266,8 +266,8 @@ def _mount(named_jobs: dict, key: str, with_busy: bool, **options) -> None:
 
 
 def show(named_jobs: dict, phases: dict[str, str], poll: bool, key: str) -> None:
-    """Progress lines of a lesson's runs, `named_jobs` (name -> Job), side by side. poll: the browser
-    keeps them current. `phases` are the phases the page's buttons were drawn for: when the polled
+    """Progress lines of a lesson's runs, `named_jobs` (name -> Job), side by side. poll: the server
+    keeps them current. `phases` are the phases the page's buttons were drawn for: when the pushed
     ones differ, the component reruns the fragment it stands in (the lesson's panel)."""
     _mount(named_jobs, key, False, poll=poll, every=0.0, rerun=True, columns=True,
            phases=",".join(phases.get(name, "") for name in named_jobs), testid="rnnviz-progress")

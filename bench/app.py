@@ -11,9 +11,9 @@
                  finished run's own figure in the progress text: steps / seconds of its last record; and
                  epochs/s from the progress texts' timestamps) vs `python -m rnnviz train --task seoul
                  --epochs 500 --probe-every 1` with OMP_NUM_THREADS=1 (steps / seconds of its last record;
-                 the app records a probe at every record point, the CLI's default is every 10th), 8 pairs
+                 the app records a probe at every record point, the CLI's default is every 10th), 12 pairs
                  alternating which goes first (a run lasts about a second, and single pairs range from
-                 0.8x to 1.7x on this machine); then 4 pairs with the epochs slider at its end (2,000);
+                 0.8x to 1.6x on this machine); then 6 pairs with the epochs slider at its end (2,000);
                  plus the cores used meanwhile
 Selectors are by role and label (button "Train", the "task" radio's "seoul", the slider labelled
 "epochs"), as a user finds them; nothing depends on the page's layout or Streamlit's CSS classes.
@@ -138,13 +138,13 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                 set_slider_end(page, SPEED, "full speed")            # app vs CLI: the same run, full speed
                 page.evaluate("() => window.__bench.charts(false)")   # only the progress text is watched now
                 epochs = slider(page, "epochs")
-                res["app_vs_cli"] = _app_vs_cli(page, server, _value(epochs), 1 if quick else 8, log)
+                res["app_vs_cli"] = _app_vs_cli(page, server, _value(epochs), 1 if quick else 12, log)
                 res["app_slowdown"] = res["app_vs_cli"]["median"]
                 if not quick:                                        # and a longer run: the slider's end
                     epochs.focus()
                     epochs.press("End")
                     time.sleep(1.0)
-                    res["app_vs_cli_long"] = _app_vs_cli(page, server, _value(epochs), 4, log)
+                    res["app_vs_cli_long"] = _app_vs_cli(page, server, _value(epochs), 6, log)
                     res["app_slowdown_long"] = res["app_vs_cli_long"]["median"]
             except Exception as e:   # a page the app does not (yet) have: keep what was measured
                 res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"

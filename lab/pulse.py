@@ -113,26 +113,30 @@ async def stream(websocket) -> None:
     import asyncio
 
     await websocket.accept()
-    inbox: asyncio.Queue = asyncio.Queue()
+    text, gone = None, False     # the page's latest subscription; whether the page has gone
+    heard = asyncio.Event()
 
     async def read():
+        nonlocal text, gone
         try:
-            async for text in websocket.iter_text():
-                inbox.put_nowait(text)
+            async for text in websocket.iter_text():   # (into the nonlocal text)
+                heard.set()
         except Exception:   # noqa: BLE001 - however the page went, the stream ends
             pass
-        inbox.put_nowait(None)
+        gone = True
+        heard.set()
 
     reader = asyncio.create_task(read())
     try:
-        text = await inbox.get()
-        while text is not None:
+        await heard.wait()
+        while not gone:
+            heard.clear()
             ids, every = _subscription(text)
             body = snapshot(ids)
             await websocket.send_text(json.dumps(body))
-            try:
-                text = await asyncio.wait_for(inbox.get(), max(body["interval"], every))
-            except asyncio.TimeoutError:   # nothing new from the page: the same runs again
+            try:   # until the next push, or the page's next message (nothing is lost if this times out)
+                await asyncio.wait_for(heard.wait(), max(body["interval"], every))
+            except asyncio.TimeoutError:
                 pass
     except Exception:   # noqa: BLE001 - the page went while we sent
         pass

@@ -13,8 +13,8 @@ There are WORKERS processes (default the CPU cores, env RNNVIZ_WORKERS); a run g
 At most MAX_TRAINING jobs train at the same time (a semaphore; default 8 per worker: a lesson's runs are
 mostly paced to be watchable, so several share a core well; env RNNVIZ_MAX_JOBS); the others wait for
 a free trainer and say so. Finished jobs nobody looked at
-for IDLE_TTL seconds are dropped; runs nobody has watched for ORPHAN_TTL seconds (the page polls its
-runs several times a second, a hidden browser tab at least once a minute) are stopped. A janitor
+for IDLE_TTL seconds are dropped; runs nobody has watched for ORPHAN_TTL seconds (the server pushes an
+open page its runs several times a second, a hidden browser tab every 30 s) are stopped. A janitor
 thread sweeps every SWEEP_S seconds, so this happens even when no page is open.
 """
 from __future__ import annotations
@@ -66,8 +66,8 @@ class Shift(Callback):
 class WeightKeeper(Callback):
     """Copies of the weights at record points within a byte budget (older ones thinned, first and last
     kept), so generation can be replayed at any recorded epoch (the nearest kept one). Filled from the
-    worker's messages (weights come with a record as often as rnnviz.worker.WEIGHT_EVERY_S and
-    WEIGHT_RATE allow, and always with the last one and the one before a pause), read by the UI."""
+    worker's messages (weights come with every record of a paced run, at full speed at most 20 times a
+    second, always with the last one: see rnnviz.worker.WEIGHT_EVERY_S), read by the UI."""
 
     def __init__(self, max_bytes: int = WEIGHT_BYTES):
         self.max_bytes = max_bytes

@@ -35,10 +35,10 @@ from .callbacks import ConvergenceStop, Recorder
 from .trainer import Callback, Trainer, make_engine
 
 AUTO_STOP = dict(patience=20, min_rel=0.02)   # converged: less than 2% better than the best in 20 records
-WEIGHT_EVERY_S = 0.05  # weights travel with a record at most 20 times a second (a copy and two pickles
-WEIGHT_RATE = 50e6     # cost ~0.1 ms: at every record that made a full-speed run 7-13% slower), and less
-                       # often when that would send more than WEIGHT_RATE bytes/s; always with the last
-                       # record and the one before a pause
+WEIGHT_EVERY_S = 0.05  # at full speed, weights travel with a record at most 20 times a second (a copy
+WEIGHT_RATE = 50e6     # and two pickles cost ~0.1 ms: at every record a run was 7-13% slower); with every
+                       # record of a paced run; less often when that would send more than WEIGHT_RATE
+                       # bytes/s; always with the last record and with one at which a pause is asked for
 BATCH_S = 0.05       # seconds the sender lets messages gather before it sends them (see _sender)
 SPARE_AFTER_S = 15.0  # seconds after a worker process is ready before the next one starts (see Pool)
 
@@ -89,7 +89,12 @@ class _Reporter(Recorder):
         weights = None
         if self.weight_bytes is None:
             self.weight_bytes = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
-        if final or now - self.weights_sent >= max(WEIGHT_EVERY_S, self.weight_bytes / WEIGHT_RATE):
+        # a paced run (at most 60 records a second) has time to spare, and a pause asked for while it
+        # waits below must find this record's weights sent
+        every = self.weight_bytes / WEIGHT_RATE
+        if self.pace == 0:
+            every = max(every, WEIGHT_EVERY_S)
+        if final or now - self.weights_sent >= every:
             # copies (the parent keeps them for generating at this record), as numpy arrays: a torch
             # tensor pickles through torch.save, slow on both sides
             weights = {k: v.numpy() for k, v in trainer.engine.state_dict().items()}
@@ -211,7 +216,7 @@ class RemoteRun:
     """A run as the parent sees it: the Trainer's fields, mirrored from the worker's messages, and its
     controls. `callbacks` get on_start(run) at start, on_record(run, rec) for each record and
     on_end(run), all in the parent; `weights` holds the weights sent with the latest record, or None
-    when that record came without them (see WEIGHT_RATE)."""
+    when that record came without them (see WEIGHT_EVERY_S)."""
 
     def __init__(self, task, mcfg, tcfg, engine=None, callbacks: Iterable[Callback] = (),
                  probe_every: int = 1, spectral: bool = False):

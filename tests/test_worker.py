@@ -121,6 +121,26 @@ def test_weights_come_at_most_20_times_a_second_and_before_a_pause(pool):
         assert torch.equal(v, paused[k])
 
 
+def test_every_record_of_a_paced_run_brings_its_weights(pool):
+    """A paced run waits after each record: a pause asked for then must still find that record's weights."""
+    task = make_task("seoul")
+    m, t = task.suggested()
+    got = WeightsSeen()
+    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[got])
+    run.set_live(pace=60.0, auto_stop=False)
+    pool.submit(run)
+    for _ in range(3):
+        until(lambda: run.status == "running" and len(got.seen) >= 5)
+        run.pause()
+        until(lambda: run.status == "paused")
+        time.sleep(0.1)
+        assert got.seen and all(w for _, w in got.seen), got.seen[-5:]
+        got.seen.clear()
+        run.resume()
+    run.stop()
+    assert run.wait(10)
+
+
 def test_auto_stop_ends_a_converged_run(pool):
     task = make_task("hihell")
     m, t = task.suggested()

@@ -8,8 +8,8 @@ themselves current in the browser (the server pushes lab.pulse their progress 5 
 no Streamlit rerun; it reruns the panel when a run pauses or ends); so does the sidebar's status. While a run of the
 lesson is queued or running, the views are a fragment of their own that reruns every VIEWS_S seconds
 (`st.fragment(run_every=...)`; less often when many runs train on the server) and redraws them from
-the runs' thread-safe History snapshots. When nothing trains, polling stops (the bars of a paused run
-still poll, to see it resume). The scrubber (a slider over the recorded epochs) rewinds every view.
+the runs' thread-safe History snapshots. When nothing trains, the views stop and the bars hear no more
+(the bars of a paused run still do, to see it resume). The scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 
@@ -137,8 +137,17 @@ def live(lesson: Lesson, body: Callable[[dict[str, RunView]], None]) -> None:
 
     def area():
         now = {name: job.touch().state for name, job in jobs.items()}
-        if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):   # a run paused or ended and
-            st.rerun()     # the bars did not say so yet: redraw the page (a fragment cannot rerun its panel)
+        # a run paused or ended and the buttons still show the old phase: the bars rerun the panel within
+        # a push (0.2 s); only when they have not by the next redraw (no WebSocket through a proxy, say)
+        # is the page redrawn from here (a fragment cannot rerun its panel). At once, this beat the bars
+        # now and then and redrew the whole page after a button (browser test, 2 of 6 runs).
+        stale = f"{lesson.key}.stale"
+        if any(pulse.phase(now[n]) != pulse.phase(seen[n]) for n in jobs):
+            if st.session_state.get(stale) == now:
+                st.rerun()
+            st.session_state[stale] = now
+        else:
+            st.session_state.pop(stale, None)
         if not jobs:
             st.info("Press **Train** to start a run; it trains in the background while you watch.",
                     icon=":material/play_circle:")
@@ -160,8 +169,8 @@ def sidebar_status(titles: dict[str, str], lesson_key: str | None) -> None:
     """In the sidebar: how many trainers are busy, and this session's runs of other lessons (they train
     in the background). Kept current by the browser (lab.pulse, every 2 s), never by a Streamlit rerun:
     a fragment that reran itself in the sidebar now and then made the lesson's task choice under it
-    vanish from the page (classroom benchmark, 3 times). Its polls also mark those runs as seen, so
-    the runs someone is watching are never taken for orphans."""
+    vanish from the page (classroom benchmark, 3 times). The server's pushes to it also mark those runs
+    as seen, so the runs someone is watching are never taken for orphans."""
     background = {f"{titles.get(j.lesson, j.lesson)}: {j.name}": j for j in runs.touch_all()
                   if j.lesson != lesson_key and j.active}
     with st.sidebar:

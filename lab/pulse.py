@@ -3,8 +3,8 @@
 Every rerun of a Streamlit fragment makes the browser rebuild the page's element tree. At 5 reruns a
 second that took Chromium 0.4-0.8 of a core on a 2-core machine, and the training worker, on the same
 machine, trained 1.2-1.5x slower than the CLI. So the progress line (state, epoch, loss, steps/s) is a
-small custom component (`st.components.v2`) to which the server pushes its runs' progress POLL_S
-times a second (a WebSocket, `.../rnnviz/pulse`, a route of the app's server, see app.py) and which
+small custom component (`st.components.v2`) to which the server pushes its runs' progress every
+POLL_S seconds (a WebSocket, `.../rnnviz/pulse`, a route of the app's server, see app.py) and which
 changes a few DOM nodes; the lesson's views are redrawn by the live fragment once a second (lab.live).
 When a run's phase changes (it pauses, ends, fails) the component sets a trigger value, which reruns
 the lesson's panel at once (its buttons and final views, see lab.live), so they do not wait for the
@@ -18,13 +18,17 @@ trainers and the session's runs in other lessons, current without a Streamlit re
 from __future__ import annotations
 
 import json
+import logging
+
+log = logging.getLogger(__name__)
 
 STATES = {"new": "not started", "loaded": "loaded", "queued": "waiting for a free trainer", "running": "training",
           "paused": "paused", "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
-PREFIX = "/rnnviz/progress/"   # + comma-separated job ids
-ROUTE = PREFIX + "{ids}"
+ROUTE = "/rnnviz/progress/{ids}"   # ids: comma-separated job ids
 STREAM = "/rnnviz/pulse"      # the pages' progress bars: a WebSocket (see stream)
-MAX_IDS = 16
+MAX_IDS = 16                  # runs one page may ask for
+MIN_GAP_S = 0.05              # seconds between two snapshots of one stream, at least
+HIDDEN_S = 30.0               # seconds between two pushes to a hidden browser tab (its runs stay watched)
 POLL_S = 0.2       # the server pushes a page its runs' progress 5 times a second...
 POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), less often
 POLL_MAX_S = 1.0
@@ -99,10 +103,10 @@ def _subscription(text: str) -> tuple[list[str], float]:
     """A page's message on the stream, {"ids": [...], "every": s}; anything else asks for nothing."""
     try:
         msg = json.loads(text)
-        ids = msg["ids"] if isinstance(msg["ids"], list) else []
-        return [str(i) for i in ids][:MAX_IDS], min(max(float(msg.get("every", 0.0)), 0.0), POLL_MAX_S * 10)
+        ids = msg["ids"][:MAX_IDS] if isinstance(msg["ids"], list) else []
+        return [str(i) for i in ids], min(max(float(msg.get("every", 0.0)), 0.0), HIDDEN_S)
     except (ValueError, TypeError, KeyError, AttributeError):
-        return [], POLL_MAX_S * 10
+        return [], HIDDEN_S
 
 
 async def stream(websocket) -> None:
@@ -111,6 +115,8 @@ async def stream(websocket) -> None:
     until the page goes. A pushed message costs the browser a third of a fetch's CPU (measured: 5 a
     second, 0.015 of a core against 0.05): on a 2-core laptop that is CPU the trainer keeps."""
     import asyncio
+
+    from starlette.websockets import WebSocketDisconnect
 
     await websocket.accept()
     text, gone = None, False     # the page's latest subscription; whether the page has gone
@@ -134,12 +140,15 @@ async def stream(websocket) -> None:
             ids, every = _subscription(text)
             body = snapshot(ids)
             await websocket.send_text(json.dumps(body))
+            await asyncio.sleep(MIN_GAP_S)   # a page that sends message after message gets no more than this
             try:   # until the next push, or the page's next message (nothing is lost if this times out)
-                await asyncio.wait_for(heard.wait(), max(body["interval"], every))
+                await asyncio.wait_for(heard.wait(), max(body["interval"], every) - MIN_GAP_S)
             except asyncio.TimeoutError:
                 pass
-    except Exception:   # noqa: BLE001 - the page went while we sent
+    except (WebSocketDisconnect, OSError, RuntimeError):   # the page went while we sent
         pass
+    except Exception:   # noqa: BLE001 - a bug here: say so in the server's log, end this page's stream
+        log.exception("rnnviz progress stream failed")
     finally:
         reader.cancel()
 
@@ -174,7 +183,8 @@ CSS = """
 JS = """
 export default function ({ parentElement, data: [data], setTriggerValue }) {
   // one socket per mounted element; a rerun with new data replaces what it draws and asks for
-  const me = parentElement.__rv || (parentElement.__rv = { ws: null, retry: null, sent: null });
+  const me = parentElement.__rv || (parentElement.__rv = { ws: null, retry: null, seen: null, sent: null });
+  if (!me.data || me.data.phases !== data.phases) me.sent = null;   // drawn for new phases: any change counts
   me.data = data;
   const runs = data.runs;
   let root = parentElement.querySelector(".rv-pulse");
@@ -226,9 +236,17 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
       setTriggerValue("phases", phases);
     }
   };
-  const ask = ws => ws.send(JSON.stringify({ ids: me.data.runs.map(r => r.id), every: me.data.every }));
+  // a hidden tab asks every HIDDEN_S seconds only (its runs stay watched); shown again, it asks at once
+  const ask = ws => {
+    const every = document.hidden ? Math.max(me.data.every, me.data.hidden) : me.data.every;
+    ws.send(JSON.stringify({ ids: me.data.runs.map(r => r.id), every }));
+  };
   const connect = () => {
     me.retry = null;
+    if (!me.seen) {
+      me.seen = () => { if (me.ws && me.ws.readyState === WebSocket.OPEN) ask(me.ws); };
+      document.addEventListener("visibilitychange", me.seen);
+    }
     const ws = me.ws = new WebSocket(location.origin.replace(/^http/, "ws") + me.data.url);
     ws.onopen = () => ask(ws);
     ws.onmessage = e => { if (me.ws === ws) me.show(JSON.parse(e.data)); };
@@ -239,6 +257,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     };
   };
   const stop = () => {
+    if (me.seen) { document.removeEventListener("visibilitychange", me.seen); me.seen = null; }
     if (me.retry) { clearTimeout(me.retry); me.retry = null; }
     if (me.ws) { const ws = me.ws; me.ws = null; ws.close(); }
   };
@@ -263,7 +282,8 @@ def component():
 def _mount(named_jobs: dict, key: str, with_busy: bool, **options) -> None:
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
     interval, busy = load()
-    data = {"runs": runs, "interval": interval, "url": url(STREAM), "busy": busy if with_busy else None, **options}
+    data = {"runs": runs, "interval": interval, "url": url(STREAM), "busy": busy if with_busy else None,
+            "hidden": HIDDEN_S, **options}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)
     component()(data=[data], key=key, on_phases_change=lambda: None)

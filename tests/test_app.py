@@ -100,7 +100,8 @@ def progress_texts(at: AppTest) -> list[str]:
 
 
 def polled(*ids: str) -> dict:
-    """What a page's progress bars read from the server: GET /rnnviz/progress/<ids> (lab.pulse.endpoint)."""
+    """A snapshot of the runs as the server pushes it to a page's progress bars, from the GET route that
+    answers the same once (lab.pulse.endpoint)."""
     response = asyncio.run(pulse.endpoint(SimpleNamespace(path_params={"ids": ",".join(ids)})))
     assert response.headers["cache-control"] == "no-store"
     return json.loads(response.body)
@@ -178,9 +179,9 @@ def test_train_hihell_reads_ihello():
     assert job.history.last.lr == 0.05 and job.history.snapshot()[0].lr == 0.1
 
 
-def test_progress_bars_poll_the_server_without_a_rerun():
-    """The browser's progress bars ask /rnnviz/progress/<ids> while a run trains: the epoch moves on
-    between two polls with no page rerun, the run's end shows as its phase, unknown ids are left out."""
+def test_progress_snapshots_move_without_a_rerun():
+    """What the server tells a page's progress bars while a run trains: the epoch moves on between two
+    snapshots with no page rerun, the run's end shows as its phase, unknown ids are left out."""
     at = app()
     at.button(key="chars.train").click().run()
     (job,) = wait(at, "chars", recorded(1)).values()
@@ -232,28 +233,32 @@ def test_progress_stream_pushes_the_runs_a_page_asks_for():
     (job,) = wait(at, "chars", recorded(1)).values()
     sock = FakeSocket()
 
+    sent = []                                          # when the page sent each message
+
+    async def say(text, then: float):
+        sent.append(time.monotonic())
+        await sock.outgoing.put(text)
+        await asyncio.sleep(then)
+
     async def page():
         served = asyncio.create_task(pulse.stream(sock))
-        await sock.outgoing.put(json.dumps({"ids": [job.id, "no-such-run"], "every": 0}))
-        await asyncio.sleep(1.2)
-        await sock.outgoing.put(json.dumps({"ids": ["no-such-run"], "every": 0}))
-        await asyncio.sleep(0.5)
-        await sock.outgoing.put("not a subscription")
-        await asyncio.sleep(0.5)
-        await sock.outgoing.put(None)
+        await say(json.dumps({"ids": [job.id, "no-such-run"], "every": 0}), 1.2)
+        await say(json.dumps({"ids": ["no-such-run"], "every": 0}), 0.6)
+        await say("not a subscription", 0.6)
+        await say(None, 0)
         await asyncio.wait_for(served, 2)              # the page went: the stream ends
 
-    t0 = time.monotonic()
     asyncio.run(page())
-    first = [m for t, m in sock.heard if t < t0 + 1.2]
+    first = [m for t, m in sock.heard if t < sent[1]]
     assert len(first) >= 4 and all(set(m["runs"]) == {job.id} for m in first)
     epochs = [int(re.search(r"epoch (\d+) of", m["runs"][job.id]["text"]).group(1)) for m in first]
     assert epochs == sorted(epochs) and epochs[-1] > epochs[0]   # the lesson's pace: 10 records a second
-    later = [m for t, m in sock.heard if t > t0 + 1.25]
+    # the next snapshot after a new subscription follows it (one may have been on its way)
+    later = [m for t, m in sock.heard if t > sent[1]][1:]
     assert later and all(m["runs"] == {} for m in later)
-    assert sum(1 for t, _ in sock.heard if t > t0 + 1.75) <= 1   # garbage: one answer, then nothing
+    assert sum(1 for t, _ in sock.heard if t > sent[2]) <= 1    # garbage: one answer, then nothing
     assert pulse._subscription('{"ids": "abc", "every": -3}') == ([], 0.0)
-    assert pulse._subscription('{"ids": [1, "b"], "every": 99}') == (["1", "b"], 10 * pulse.POLL_MAX_S)
+    assert pulse._subscription('{"ids": [1, "b"], "every": 99}') == (["1", "b"], pulse.HIDDEN_S)
 
 
 def test_routes_serve_under_a_base_url():

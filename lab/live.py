@@ -5,11 +5,12 @@ Training happens in worker processes (lab.jobs); the page script never waits for
 this live part stand in one fragment, the lesson's panel (lab.controls.panel): a click on a run's
 buttons, and a run's end, rerun only the panel, not the whole page. The progress lines keep
 themselves current in the browser (the server pushes lab.pulse their progress 5 times a second, with
-no Streamlit rerun; it reruns the panel when a run pauses or ends); so does the sidebar's status. While a run of the
-lesson is queued or running, the views are a fragment of their own that reruns every VIEWS_S seconds
-(`st.fragment(run_every=...)`; less often when many runs train on the server) and redraws them from
-the runs' thread-safe History snapshots. When nothing trains, the views stop and the bars hear no more
-(the bars of a paused run still do, to see it resume). The scrubber (a slider over the recorded epochs) rewinds every view.
+no Streamlit rerun; it reruns the panel when a run pauses or ends); so does the sidebar's status.
+While a run of the lesson is queued or running, the views are a fragment of their own that reruns
+every VIEWS_S seconds (`st.fragment(run_every=...)`; less often when many runs train on the server)
+and redraws them from the runs' thread-safe History snapshots. When nothing trains, the views stop
+and the bars hear no more (the bars of a paused run still do, to see it resume). The scrubber (a
+slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ class _Reporter(Recorder):
         if self.auto_stop:
             self.converged.on_record(trainer, rec)
         now = time.perf_counter()
-        final = trainer.done + 1 >= trainer.total or self.stopping or trainer.pausing
+        # the last record, and one at which a stop or a pause is asked for, always bring the weights
+        always = trainer.done + 1 >= trainer.total or self.stopping or trainer.pausing
         weights = None
         if self.weight_bytes is None:
             self.weight_bytes = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
@@ -94,7 +95,7 @@ class _Reporter(Recorder):
         every = self.weight_bytes / WEIGHT_RATE
         if self.pace == 0:
             every = max(every, WEIGHT_EVERY_S)
-        if final or now - self.weights_sent >= every:
+        if always or now - self.weights_sent >= every:
             # copies (the parent keeps them for generating at this record), as numpy arrays: a torch
             # tensor pickles through torch.save, slow on both sides
             weights = {k: v.numpy() for k, v in trainer.engine.state_dict().items()}

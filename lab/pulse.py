@@ -43,7 +43,11 @@ def facts(job) -> dict:
     """What the progress line of `job` (a lab.jobs.Job) shows: its state, the text after its name and
     the fraction done. Plain strings: the component sets them as text, never as HTML."""
     from . import jobs as joblib
-    t, last, state = job.trainer, job.history.last, job.state
+    # the state first: the worker's records come before the status that follows them (a pause, the
+    # end), so the last record read after it is at least the one that state was reached at. Read the
+    # other way round, the reader thread could slip in between: "paused · epoch 31" of a run paused at 34
+    t, state = job.trainer, job.state
+    last = job.history.last
     unit = job.history.unit if last else t.unit
     parts = [STATES.get(state, state)]
     if state == "queued":

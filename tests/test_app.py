@@ -206,6 +206,30 @@ def test_progress_snapshots_move_without_a_rerun():
     assert last == pulse.facts(job)          # the first draw and the polls word it alike
 
 
+def test_progress_text_pairs_a_pause_with_the_epoch_it_paused_at():
+    """The worker's reader thread may land between facts()'s reads of a run. Its records come before the
+    status that follows them, so a run seen paused must be worded with the epoch it paused at, not
+    an older one (CI saw "paused · epoch 31" of a run paused at 34; the next push said 34)."""
+    from rnnviz.recorder import EpochRecord, History
+
+    class Landing(SimpleNamespace):     # a job whose records 32-34 and pause arrive as its state is read
+        @property
+        def state(self):
+            if self.status == "running":
+                for e in (32, 33, 34):
+                    self.history.add(EpochRecord(epoch=e, step=e, loss=1.0 / e))
+                self.status = "paused"
+            return self.status
+
+    history = History()
+    history.add(EpochRecord(epoch=31, step=31, loss=1.0 / 31))
+    trainer = SimpleNamespace(unit="epoch", steps_per_second=50.0, done=31, total=2000)
+    job = Landing(status="running", history=history, trainer=trainer, final_epoch=2000, pace=60.0,
+                  thread=object())
+    f = pulse.facts(job)
+    assert f["phase"] == "paused" and "epoch 34 of 2,000" in f["text"], f["text"]
+
+
 class FakeSocket:
     """The page's end of lab.pulse.stream: messages it sends (None: it goes away) and what it hears."""
 

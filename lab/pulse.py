@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def snapshot(ids: list[str]) -> dict:
     are left out (a dropped run, or a server restarted under an open page); looking counts as watching a
     run."""
     import sys
+    at = time.monotonic()     # before reading: the facts are at least this new (see the component's draw)
     jobs = sys.modules.get("lab.jobs")      # not imported yet: no page has run, so there are no runs
     runs = {}
     if jobs is not None:
@@ -92,7 +94,7 @@ def snapshot(ids: list[str]) -> dict:
             if (job := jobs.get(jid)) is not None:
                 runs[jid] = facts(job.touch())
     interval, busy = load() if jobs is not None else (POLL_MAX_S, "")
-    return {"runs": runs, "interval": interval, "busy": busy}
+    return {"runs": runs, "interval": interval, "busy": busy, "at": at}
 
 
 async def endpoint(request):
@@ -217,24 +219,33 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
                     '<div class="rv-track"><div class="rv-fill"></div></div>';
     root.appendChild(run);
   }
-  const draw = (i, f) => {
+  // the newest facts of each run, by the server's clock: a rerun's data can reach the page after a push
+  // read later (the rest of the panel is drawn first), and must not turn "paused · 36" back into
+  // "training · 35"
+  const newest = {};
+  runs.forEach(r => { if (me.last && me.last[r.id]) newest[r.id] = me.last[r.id]; });
+  me.last = newest;
+  const draw = (i, f, at) => {
     const el = root.children[i];
     if (!el || !f) return;
+    const had = me.last[runs[i].id];
+    if (had && had.at > at) f = had.f;
+    else me.last[runs[i].id] = { f, at };
     el.querySelector("b").textContent = runs[i].name;
     el.querySelector("span").textContent = " · " + f.text;
     el.querySelector(".rv-fill").style.width = (100 * f.done).toFixed(1) + "%";
     el.setAttribute("aria-valuenow", String(Math.round(100 * f.done)));
     el.setAttribute("aria-label", runs[i].name + " · " + f.text);
   };
-  runs.forEach((r, i) => draw(i, r.facts));
+  runs.forEach((r, i) => draw(i, r.facts, data.at));
 
   // the server pushes the runs' progress on a WebSocket (cheaper for the browser than fetching it)
   me.show = body => {    // kept on the element: the open socket draws with the latest call's closures
     const d = me.data;
-    d.runs.forEach((r, i) => draw(i, body.runs[r.id]));
+    d.runs.forEach((r, i) => draw(i, body.runs[r.id], body.at));
     if (busy && body.busy) busy.textContent = body.busy;
     // a run paused, ended or failed: rerun the panel now (its buttons and final views)
-    const phases = d.runs.map(r => (body.runs[r.id] || r.facts).phase).join(",");
+    const phases = d.runs.map(r => (me.last[r.id] || { f: r.facts }).f.phase).join(",");
     if (d.rerun && phases !== d.phases && phases !== me.sent) {
       me.sent = phases;
       setTriggerValue("phases", phases);
@@ -284,9 +295,10 @@ def component():
 
 
 def _mount(named_jobs: dict, key: str, with_busy: bool, **options) -> None:
+    at = time.monotonic()     # before reading, as in snapshot
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
     interval, busy = load()
-    data = {"runs": runs, "interval": interval, "url": url(STREAM), "busy": busy if with_busy else None,
+    data = {"at": at, "runs": runs, "interval": interval, "url": url(STREAM), "busy": busy if with_busy else None,
             "hidden": HIDDEN_S, **options}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)

@@ -6,7 +6,8 @@
      "Vanishing & exploding gradients": train rnn / lstm / gru side by side (2 trainer slots: one
      waits) and see the ||dL/dh_t|| lines render; Stop stops all three and the buttons follow;
   3. a longer run (seoul, 2,000 epochs at the lesson's pace): Stop during the run, and the run stops
-     (the progress says so, its epoch counter stands still, Stop is disabled, Continue enabled).
+     (the progress says so, its epoch counter stands still, Stop is disabled, Continue enabled);
+  4. the progress bars' component alone: a rerun's data that arrives after a newer push is not drawn.
 No page may show a Streamlit exception box, a traceback or a view that "could not be drawn", and the
 server may log no traceback.
 
@@ -431,3 +432,50 @@ def test_stop_stops_a_longer_run(lab):
     expect(bar).to_contain_text("stopped")
     snap(page, "3-seoul-stopped")
     assert_clean(page)
+
+
+def test_a_late_rerun_never_draws_older_progress(chromium):
+    """The bars' component alone (lab.pulse.JS, no server): a rerun's data can reach the page after a
+    push that was read later (the rest of the panel is drawn first). The bar keeps the newer facts, by
+    the server's clock, and asks for one panel rerun per phase change. (The stop test above read
+    "training · epoch 35" after "paused · epoch 36" in 4 of 18 runs before this.)"""
+    from lab import pulse
+
+    def facts(state, epoch):
+        return {"state": state, "phase": state, "text": f"{state} · epoch {epoch} of 2,000", "done": epoch / 2000}
+
+    def data(at, run, facts, phases):
+        return {"at": at, "runs": [{"id": run, "name": "rnn", "facts": facts}], "interval": 0.2, "url": "/none",
+                "busy": None, "hidden": 30, "poll": False, "every": 0, "rerun": True, "columns": True,
+                "phases": phases, "testid": "rnnviz-progress"}
+
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_content('<div id="host"></div>')
+        page.evaluate("""async js => {
+            const mod = await import("data:text/javascript," + encodeURIComponent(js));
+            const host = document.getElementById("host");
+            window.triggers = [];
+            window.mount = data => mod.default({ parentElement: host, data: [data],
+                                                 setTriggerValue: (k, v) => window.triggers.push(v) });
+            window.push = body => host.__rv.show(body);
+        }""", pulse.JS)
+        text = lambda: page.locator(".rv-run").inner_text()          # noqa: E731
+        page.evaluate("d => mount(d)", data(1.0, "a", facts("running", 34), "running"))
+        assert text() == "rnn · running · epoch 34 of 2,000"
+        page.evaluate("b => push(b)", {"runs": {"a": facts("paused", 36)}, "at": 3.0})
+        assert text() == "rnn · paused · epoch 36 of 2,000"
+        assert page.evaluate("triggers") == ["paused"]                  # the panel reruns for its new phase
+        page.evaluate("d => mount(d)", data(2.0, "a", facts("running", 35), "running"))  # read before the push
+        assert text() == "rnn · paused · epoch 36 of 2,000"
+        page.evaluate("b => push(b)", {"runs": {"a": facts("paused", 36)}, "at": 4.0})
+        assert page.evaluate("triggers") == ["paused"]                  # asked for once
+        page.evaluate("d => mount(d)", data(5.0, "a", facts("paused", 36), "paused"))    # the panel's rerun
+        page.evaluate("b => push(b)", {"runs": {"a": facts("running", 37)}, "at": 6.0})  # resumed
+        assert text() == "rnn · running · epoch 37 of 2,000" and page.evaluate("triggers") == ["paused", "running"]
+        page.evaluate("d => mount(d)", data(7.0, "b", facts("running", 1), "running"))   # a new run
+        assert text() == "rnn · running · epoch 1 of 2,000"
+        assert page.evaluate("Object.keys(document.getElementById('host').__rv.last)") == ["b"]
+    finally:
+        context.close()

@@ -54,6 +54,8 @@ class Spec:
     spectral: bool = False
     pace: float = 0.0           # at most this many record points per second (0: full speed)
     auto_stop: bool = False
+    paused: bool = False        # paused while it waited for a worker: it starts paused
+    lr: float | None = None     # a learning rate asked for while it waited (the engine has tcfg's)
 
 
 def _progress(t: Trainer) -> dict:
@@ -164,6 +166,10 @@ def _serve(conn, process: bool = True) -> None:
             rep = reporters[run_id] = _Reporter(run_id, spec, send)
             try:
                 trainers[run_id] = Trainer(spec.task, spec.mcfg, spec.tcfg, [rep], engine=spec.engine)
+                if spec.paused:   # it waits before its first step (and says "paused")
+                    trainers[run_id].pause()
+                if spec.lr is not None:
+                    trainers[run_id].set_lr(spec.lr)
             except Exception as e:   # noqa: BLE001 - a bad spec ends the run with a reason, not the worker
                 reporters.pop(run_id, None)
                 send(("end", run_id, {"status": "error", "reason": f"{type(e).__name__}: {e}"}, spec.engine))
@@ -235,36 +241,56 @@ class RemoteRun:
         self.steps_per_second = 0.0
         self.weights = None
         self.pace, self.auto_stop = 0.0, False
+        self.held = False        # paused by the user (and not resumed), whether or not the worker has it yet
         self.ended = threading.Event()
         self._worker: _Worker | None = None
+        self._sent = False       # the worker has the run: controls go to it; before, they go with its Spec
+        self._lr: float | None = None
+        self._lock = threading.Lock()
 
-    # controls (any thread)
+    # controls (any thread). Before the run reaches a worker (waiting for a trainer) they are kept and
+    # travel with its Spec: a run paused while it waited starts paused, and with the learning rate asked
     def stop(self, reason: str = "stopped by user") -> None:
-        self._tell("stop", reason)
+        with self._lock:
+            self._tell("stop", reason)
 
     def pause(self) -> None:
-        self._tell("pause")
+        with self._lock:
+            self.held = True
+            self._tell("pause")
 
     def resume(self) -> None:
-        self._tell("resume")
+        with self._lock:
+            self.held = False
+            self._tell("resume")
 
     def set_lr(self, lr: float) -> None:
         if not (0 < lr <= 10):
             raise ValueError(f"learning rate must be in (0, 10], got {lr}")
-        self._tell("lr", lr)
+        with self._lock:
+            self._lr = lr
+            self._tell("lr", lr)
 
     def set_live(self, pace: float, auto_stop: bool) -> None:
         """Speed limit (record points per second, 0 = none) and auto-stop on convergence, while it runs."""
-        if (pace, auto_stop) != (self.pace, self.auto_stop):
-            self.pace, self.auto_stop = pace, auto_stop
-            self._tell("live", pace, auto_stop)
+        with self._lock:
+            if (pace, auto_stop) != (self.pace, self.auto_stop):
+                self.pace, self.auto_stop = pace, auto_stop
+                self._tell("live", pace, auto_stop)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.ended.wait(timeout)
 
     def _tell(self, kind: str, *args) -> None:
-        if self._worker is not None and not self.ended.is_set():
+        if self._sent and not self.ended.is_set():
             self._worker.send((kind, self.id, *args))
+
+    def _spec(self) -> Spec:
+        """What the worker needs to start this run, with the controls given so far; controls given from
+        now on go to the worker (under the lock: none falls between the two)."""
+        self._sent = True
+        return Spec(self.task, self.mcfg, self.tcfg, self.engine, self.probe_every, self.spectral, self.pace,
+                    self.auto_stop, self.held, self._lr)
 
     # messages from the worker (its reader thread)
     def _update(self, progress: dict) -> None:
@@ -395,9 +421,9 @@ class Pool:
         run._worker = worker
         for cb in run.callbacks:
             cb.on_start(run)
-        spec = Spec(run.task, run.mcfg, run.tcfg, run.engine, run.probe_every, run.spectral, run.pace, run.auto_stop)
         try:
-            worker.send(("run", run.id, spec))
+            with run._lock:   # the run message goes before any control given meanwhile
+                worker.send(("run", run.id, run._spec()))
         except (OSError, ValueError) as e:
             worker.runs.pop(run.id, None)
             run._lost(f"could not reach the training process: {e}")

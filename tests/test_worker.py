@@ -86,6 +86,31 @@ def test_pause_resume_learning_rate_and_stop_reach_the_worker(pool):
     assert run.done < 10**6
 
 
+def test_controls_given_before_a_worker_has_the_run_go_with_it(pool):
+    """A run waiting for a trainer (not submitted yet) that is paused starts paused, with the learning
+    rate and speed limit asked meanwhile; told to go on, it trains with them."""
+    task = make_task("seoul")
+    m, t = task.suggested()
+    rec = Recorder()
+    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[rec])
+    run.pause()
+    run.set_lr(0.004)
+    run.set_live(pace=30.0, auto_stop=False)
+    pool.submit(run)
+    until(lambda: run.status == "paused")
+    time.sleep(0.3)
+    assert rec.history.records == [] and run.step == 0 and run.held   # not one step
+    run.resume()
+    until(lambda: len(rec.history.records) >= 5)
+    assert run.status == "running" and not run.held
+    assert {r.lr for r in rec.history.records} == {0.004}
+    n0, t0 = len(rec.history.records), time.perf_counter()
+    time.sleep(1.0)
+    assert (len(rec.history.records) - n0) / (time.perf_counter() - t0) <= 36     # at most 30 a second
+    run.stop()
+    assert run.wait(10) and run.status == "stopped"
+
+
 class WeightsSeen(Callback):
     """(epoch, whether weights came with it) of every record, as the parent hears them."""
 

@@ -24,7 +24,7 @@ from rnnviz.numpy_engine.cells import check_bugs
 from rnnviz.tasks import TASKS, Task
 
 from . import fields, live, runs
-from .jobs import ACTIVE, FIRST_RECORD_S, Job
+from .jobs import ACK_S, ACTIVE, FIRST_RECORD_S, Job
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
@@ -210,10 +210,20 @@ def _launch(lesson: Lesson, s: Settings, new: dict[str, Job]) -> None:
         job.wait_first_record(max(0.0, deadline - time.perf_counter()))
 
 
+SETTLED = {"pause": lambda job: job.state != "running", "resume": lambda job: job.state != "paused",
+           "stop": lambda job: not job.active}
+
+
 def _each(lesson_key: str, action: str) -> None:
-    for job in runs.current(lesson_key).values():
-        if job.active:
-            getattr(job, action)()
+    """Pause, resume or stop the lesson's active runs, and wait (at most ACK_S) until their workers say
+    so: the panel's redraw that follows the click then shows the new buttons, and the bars see no phase
+    change that needs a second redraw (a click during that one could be lost)."""
+    acted = [job for job in runs.current(lesson_key).values() if job.active]
+    for job in acted:
+        getattr(job, action)()
+    deadline = time.perf_counter() + ACK_S
+    while not all(SETTLED[action](job) for job in acted) and time.perf_counter() < deadline:
+        time.sleep(0.01)
 
 
 def _save(lesson: Lesson) -> None:
@@ -238,7 +248,9 @@ def run_bar(lesson: Lesson, s: Settings) -> None:
     jobs = runs.current(lesson.key)
     states = live.drawn(lesson.key, jobs)    # read once: the buttons and the live part's polling agree
     active = [j for n, j in jobs.items() if states[n] in ACTIVE]
-    paused = bool(active) and all(states[n] == "paused" for n in jobs if states[n] in ACTIVE)
+    # a run waiting for a trainer that was paused counts as paused: it starts paused, and Resume lets it go
+    paused = bool(active) and all(states[n] == "paused" or (states[n] == "queued" and jobs[n].held)
+                                  for n in jobs if states[n] in ACTIVE)
     variants = s.spec.variants(lesson) if s.spec else {}
     mine = bool(jobs) and s.spec is not None and set(jobs) <= set(variants)   # runs of these settings' kind
     changed = bool(jobs) and s.spec is not None and not (

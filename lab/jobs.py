@@ -47,6 +47,7 @@ SWEEP_S = 30              # how often the janitor sweeps
 
 ACTIVE = ("queued", "running", "paused")
 FIRST_RECORD_S = 0.5      # the Train click's own redraw waits this long at most for the runs' first records
+ACK_S = 0.3               # a Pause, Resume or Stop click's redraw waits this long at most for the workers
 log = logging.getLogger("rnnviz.lab")
 
 
@@ -230,6 +231,11 @@ class Job:
             return "stopped"
         status = self.trainer.status
         return "queued" if self._queued or status == "idle" else status
+
+    @property
+    def held(self) -> bool:
+        """Paused by the user and not resumed: a run waiting for a trainer then starts paused."""
+        return self.trainer.held
 
     @property
     def bugs(self) -> tuple[str, ...]:

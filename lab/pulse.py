@@ -29,6 +29,7 @@ ROUTE = "/rnnviz/progress/{ids}"   # ids: comma-separated job ids
 STREAM = "/rnnviz/pulse"      # the pages' progress bars: a WebSocket (see stream)
 MAX_IDS = 16                  # runs one page may ask for
 MIN_GAP_S = 0.05              # seconds between two snapshots of one stream, at least
+GRACE_MS = 300                # ms: a pushed phase change reruns the panel unless the page's redraw shows it by then
 HIDDEN_S = 30.0               # seconds between two pushes to a hidden browser tab (its runs stay watched)
 POLL_S = 0.2       # the server pushes a page its runs' progress 5 times a second...
 POLL_FULL = 4      # ...while at most this many runs train on the server; with more (a classroom), less often
@@ -53,7 +54,7 @@ def facts(job) -> dict:
     parts = [STATES.get(state, state)]
     if state == "queued":
         training, waiting, slots = joblib.busy()
-        parts[0] += f" ({training} of {slots} trainers busy)"
+        parts[0] += f" ({training} of {slots} trainers busy)" + (" · starts paused" if job.held else "")
     if last:
         parts.append(f"{unit} {last.epoch:,} of {job.final_epoch:,}")
         parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
@@ -244,9 +245,21 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     const d = me.data;
     d.runs.forEach((r, i) => draw(i, body.runs[r.id], body.at));
     if (busy && body.busy) busy.textContent = body.busy;
-    // a run paused, ended or failed: rerun the panel now (its buttons and final views)
+    // a run paused, ended or failed: rerun the panel (its buttons and final views), unless the page's
+    // own redraw brings the new phase within GRACE ms. A click's redraw waits for the workers
+    // (lab.controls._each), but a push can still reach the page before it: a second redraw then was
+    // wasted, and a click during it could be lost
+    if (me.phases() && !me.wait) me.wait = setTimeout(() => me.settle(), me.data.grace);
+  };
+  me.phases = () => {   // the runs' newest phases where they differ from those the buttons were drawn for
+    const d = me.data;
     const phases = d.runs.map(r => (me.last[r.id] || { f: r.facts }).f.phase).join(",");
-    if (d.rerun && phases !== d.phases && phases !== me.sent) {
+    return d.rerun && phases !== d.phases && phases !== me.sent ? phases : null;
+  };
+  me.settle = () => {
+    me.wait = null;
+    const phases = me.phases();
+    if (phases) {
       me.sent = phases;
       setTriggerValue("phases", phases);
     }
@@ -272,6 +285,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     };
   };
   const stop = () => {
+    if (me.wait) { clearTimeout(me.wait); me.wait = null; }
     if (me.seen) { document.removeEventListener("visibilitychange", me.seen); me.seen = null; }
     if (me.retry) { clearTimeout(me.retry); me.retry = null; }
     if (me.ws) { const ws = me.ws; me.ws = null; ws.close(); }
@@ -299,7 +313,7 @@ def _mount(named_jobs: dict, key: str, with_busy: bool, **options) -> None:
     runs = [{"id": job.id, "name": name, "facts": facts(job)} for name, job in named_jobs.items()]
     interval, busy = load()
     data = {"at": at, "runs": runs, "interval": interval, "url": url(STREAM), "busy": busy if with_busy else None,
-            "hidden": HIDDEN_S, **options}
+            "hidden": HIDDEN_S, "grace": GRACE_MS, **options}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
     # (over a second, at the first progress bar a server draws)
     component()(data=[data], key=key, on_phases_change=lambda: None)

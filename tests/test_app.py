@@ -342,6 +342,32 @@ def test_side_by_side_runs_wait_for_a_free_trainer(monkeypatch):
     assert all(j.state == "stopped" for j in wait(at, "gradients", finished).values())
 
 
+def test_pause_holds_runs_that_wait_for_a_trainer_and_the_click_shows_resume(monkeypatch):
+    """Pause with one run training and two waiting: all three hold (the waiting ones start paused), and
+    the click's own redraw already shows Resume (it waits for the worker to say "paused"). Before, the
+    waiting runs' pause was lost and the bar showed Pause with no way to resume the paused one."""
+    monkeypatch.setattr(jobs._S, "slots", jobs.threading.BoundedSemaphore(1))
+    at = app("gradients")
+    at.session_state["gradients.copy.live.pace"] = 20.0    # 150 epochs: over 7 s, still training at Pause
+    at.button(key="gradients.train").click().run()
+    found = wait(at, "gradients", lambda f: any(len(j.history.snapshot()) >= 3 for j in f.values()))
+    at.button(key="gradients.pause").click().run()
+    states = {n: j.state for n, j in found.items()}
+    assert sorted(states.values()) == ["paused", "queued", "queued"], states
+    assert at.button(key="gradients.resume") and not [b for b in at.button if b.key == "gradients.pause"]
+    assert sum("waiting for a free trainer" in p and "starts paused" in p for p in progress_texts(at)) == 2
+    first = next(j for j in found.values() if j.state == "paused")
+    frozen = len(first.history.snapshot())
+    time.sleep(0.4)
+    assert len(first.history.snapshot()) == frozen and [j.state for j in found.values()].count("queued") == 2
+    at.button(key="gradients.resume").click().run()
+    assert first.state == "running" and not any(j.held for j in found.values())
+    assert at.button(key="gradients.pause")
+    wait(at, "gradients", lambda f: len(first.history.snapshot()) > frozen)
+    at.button(key="gradients.stop").click().run()
+    assert all(j.state == "stopped" for j in wait(at, "gradients", finished).values())
+
+
 def test_a_run_not_recorded_yet_waits_beside_one_that_has(monkeypatch):
     monkeypatch.setattr(jobs._S, "slots", jobs.threading.BoundedSemaphore(1))   # the second run waits
     at = app("sine")

@@ -410,8 +410,8 @@ def test_stop_stops_a_longer_run(lab):
     button(page, "Resume").click()                          # the bar sees the run train again
     expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*training"))
     epoch_shown(page, above=paused_at)
-    # ...and reruns the panel for its new phase: Pause again. A click while that rerun is on its way
-    # can be lost (Streamlit runs one rerun of the fragment with the latest widget states): wait for it
+    # ...and the click's redraw shows Pause again (it waits for the worker). Were a second redraw for the
+    # phase change needed (lab.pulse.GRACE_MS), a click during it could be lost: wait for the button
     expect(button(page, "Pause")).to_be_enabled()
 
     button(page, "Stop").click()
@@ -437,7 +437,8 @@ def test_stop_stops_a_longer_run(lab):
 def test_a_late_rerun_never_draws_older_progress(chromium):
     """The bars' component alone (lab.pulse.JS, no server): a rerun's data can reach the page after a
     push that was read later (the rest of the panel is drawn first). The bar keeps the newer facts, by
-    the server's clock, and asks for one panel rerun per phase change. (The stop test above read
+    the server's clock, and asks for one panel rerun per phase change that the page's own redraw does
+    not show within GRACE_MS. (The stop test above read
     "training · epoch 35" after "paused · epoch 36" in 4 of 18 runs before this.)"""
     from lab import pulse
 
@@ -446,13 +447,15 @@ def test_a_late_rerun_never_draws_older_progress(chromium):
 
     def data(at, run, facts, phases):
         return {"at": at, "runs": [{"id": run, "name": "rnn", "facts": facts}], "interval": 0.2, "url": "/none",
-                "busy": None, "hidden": 30, "poll": False, "every": 0, "rerun": True, "columns": True,
-                "phases": phases, "testid": "rnnviz-progress"}
+                "busy": None, "hidden": 30, "grace": pulse.GRACE_MS, "poll": True, "every": 0, "rerun": True,
+                "columns": True, "phases": phases, "testid": "rnnviz-progress"}
 
     context = chromium.new_context()
     try:
-        page = context.new_page()
-        page.set_content('<div id="host"></div>')
+        page = context.new_page()   # a page of its own origin (its socket finds no server: no pushes but ours)
+        page.route("http://rnnviz.test/", lambda route: route.fulfill(body='<div id="host"></div>',
+                                                                      content_type="text/html"))
+        page.goto("http://rnnviz.test/")
         page.evaluate("""async js => {
             const mod = await import("data:text/javascript," + encodeURIComponent(js));
             const host = document.getElementById("host");
@@ -464,16 +467,26 @@ def test_a_late_rerun_never_draws_older_progress(chromium):
         text = lambda: page.locator(".rv-run").inner_text()          # noqa: E731
         page.evaluate("d => mount(d)", data(1.0, "a", facts("running", 34), "running"))
         assert text() == "rnn · running · epoch 34 of 2,000"
+        grace = pulse.GRACE_MS + 100
         page.evaluate("b => push(b)", {"runs": {"a": facts("paused", 36)}, "at": 3.0})
         assert text() == "rnn · paused · epoch 36 of 2,000"
-        assert page.evaluate("triggers") == ["paused"]                  # the panel reruns for its new phase
+        assert page.evaluate("triggers") == []          # the page's own redraw may still bring the new phase
         page.evaluate("d => mount(d)", data(2.0, "a", facts("running", 35), "running"))  # read before the push
         assert text() == "rnn · paused · epoch 36 of 2,000"
+        page.wait_for_timeout(grace)
+        assert page.evaluate("triggers") == ["paused"]                  # it did not: the panel reruns
         page.evaluate("b => push(b)", {"runs": {"a": facts("paused", 36)}, "at": 4.0})
+        page.wait_for_timeout(grace)
         assert page.evaluate("triggers") == ["paused"]                  # asked for once
         page.evaluate("d => mount(d)", data(5.0, "a", facts("paused", 36), "paused"))    # the panel's rerun
-        page.evaluate("b => push(b)", {"runs": {"a": facts("running", 37)}, "at": 6.0})  # resumed
-        assert text() == "rnn · running · epoch 37 of 2,000" and page.evaluate("triggers") == ["paused", "running"]
+        page.evaluate("b => push(b)", {"runs": {"a": facts("running", 37)}, "at": 6.0})  # resumed (Resume clicked)
+        assert text() == "rnn · running · epoch 37 of 2,000"
+        page.evaluate("d => mount(d)", data(5.5, "a", facts("running", 37), "running"))  # the click's redraw
+        page.wait_for_timeout(grace)
+        assert page.evaluate("triggers") == ["paused"]                  # it showed the phase: no second rerun
+        page.evaluate("b => push(b)", {"runs": {"a": facts("finished", 2000)}, "at": 8.0})
+        page.wait_for_timeout(grace)
+        assert page.evaluate("triggers") == ["paused", "finished"]
         page.evaluate("d => mount(d)", data(7.0, "b", facts("running", 1), "running"))   # a new run
         assert text() == "rnn · running · epoch 1 of 2,000"
         assert page.evaluate("Object.keys(document.getElementById('host').__rv.last)") == ["b"]

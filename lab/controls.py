@@ -217,7 +217,8 @@ SETTLED = {"pause": lambda job: job.state != "running", "resume": lambda job: jo
 def _each(lesson_key: str, action: str) -> None:
     """Pause, resume or stop the lesson's active runs, and wait (at most ACK_S) until their workers say
     so: the panel's redraw that follows the click then shows the new buttons, and the bars see no phase
-    change that needs a second redraw (a click during that one could be lost)."""
+    change that needs a second redraw (a click during that one could be lost). A step longer than
+    ACK_S (a big model) still gets that second redraw, from the bars."""
     acted = [job for job in runs.current(lesson_key).values() if job.active]
     for job in acted:
         getattr(job, action)()

@@ -104,8 +104,9 @@ class _Reporter(Recorder):
             self.weights_sent = now
         self.send(("record", self.id, _progress(trainer), rec, weights))
         if self.pace > 0:  # at most `pace` record points per second: slow enough to watch
+            # (a stop or a pause ends the wait: at 2 records a second a Pause took half a second to show)
             until = self.last + 1.0 / self.pace
-            while time.perf_counter() < until and not self.stopping:
+            while time.perf_counter() < until and not self.stopping and not trainer.pausing:
                 time.sleep(0.005)
         self.last = time.perf_counter()
 
@@ -248,8 +249,9 @@ class RemoteRun:
         self._lr: float | None = None
         self._lock = threading.Lock()
 
-    # controls (any thread). Before the run reaches a worker (waiting for a trainer) they are kept and
-    # travel with its Spec: a run paused while it waited starts paused, and with the learning rate asked
+    # controls (any thread). Before the run reaches a worker (waiting for a trainer), pause, learning
+    # rate and speed limit are kept and travel with its Spec: a run paused while it waited starts paused.
+    # A stop then is dropped: lab.jobs.Job cancels a waiting run itself
     def stop(self, reason: str = "stopped by user") -> None:
         with self._lock:
             self._tell("stop", reason)
@@ -273,6 +275,8 @@ class RemoteRun:
 
     def set_live(self, pace: float, auto_stop: bool) -> None:
         """Speed limit (record points per second, 0 = none) and auto-stop on convergence, while it runs."""
+        if (pace, auto_stop) == (self.pace, self.auto_stop):   # (every redraw of the page asks)
+            return
         with self._lock:
             if (pace, auto_stop) != (self.pace, self.auto_stop):
                 self.pace, self.auto_stop = pace, auto_stop

@@ -16,7 +16,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from lab import jobs, pulse
+from lab import controls, jobs, pulse
 from rnnviz.checkpoint import to_zip
 
 PAGES = ["chars", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
@@ -347,6 +347,7 @@ def test_pause_holds_runs_that_wait_for_a_trainer_and_the_click_shows_resume(mon
     the click's own redraw already shows Resume (it waits for the worker to say "paused"). Before, the
     waiting runs' pause was lost and the bar showed Pause with no way to resume the paused one."""
     monkeypatch.setattr(jobs._S, "slots", jobs.threading.BoundedSemaphore(1))
+    monkeypatch.setattr(controls, "ACK_S", 5.0)   # a loaded machine's worker may take longer than 0.3 s
     at = app("gradients")
     at.session_state["gradients.copy.live.pace"] = 20.0    # 150 epochs: over 7 s, still training at Pause
     at.button(key="gradients.train").click().run()

@@ -447,7 +447,7 @@ def test_a_late_rerun_never_draws_older_progress(chromium):
 
     def data(at, run, facts, phases):
         return {"at": at, "runs": [{"id": run, "name": "rnn", "facts": facts}], "interval": 0.2, "url": "/none",
-                "busy": None, "hidden": 30, "grace": pulse.GRACE_MS, "poll": True, "every": 0, "rerun": True,
+                "busy": None, "hidden": 30, "grace": 1000, "poll": True, "every": 0, "rerun": True,
                 "columns": True, "phases": phases, "testid": "rnnviz-progress"}
 
     context = chromium.new_context()
@@ -467,7 +467,7 @@ def test_a_late_rerun_never_draws_older_progress(chromium):
         text = lambda: page.locator(".rv-run").inner_text()          # noqa: E731
         page.evaluate("d => mount(d)", data(1.0, "a", facts("running", 34), "running"))
         assert text() == "rnn · running · epoch 34 of 2,000"
-        grace = pulse.GRACE_MS + 100
+        grace = 1100     # ms: the data's grace (1 s, not GRACE_MS: a busy browser may take 0.3 s between two steps)
         page.evaluate("b => push(b)", {"runs": {"a": facts("paused", 36)}, "at": 3.0})
         assert text() == "rnn · paused · epoch 36 of 2,000"
         assert page.evaluate("triggers") == []          # the page's own redraw may still bring the new phase

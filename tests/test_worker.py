@@ -111,6 +111,24 @@ def test_controls_given_before_a_worker_has_the_run_go_with_it(pool):
     assert run.wait(10) and run.status == "stopped"
 
 
+def test_a_pause_does_not_wait_out_the_speed_limit(pool):
+    """At 0.5 records a second a run waits 2 s after each record; a pause asked for meanwhile pauses it
+    at once (at 2 records a second, a Pause took half a second to show)."""
+    task = make_task("seoul")
+    m, t = task.suggested()
+    rec = Recorder()
+    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[rec])
+    run.set_live(pace=0.5, auto_stop=False)
+    pool.submit(run)
+    until(lambda: len(rec.history.records) >= 2)     # (the first record has no predecessor to wait for)
+    asked, n = time.perf_counter(), len(rec.history.records)
+    run.pause()
+    until(lambda: run.status == "paused")
+    assert time.perf_counter() - asked < 1.0 and len(rec.history.records) == n
+    run.stop()
+    assert run.wait(10) and run.status == "stopped"
+
+
 class WeightsSeen(Callback):
     """(epoch, whether weights came with it) of every record, as the parent hears them."""
 

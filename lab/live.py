@@ -73,7 +73,8 @@ def _scrub(lesson: Lesson, jobs: dict[str, Job]) -> dict[str, RunView]:
     unit = next(j.history.unit for n, j in jobs.items() if snaps[n])
     lo = min(s[0].epoch for s in snaps.values() if s)
     latest = max(s[-1].epoch for s in snaps.values() if s)
-    hi = max(latest, *(j.final_epoch for j in jobs.values()))
+    # a run in progress: up to where it will end; an ended one (stopped at 137 of 2,000): its last record
+    hi = max([latest, *(j.final_epoch for j in jobs.values() if j.active)])
     upto = hi
     if hi > lo:
         key = f"{lesson.key}.scrub." + "-".join(j.id for j in jobs.values())

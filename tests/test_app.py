@@ -324,11 +324,13 @@ def test_stop_stops_a_longer_run():
     for key, value in SMALL["text"].items():
         at.session_state[key] = value
     at.button(key="text.train").click().run()
-    wait(at, "text", recorded(1))
+    wait(at, "text", recorded(2))
     at.button(key="text.stop").click().run()
     (job,) = wait(at, "text", finished).values()
     assert job.state == "stopped" and job.trainer.done < job.trainer.total
     assert not job.thread.is_alive() or job.thread.join(5) is None
+    (scrub,) = [s for s in at.slider if s.key.startswith("text.scrub.")]
+    assert scrub.max == scrub.value == job.history.last.epoch < job.final_epoch   # it ends where the run did
 
 
 def test_side_by_side_runs_wait_for_a_free_trainer(monkeypatch):

@@ -32,6 +32,13 @@ def pool():
     p.close()
 
 
+def endless_seoul(callback: Callback) -> RemoteRun:
+    """seoul for a million epochs (the test stops it), not submitted yet."""
+    task = make_task("seoul")
+    m, t = task.suggested()
+    return RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[callback])
+
+
 class Ends(Callback):
     def __init__(self):
         self.started = self.ended = 0
@@ -89,10 +96,8 @@ def test_pause_resume_learning_rate_and_stop_reach_the_worker(pool):
 def test_controls_given_before_a_worker_has_the_run_go_with_it(pool):
     """A run waiting for a trainer (not submitted yet) that is paused starts paused, with the learning
     rate and speed limit asked meanwhile; told to go on, it trains with them."""
-    task = make_task("seoul")
-    m, t = task.suggested()
     rec = Recorder()
-    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[rec])
+    run = endless_seoul(rec)
     run.pause()
     run.set_lr(0.004)
     run.set_live(pace=30.0, auto_stop=False)
@@ -114,10 +119,8 @@ def test_controls_given_before_a_worker_has_the_run_go_with_it(pool):
 def test_a_pause_does_not_wait_out_the_speed_limit(pool):
     """At 0.5 records a second a run waits 2 s after each record; a pause asked for meanwhile pauses it
     at once (at 2 records a second, a Pause took half a second to show)."""
-    task = make_task("seoul")
-    m, t = task.suggested()
     rec = Recorder()
-    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[rec])
+    run = endless_seoul(rec)
     run.set_live(pace=0.5, auto_stop=False)
     pool.submit(run)
     until(lambda: len(rec.history.records) >= 2)     # (the first record has no predecessor to wait for)
@@ -166,10 +169,8 @@ def test_weights_come_at_most_20_times_a_second_and_before_a_pause(pool):
 
 def test_every_record_of_a_paced_run_brings_its_weights(pool):
     """A paced run waits after each record: a pause asked for then must still find that record's weights."""
-    task = make_task("seoul")
-    m, t = task.suggested()
     got = WeightsSeen()
-    run = RemoteRun(task, m, dataclasses.replace(t, epochs=10**6), callbacks=[got])
+    run = endless_seoul(got)
     run.set_live(pace=60.0, auto_stop=False)
     pool.submit(run)
     for _ in range(3):

@@ -295,6 +295,24 @@ def epoch_shown(page: Page, above: int = -1, timeout: float = T / 1000) -> int:
     raise AssertionError(f"no epoch above {above} in the progress text within {timeout:.0f} s: {text!r}")
 
 
+def press(page: Page, label: str, then: re.Pattern) -> int:
+    """Click a run's button until the (first) progress line shows `then`; returns the clicks it took.
+    Streamlit now and then drops a click that lands while a fragment of the page reruns (the views'
+    fragment reruns every second while a run trains): about 1 in 12 runs of this file, in CI too. A
+    user clicks again; so does this, at most 3 times, and says so."""
+    for n in range(1, 4):
+        button(page, label).click()
+        try:
+            expect(progress(page).first).to_contain_text(then, timeout=T // 6 if n < 3 else T)
+            if n > 1:
+                print(f"[browser test] {label!r} took {n} clicks")
+            return n
+        except AssertionError:
+            if n == 3 or not (button(page, label).is_visible() and button(page, label).is_enabled()):
+                raise
+    return 3
+
+
 # ---- the tests ----------------------------------------------------------------------------------------
 def test_train_hihell_reads_ihello(lab):
     page = lab
@@ -376,7 +394,7 @@ def test_gates_and_gradients_render(lab):
     expect(page.get_by_text(re.compile(r"ρ\(.+\) = \d")).first).to_be_visible()   # beside it: ρ of W_hh
     assert_clean(page)
     snap(page, "2-gradients")
-    button(page, "Stop").click()                           # stops the running runs and the waiting one
+    press(page, "Stop", re.compile("stopped"))             # stops the running runs and the waiting one
     for i in range(3):
         expect(progress(page).nth(i)).to_contain_text("stopped")
     expect(button(page, "Stop")).to_be_disabled()
@@ -402,20 +420,17 @@ def test_stop_stops_a_longer_run(lab):
     expect(status).to_contain_text(re.compile(r"Trainers busy: [1-9]"))   # the sidebar knows
     snap(page, "3-seoul-training")
 
-    button(page, "Pause").click()
-    expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*paused"))
+    press(page, "Pause", re.compile(r"rnn\s*·\s*paused"))
     paused_at = epoch_shown(page)
     page.wait_for_timeout(1000)
     assert epoch_shown(page) == paused_at
-    button(page, "Resume").click()                          # the bar sees the run train again
-    expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*training"))
+    press(page, "Resume", re.compile(r"rnn\s*·\s*training"))   # the bar sees the run train again
     epoch_shown(page, above=paused_at)
     # ...and the click's redraw shows Pause again (it waits for the worker). Were a second redraw for the
     # phase change needed (lab.pulse.GRACE_MS), a click during it could be lost: wait for the button
     expect(button(page, "Pause")).to_be_enabled()
 
-    button(page, "Stop").click()
-    expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*stopped\s*·\s*epoch [\d,]+ of 2,000"))
+    press(page, "Stop", re.compile(r"rnn\s*·\s*stopped\s*·\s*epoch [\d,]+ of 2,000"))
     expect(page.get_by_text("stopped by user")).to_be_visible()
     expect(button(page, "Stop")).to_be_disabled()
     expect(button(page, "Continue")).to_be_enabled()

@@ -289,12 +289,13 @@ class RemoteRun:
         if self._sent and not self.ended.is_set():
             self._worker.send((kind, self.id, *args))
 
-    def _spec(self) -> Spec:
-        """What the worker needs to start this run, with the controls given so far; controls given from
-        now on go to the worker (under the lock: none falls between the two)."""
-        self._sent = True
-        return Spec(self.task, self.mcfg, self.tcfg, self.engine, self.probe_every, self.spectral, self.pace,
-                    self.auto_stop, self.held, self._lr)
+    def _start(self) -> None:
+        """Send the run to its worker with the controls given so far; controls given from now on go to
+        the worker (one lock: none falls between the two)."""
+        with self._lock:
+            self._worker.send(("run", self.id, Spec(self.task, self.mcfg, self.tcfg, self.engine, self.probe_every,
+                                                    self.spectral, self.pace, self.auto_stop, self.held, self._lr)))
+            self._sent = True
 
     # messages from the worker (its reader thread)
     def _update(self, progress: dict) -> None:
@@ -426,8 +427,7 @@ class Pool:
         for cb in run.callbacks:
             cb.on_start(run)
         try:
-            with run._lock:   # the run message goes before any control given meanwhile
-                worker.send(("run", run.id, run._spec()))
+            run._start()
         except (OSError, ValueError) as e:
             worker.runs.pop(run.id, None)
             run._lost(f"could not reach the training process: {e}")

@@ -26,7 +26,7 @@ from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .engine import build_model
 from .recorder import History
 from .tasks import Task, task_from_config
-from .trainer import make_engine
+from .engines import make_engine
 
 FILES = ("model.safetensors", "config.json", "history.json", "optimizer.safetensors")
 MAX_WEIGHTS_BYTES = 200 * 2**20

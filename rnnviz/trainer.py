@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .engine import TorchEngine, _fits, build_model
+from .engine import _fits
+from .engines import Resume, make_engine
 from .recorder import Deferred, EpochRecord
 from .tasks.base import Task
 
@@ -36,33 +37,30 @@ class Callback:
     def on_end(self, trainer: "Trainer") -> None: ...
 
 
-def make_engine(task: Task, mcfg: ModelConfig, tcfg: TrainConfig, state_dict=None, bugs: tuple[str, ...] = ()):
-    """The engine tcfg names, at fresh weights (tcfg.seed) or at `state_dict`; `bugs`: slips injected
-    into the NumPy engine's backward (the torch engine has none)."""
-    if tcfg.engine == "numpy":
-        from .numpy_engine.adapter import NumpyEngine
-        return NumpyEngine(task, mcfg, tcfg, state_dict=state_dict, bugs=bugs)
-    model = build_model(task, mcfg, tcfg)
-    if state_dict is not None:
-        model.load_state_dict(state_dict)
-    return TorchEngine(task, mcfg, tcfg, model=model)
-
-
 class Trainer:
     def __init__(self, task: Task, mcfg: ModelConfig | None = None, tcfg: TrainConfig | None = None,
-                 callbacks: Iterable[Callback] = (), engine=None, record_every: int = 0, val_every: int = 0):
+                 callbacks: Iterable[Callback] = (), engine=None, record_every: int = 0, val_every: int = 0,
+                 resume: Resume | None = None, bugs: tuple[str, ...] = ()):
+        """resume: go on where a run stood (its weights and optimizer, unless `engine` is given, its
+        counters and data stream); the run then ends at tcfg's epochs (or steps) in all."""
         sm, st = task.suggested()
         self.task, self.mcfg, self.tcfg = task, mcfg or sm, tcfg or st
         self.mcfg.validate()
         self.tcfg.validate()
-        self.engine = engine if engine is not None else make_engine(task, self.mcfg, self.tcfg)
+        if engine is None:
+            engine = resume.engine(task, self.mcfg, self.tcfg, bugs) if resume else \
+                make_engine(task, self.mcfg, self.tcfg, bugs=bugs)
+        self.engine = engine
         self.callbacks = list(callbacks)
         self.unit = "step" if self.tcfg.steps > 0 else "epoch"
         self.total = self.tcfg.steps if self.unit == "step" else self.tcfg.epochs
         self.record_every = record_every or (max(1, self.total // 200) if self.unit == "step" else 1)
-        self.step = 0            # optimizer steps taken
-        self.epoch = 0           # epochs started
-        self.done = 0            # progress in `unit`s
+        r = resume or Resume({})
+        self.step = r.step       # optimizer steps taken
+        self.epoch = r.epoch     # epochs started
+        self.done = r.done       # progress in `unit`s
+        self._step0, self._seconds0, self._data_rng = r.step, r.seconds, r.data_rng
+        self._rng: np.random.Generator | None = None
         self.status = "idle"     # idle | running | paused | finished | stopped | diverged | error
         self.reason = ""
         self.started = 0.0
@@ -115,7 +113,20 @@ class Trainer:
     @property
     def steps_per_second(self) -> float:
         dt = time.perf_counter() - self.started
-        return self.step / dt if self.started and dt > 0 else 0.0
+        return (self.step - self._step0) / dt if self.started and dt > 0 else 0.0
+
+    @property
+    def seconds(self) -> float:
+        """Training time in all, a resumed run's earlier time included."""
+        return self._seconds0 + (time.perf_counter() - self.started if self.started else 0.0)
+
+    def resume_state(self) -> Resume:
+        """Where the run stands now (call it when the loop has ended): enough to go on exactly.
+        A stop within an epoch counts the epoch as not done: the next one starts a new pass."""
+        opt = self.engine.optimizer_state() if hasattr(self.engine, "optimizer_state") else None
+        epoch = self.done if self.unit == "epoch" else self.epoch
+        rng = self._rng.bit_generator.state if self._rng is not None else self._data_rng
+        return Resume(self.engine.state_dict(), opt, self.step, epoch, self.done, self.seconds, rng)
 
     # ---- the loop ------------------------------------------------------------------------------
     def _wait_if_paused(self) -> bool:
@@ -142,7 +153,9 @@ class Trainer:
     def run(self) -> str:
         """Train until done, stopped or diverged; returns the final status."""
         tcfg, task = self.tcfg, self.task
-        rng = np.random.default_rng(tcfg.seed)
+        rng = self._rng = np.random.default_rng(tcfg.seed)
+        if self._data_rng is not None:
+            rng.bit_generator.state = self._data_rng
         torch.manual_seed(tcfg.seed)  # dropout masks (the weights come from the run's own generator)
         self.status, self.started = "running", time.perf_counter()
         self.engine.mark_good()
@@ -198,9 +211,11 @@ class Trainer:
                         self.engine.mark_good()
                         for cb in self.callbacks:
                             cb.on_record(self, rec)
+                        if self.unit == "epoch":   # its last batch: the epoch is done, stopped or not
+                            self.done = self.epoch
                     if self.done >= self.total or self._stop.is_set():
                         break
-                if self.unit == "epoch" and not self._stop.is_set():
+                if not batches:
                     self.done = self.epoch
             self.status = "stopped" if self._stop.is_set() else "finished"
             if self.status == "finished":
@@ -262,7 +277,7 @@ class Trainer:
             out = engine.predict(pb.x)[0][0]
         out = out if isinstance(out, np.ndarray) else out.detach().cpu().numpy()   # [T, O] of the probe input
         rec.prediction = Deferred(self._describe, out)  # the readable dict is built when someone reads it
-        rec.seconds = time.perf_counter() - self.started
+        rec.seconds = self.seconds
         return rec
 
 

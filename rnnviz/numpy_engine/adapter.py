@@ -103,6 +103,33 @@ class NumpyEngine:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v.copy()) for k, v in self.params.items()}
 
+    # ---- optimizer state, in torch.optim's per-parameter layout (as the torch engine saves it) ------
+    def optimizer_state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"{name}:{slot}": torch.tensor(float(v)) if slot == "step" else torch.from_numpy(v.copy())
+                   for name, st in self.optimizer.state.items() for slot, v in st.items()}
+        return tensors, {"optimizer": self.tcfg.optimizer, "param_groups": [{"lr": self.lr}]}
+
+    def load_optimizer_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> bool:
+        """Restore a saved state of the same kind of optimizer (False: another kind, which starts fresh);
+        ValueError for a state that does not fit these parameters."""
+        if not meta or meta.get("optimizer") != self.tcfg.optimizer:
+            return False
+        state: dict[str, dict] = {}
+        for key, v in tensors.items():
+            name, _, slot = key.rpartition(":")
+            if name not in self.params:
+                raise ValueError(f"optimizer state names an unknown parameter {name!r}")
+            if slot == "step":
+                state.setdefault(name, {})[slot] = int(v)
+                continue
+            arr = np.asarray(v, dtype=self.params[name].dtype)
+            if arr.shape != self.params[name].shape:
+                raise ValueError(f"optimizer state {key} has shape {arr.shape}, not {self.params[name].shape}")
+            state.setdefault(name, {})[slot] = arr.copy()
+        self.optimizer.state = state
+        self.optimizer.steps = max((st.get("step", 0) for st in state.values()), default=0)
+        return True
+
     def load_state_dict(self, sd) -> None:
         self.params = network.params_from_state_dict(sd, dtype=DTYPES[self.tcfg.dtype])
 

@@ -1,0 +1,79 @@
+"""Runs on disk, so that a restart loses none: each is a checkpoint of its own (rnnviz.checkpoint).
+
+    <root>/<owner>/<lesson>/<group>-<name>/   model.safetensors, optimizer.safetensors, config.json,
+                                              history.json
+
+config.json keeps, beside the settings, what the lab needs to show the run again and to go on from it:
+its place (owner, lesson, group, name), its state and reason, and the trainer's counters and data
+stream (engines.Resume). A run is written where it stands (its Resume) when it ends; one that never
+trained has nothing to write.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from pathlib import Path
+
+from . import checkpoint
+from .engines import Resume
+from .run import ENDED, Run
+
+log = logging.getLogger("rnnviz.run_store")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
+
+
+def folder(root: Path, run: Run) -> Path:
+    return Path(root) / run.owner / run.lesson / f"{run.group}-{_slug(run.name)}"
+
+
+def save(run: Run, root: Path) -> Path | None:
+    """Write the run where it stands (replacing its own earlier copy); None when it has nothing yet."""
+    if run.resume is None:
+        return None
+    path = folder(root, run)
+    state = run.state if run.state in ENDED else "stopped"
+    checkpoint.save(path, run.task, run.mcfg, run.tcfg, run.resume.weights, run.history,
+                    optimizer=run.resume.optimizer, lesson=run.lesson, group=run.group, run=run.name,
+                    owner=run.owner, status=state, reason=run.reason, origin=run.origin, bugs=list(run.bugs),
+                    progress=run.resume.counters(), loss=run.history.last.loss if run.history.last else None,
+                    epochs=run.last_epoch)
+    return path
+
+
+def load(path: Path) -> Run:
+    """A saved run, as it ended (CheckpointError for a broken one)."""
+    ck = checkpoint.load(path)
+    c = ck.config
+    resume = Resume.from_parts(ck.state_dict, ck.optimizer, c.get("progress"))
+    run = Run(ck.task, ck.model_cfg, ck.train_cfg, owner=str(c.get("owner", "")), lesson=str(c.get("lesson", "")),
+              group=str(c.get("group", "")), name=str(c.get("run", "")), bugs=ck.bugs, origin=str(c.get("origin", "")),
+              resume=resume, state=c.get("status") if c.get("status") in ENDED else "stopped",
+              reason=str(c.get("reason", "")))
+    if ck.history is not None:
+        run.history = ck.history
+    run.done, run.step = resume.done, resume.step
+    run.weights.keep(run.last_epoch, ck.state_dict)
+    return run
+
+
+def load_lesson(root: Path, owner: str, lesson: str) -> list[Run]:
+    """A student's saved runs of a lesson, newest group first; a broken one is skipped (and logged)."""
+    where = Path(root) / owner / lesson
+    runs = []
+    for path in sorted(where.glob("*/config.json")) if where.is_dir() else []:
+        try:
+            runs.append(load(path.parent))
+        except (checkpoint.CheckpointError, OSError, ValueError) as e:
+            log.warning("skipped a saved run that cannot be read, %s: %s", path.parent, e)
+    return sorted(runs, key=lambda r: r.group, reverse=True)
+
+
+def forget(root: Path, run: Run) -> None:
+    """Delete a run's saved copy (the student asked to)."""
+    path = folder(root, run)
+    if (path / "config.json").is_file():
+        shutil.rmtree(path, ignore_errors=True)

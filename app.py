@@ -2,12 +2,12 @@
 
     streamlit run app.py
 
-Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and two routes of its own
-(lab/pulse.py): /rnnviz/pulse, a WebSocket on which the pages' progress bars hear their runs' progress,
-so they move without rerunning Streamlit's page, and GET /rnnviz/progress/<job ids>, the same once.
+Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and one route of its
+own (lab/progress.py), GET .../rnnviz/progress?ids=<run ids>, from which the pages' progress lines
+read their runs' progress without rerunning Streamlit's page.
 """
 import streamlit as st
 
-from lab.pulse import routes
+from lab.progress import routes
 
 app = st.App("main.py", routes=routes())

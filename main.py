@@ -2,16 +2,18 @@
 
     streamlit run app.py
 
-Opens on the first lesson (character prediction, `hihell`). Each lesson is a page; training runs in
-worker processes (lab/jobs.py, rnnviz/worker.py) while the pages poll them, so moving a slider or switching pages never
-stops a run.
+Opens on the first lesson (character prediction, `hihell`). Each lesson is a page; runs train in
+worker processes (rnnviz.runner) and live in the server's registry under their student (lab.registry),
+so moving a slider, switching pages, reloading or closing the tab never stops a run.
 """
 import threading
 
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, jobs, live
+from lab import APP_RAN, checkpoints, identity, panel, registry
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
+from rnnviz.figures import loss_figure, prediction_table_html
+from rnnviz.worker import warm_up
 
 st.set_page_config(page_title="rnnviz lab", page_icon=":material/cycle:", layout="wide")
 
@@ -20,13 +22,12 @@ lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.i
 pages = {"Lessons": lesson_pages,
          "Your runs": [st.Page(CHECKPOINTS_PAGE, title=f"{len(LESSONS) + 1}. Checkpoints", icon=":material/save:")]}
 
+
 @st.cache_resource
 def _warm_up() -> threading.Thread:
     """Once per server: load torch's and plotly's lazy parts in the background, so that the first
     click on Train does not pay for them (it took seconds before the first chart)."""
     def work():
-        from rnnviz.figures import loss_figure, prediction_table_html
-        from rnnviz.worker import warm_up
         records = warm_up()
         prediction_table_html(records)      # what the predictions view draws (no longer a plotly heatmap)
         loss_figure({"warm-up": records}).to_json()
@@ -35,11 +36,12 @@ def _warm_up() -> threading.Thread:
     return thread
 
 
+registry.get()          # the worker processes start with the server's first page
 _warm_up()
 page = st.navigation(pages)
-jobs.sweep()
+identity.keep_in_browser()
 checkpoints.follow_goto()
 lesson_of = {p.url_path: lesson.key for p, lesson in zip(lesson_pages, LESSONS)}
-live.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))
+panel.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))
 st.session_state[APP_RAN] = True
 page.run()

@@ -1,20 +1,25 @@
 """Streamlit glue of the rnnviz lab, shared by main.py (the script app.py serves) and the pages.
 
-The core package `rnnviz` never imports streamlit; everything that talks to Streamlit (session state,
-widgets, the live fragment, the job registry of this server process) lives here, once:
+The core package `rnnviz` never imports streamlit; what talks to Streamlit lives here, once. A run
+lives in one place: the registry (`registry`, one per server), under its student (`identity`); the
+runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel`) draws it.
 
   lessons      the lessons in teaching order: page file, tasks, runs trained side by side
-  jobs         a run in a worker process + its History, process-wide registry, trainer slots
-  runs         which jobs belong to which lesson of this browser session
+  identity     who a browser is: a token in a cookie, and the owner id of it
+  registry     every student's runs on this server, written to disk when they end
   fields       widgets built generically from the config dataclasses' fields
-  controls     the sidebar settings of a lesson and the Train / Pause / Stop / ... bar
-  live         the polling fragment: progress, epoch scrubber, the lesson's views
-  pulse        progress bars the browser keeps current itself (a component the server pushes to)
-  views        figures of rnnviz.figures placed on the page
+  settings     a lesson's sidebar settings: the Setup they describe, the live knobs
+  run_bar      Train, Pause / Resume, Stop, Continue, Reset, Save
+  panel        the run bar, progress lines and views of a lesson's runs, in one fragment
+  progress     progress lines the browser keeps current itself (a small component and its route)
+  views        figures of rnnviz.figures placed on the page for the runs' snapshots
   throttle     rebuild figures and samples only as often as the server can afford
   generation   sampling, continuing and free-running at any recorded epoch
-  checkpoints  save, open, upload and delete checkpoints; pretrained models
+  checkpoints  owned checkpoints: save, open, upload, delete, publish to the class
+  pretrained   the shipped models, one click away on their lessons
+  messages     one-time messages under a run bar or on a page
   equations    the cells' equations in LaTeX with plain words
+  scratch      the From scratch lesson: NumPy against PyTorch, gradient check, injected bugs
 """
 
 try:  # a pages/ folder next to main.py makes Streamlit start in its legacy multipage mode until st.navigation
@@ -24,12 +29,3 @@ except ImportError:  # pragma: no cover - a future Streamlit without it
     pass
 
 APP_RAN = "lab.app_ran"
-
-
-def ensure_app() -> None:
-    """Pages run inside main.py's st.navigation. When a fresh server's first request is a page's URL,
-    Streamlit runs that page alone (legacy pages/ mode); rerun once so that main.py takes over."""
-    import streamlit as st
-    if not st.session_state.get(APP_RAN) and not st.session_state.get(APP_RAN + ".retried"):
-        st.session_state[APP_RAN + ".retried"] = True
-        st.rerun()

@@ -1,11 +1,17 @@
-"""Checkpoints in the lab: save a lesson's runs, open a checkpoint in its lesson, pretrained models,
-uploads and deletion. Files are written and read only through rnnviz.checkpoint (safetensors + JSON).
+"""Checkpoints in the lab, each owned: save a lesson's runs, open one in its lesson, upload, delete,
+publish to the class. Files are written and read only through rnnviz.checkpoint (safetensors + JSON).
 
-The directory is ./checkpoints next to app.py (env RNNVIZ_CHECKPOINTS overrides it); shipped models
-live in its `pretrained/` folder and are never deleted from the app.
+    <root>/pretrained/         shipped with the lab: everyone opens them, nobody deletes them here
+    <root>/class/              published by the teacher: everyone opens them, nobody deletes them here
+    <root>/students/<owner>/   a student's own saves and uploads: only that browser sees, opens, deletes
+
+<root> is ./checkpoints next to app.py (env RNNVIZ_CHECKPOINTS). A teacher is a session that typed the
+key in env RNNVIZ_TEACHER_KEY on the Checkpoints page: it may publish its own checkpoints to the class
+folder and take them down again. Without that key the class folder is filled on the server by hand.
 """
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import shutil
@@ -16,99 +22,140 @@ import streamlit as st
 
 from rnnviz import checkpoint
 from rnnviz.checkpoint import CheckpointError
+from rnnviz.engines import Resume
 from rnnviz.recorder import History
+from rnnviz.run import Run
 
-from . import controls, jobs, runs
+from . import identity, registry
+from .messages import say
 from .lessons import BY_KEY, TASK_LESSON, Lesson
+from .settings import put_settings, task_for
 
-PRETRAINED = "pretrained"
+PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
 GOTO = "lab.goto"
+TEACHER = "lab.teacher"
 
 
 def root() -> Path:
     return Path(os.environ.get("RNNVIZ_CHECKPOINTS") or Path(__file__).resolve().parents[1] / "checkpoints")
 
 
+def mine() -> Path:
+    return root() / STUDENTS / identity.owner()
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
 
 
-def save_runs(lesson: Lesson, lesson_jobs: dict[str, jobs.Job]) -> list[str]:
-    """Save every run of the lesson that has records: weights of its latest kept record point and the
-    history up to it. Returns the checkpoint names."""
+def _new_folder(parent: Path, stem: str) -> Path:
+    """A new, empty folder under parent named after stem, made exclusively (never an existing one)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise CheckpointError(f"too many checkpoints named {stem}")
+
+
+def _save_new(parent: Path, stem: str, *args, **kwargs) -> str:
+    path = _new_folder(parent, stem)
+    checkpoint.save(path, *args, **kwargs)
+    return path.name
+
+
+def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
+    """Save every run of the lesson that has records into this student's folder: where it stands when
+    it has ended (with its optimizer's state, so that Continue goes on exactly), else the weights of its
+    latest kept record point and the history up to it. Returns the checkpoint names."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     names = []
-    for name, job in lesson_jobs.items():
-        got = job.weights.at(10**12)
-        if got is None or job.history.last is None:
+    for name, run in runs.items():
+        ended = not run.active and run.resume is not None
+        got = (run.last_epoch, run.resume.weights) if ended else run.weights.at(10**12)
+        if got is None or run.history.last is None:
             continue
         epoch, state = got
-        recs = [r for r in job.history.snapshot() if r.epoch <= epoch]
-        hist = History(records=recs, thinned=job.history.thinned, unit=job.history.unit)
-        parts = [lesson.key, job.task.name, job.mcfg.cell] + ([_slug(name)] if name != job.mcfg.cell else [])
-        path = root() / "-".join(parts + [stamp])
-        # the optimizer's state belongs to the engine's current weights: keep it only when those are the
-        # weights saved (the run has ended at its last record), so that Continue resumes exactly
-        engine = job.trainer.engine
-        ended_here = not job.active and epoch == job.history.last.epoch
-        opt = engine.optimizer_state() if ended_here and hasattr(engine, "optimizer_state") else None
-        checkpoint.save(path, job.task, job.mcfg, job.tcfg, state, hist, optimizer=opt, lesson=lesson.key,
-                        run=name, status=job.state, loss=recs[-1].loss if recs else None, epochs=epoch,
-                        bugs=list(job.bugs))
-        names.append(path.name)
+        recs = [r for r in run.history.snapshot() if r.epoch <= epoch]
+        hist = History(records=recs, thinned=run.history.thinned, unit=run.history.unit)
+        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([_slug(name)] if name != run.mcfg.cell else [])
+        extra = dict(optimizer=run.resume.optimizer, progress=run.resume.counters()) if ended else {}
+        names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
+                               lesson=lesson.key, run=name, status=run.state, bugs=list(run.bugs),
+                               loss=recs[-1].loss, epochs=epoch, **extra))
     if not names:
         raise ValueError("nothing to save yet: no record point reached")
     return names
 
 
-def _run_name(lesson: Lesson, ckpt: checkpoint.Checkpoint) -> str:
+def listed() -> list[dict]:
+    """What this student may open: their own checkpoints, the class's and the shipped ones."""
+    rows = []
+    for where, kind in ((mine(), "yours"), (root() / CLASS, "class"), (root() / PRETRAINED, "pretrained")):
+        for row in checkpoint.list_runs(where):
+            rows.append({**row, "kind": kind, "name": f"{kind}/{row['name']}" if kind != "yours" else row["name"]})
+    return rows
+
+
+def _allowed(path: str | Path) -> Path:
+    """The checkpoint folder at path if this student may open it (own, class or pretrained)."""
+    p = Path(path).resolve()
+    for base in (mine(), root() / CLASS, root() / PRETRAINED):
+        if base.resolve() in p.parents:
+            return p
+    raise CheckpointError("that checkpoint is not yours to open")
+
+
+def _run_name(lesson: Lesson, ck: checkpoint.Checkpoint) -> str:
     """The run of the lesson a checkpoint belongs to (a side-by-side lesson has several)."""
     if not lesson.variants:
-        return ckpt.model_cfg.cell
-    if ckpt.config.get("run") in lesson.variants:
-        return ckpt.config["run"]
+        return ck.model_cfg.cell
+    if ck.config.get("run") in lesson.variants:
+        return ck.config["run"]
     for name, (m, t) in lesson.variants.items():
-        if all(getattr(ckpt.model_cfg, k) == v for k, v in m.items()) and \
-                all(getattr(ckpt.train_cfg, k) == v for k, v in t.items()):
+        if all(getattr(ck.model_cfg, k) == v for k, v in m.items()) and \
+                all(getattr(ck.train_cfg, k) == v for k, v in t.items()):
             return name
     return next(iter(lesson.variants))
 
 
 def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
-    """Load a checkpoint as the (not yet training) run of a lesson and set the lesson's settings to
-    its configs: the lesson `prefer` if it trains the checkpoint's task, else the one it was saved
-    from, else the task's usual lesson. Call it in an on_click callback (before the widgets draw)."""
-    ckpt = checkpoint.load(path)
-    trains = lambda key: key in BY_KEY and ckpt.task.name in BY_KEY[key].tasks  # noqa: E731
-    key = next((k for k in (prefer, ckpt.config.get("lesson"), TASK_LESSON.get(ckpt.task.name)) if trains(k)), None)
+    """Load a checkpoint as the (not training) run of a lesson and set the lesson's settings to its
+    configs: the lesson `prefer` if it trains the checkpoint's task, else the one it was saved from,
+    else the task's usual lesson. Call it in an on_click callback (before the widgets draw)."""
+    ck = checkpoint.load(_allowed(path))
+    trains = lambda key: key in BY_KEY and ck.task.name in BY_KEY[key].tasks  # noqa: E731
+    key = next((k for k in (prefer, ck.config.get("lesson"), TASK_LESSON.get(ck.task.name)) if trains(k)), None)
     if key is None:
-        raise CheckpointError(f"no lesson trains the task {ckpt.task.name!r}")
+        raise CheckpointError(f"no lesson trains the task {ck.task.name!r}")
     lesson = BY_KEY[key]
-    task = controls.task_for(ckpt.task.name, ckpt.task.options)
-    engine = ckpt.engine()  # saved weights, and the optimizer state when it was saved
-    history = ckpt.history or History()
-    job = jobs.Job(lesson.key, _run_name(lesson, ckpt), task, ckpt.model_cfg, ckpt.train_cfg, engine=engine,
-                   history=history, origin=Path(path).name)
-    job.weights.keep(history.last.epoch if history.last else 0, ckpt.state_dict)
-    controls.put_settings(lesson, task, ckpt.model_cfg, ckpt.train_cfg)
-    if ckpt.bugs and lesson.key == "scratch":     # the bug picker shows the bug the run was trained with
-        from .scratch import BUG_KEY
-        st.session_state[BUG_KEY] = ckpt.bugs[0]
-    runs.replace(lesson.key, {job.name: jobs.keep(job)})
+    task = task_for(ck.task.name, ck.task.options)
+    history = ck.history or History()
+    last = history.last
+    counters = ck.config.get("progress") or {"step": last.step if last else 0, "epoch": last.epoch if last else 0,
+                                             "done": last.epoch if last else 0, "seconds": last.seconds if last else 0}
+    resume = Resume.from_parts(ck.state_dict, ck.optimizer, counters)
+    run = Run(task, ck.model_cfg, ck.train_cfg, bugs=ck.bugs, origin=Path(path).name, history=history,
+              resume=resume, state="loaded", done=resume.done, step=resume.step)
+    run.weights.keep(run.last_epoch, ck.state_dict)
+    put_settings(lesson, task, ck.model_cfg, ck.train_cfg, ck.bugs)
+    registry.get().place(identity.owner(), lesson.key, {_run_name(lesson, ck): run})
     return lesson
 
 
-def open_and_go(path: str, lesson_key: str | None = None) -> None:
+def open_and_go(path: str, lesson_key: str | None) -> None:
     """on_click: open a checkpoint and ask the page to switch to its lesson (or report why not)."""
     try:
         lesson = open_in_lesson(path, prefer=lesson_key)
     except (CheckpointError, ValueError, OSError) as e:
-        controls.say(lesson_key or "checkpoints", "error", f"Could not open {Path(path).name}: {e}")
-        return
+        return say(lesson_key or "checkpoints", "error", f"Could not open {Path(path).name}: {e}")
     if lesson.key != lesson_key:
         st.session_state[GOTO] = lesson.page
-    controls.say(lesson.key, "success", f"Opened `{Path(path).name}`: its history is below; "
-                                        "**Continue** trains on from its weights.")
+    say(lesson.key, "success", f"Opened `{Path(path).name}`: its history is below; **Continue** trains on "
+                               "from its weights.")
 
 
 def follow_goto() -> None:
@@ -117,37 +164,59 @@ def follow_goto() -> None:
         st.switch_page(page)
 
 
-def pretrained_picker(lesson: Lesson) -> None:
-    """Sidebar: offer the shipped models of this lesson's tasks, when there are any."""
-    found = [r for r in checkpoint.list_runs(root() / PRETRAINED) if r.get("task") in lesson.tasks]
-    if not found:
-        return
-    with st.sidebar.expander("Pretrained models", expanded=False, icon=":material/download_done:"):
-        names = {r["name"]: r for r in found}
-        pick = st.selectbox("model", list(names), key=f"{lesson.key}.pretrained",
-                            format_func=lambda n: f"{n} ({names[n]['task']}, {names[n]['cell']} {names[n]['hidden']})")
-        st.button("Load pretrained", key=f"{lesson.key}.load_pretrained", on_click=open_and_go,
-                  args=(names[pick]["path"], lesson.key), icon=":material/upload:")
+def pretrained(lesson: Lesson) -> list[dict]:
+    """The shipped models of this lesson's tasks."""
+    return [r for r in checkpoint.list_runs(root() / PRETRAINED) if r.get("task") in lesson.tasks]
 
 
 def upload(data: bytes, filename: str) -> str:
-    """Check an uploaded zip (safetensors + JSON only) and store it as a new checkpoint; its name."""
+    """Check an uploaded zip (safetensors + JSON only) and keep it as a new checkpoint of this student."""
     if not data:
         raise CheckpointError(f"{filename} is empty")
-    ckpt = checkpoint.from_bytes(checkpoint.from_zip(data))
-    extra = {k: ckpt.config[k] for k in ("lesson", "run", "status", "loss", "epochs") if k in ckpt.config}
-    path = root() / f"uploaded-{_slug(Path(filename).stem)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    checkpoint.save(path, ckpt.task, ckpt.model_cfg, ckpt.train_cfg, ckpt.state_dict, ckpt.history, **extra)
-    return path.name
+    ck = checkpoint.from_bytes(checkpoint.from_zip(data))
+    extra = {k: ck.config[k] for k in ("lesson", "run", "status", "loss", "epochs") if k in ck.config}
+    return _save_new(mine(), f"uploaded-{_slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
+                     ck.state_dict, ck.history, **extra)
 
 
 def deletable(path: str | Path) -> bool:
-    p, base = Path(path).resolve(), root().resolve()
-    return (base in p.parents and (base / PRETRAINED) not in [p, *p.parents]
-            and (p / "config.json").is_file())
+    """Only a student's own checkpoints (and, for the teacher, the class's) can be deleted here."""
+    p = Path(path).resolve()
+    bases = [mine()] + ([root() / CLASS] if is_teacher() else [])
+    return any(b.resolve() in p.parents for b in bases) and (p / "config.json").is_file()
 
 
 def delete(path: str | Path) -> None:
     if not deletable(path):
-        raise CheckpointError(f"{path} is not a checkpoint of yours that can be deleted")
+        raise CheckpointError(f"{Path(path).name} is not a checkpoint of yours that can be deleted")
     shutil.rmtree(Path(path).resolve())
+
+
+# ---- the teacher ------------------------------------------------------------------------------------
+def teacher_key_set() -> bool:
+    return bool(os.environ.get("RNNVIZ_TEACHER_KEY"))
+
+
+def become_teacher(key: str) -> bool:
+    secret = os.environ.get("RNNVIZ_TEACHER_KEY", "")
+    ok = bool(secret) and hmac.compare_digest(key.encode(), secret.encode())
+    st.session_state[TEACHER] = ok
+    return ok
+
+
+def is_teacher() -> bool:
+    return bool(st.session_state.get(TEACHER)) and teacher_key_set()
+
+
+def publish(path: str | Path) -> str:
+    """Copy one of the teacher's own checkpoints into the class folder, under a new name."""
+    if not is_teacher():
+        raise CheckpointError("only the teacher can publish to the class")
+    src = Path(path).resolve()
+    if mine().resolve() not in src.parents:
+        raise CheckpointError("publish one of your own checkpoints")
+    dest = _new_folder(root() / CLASS, src.name)
+    for f in src.iterdir():
+        if f.name in checkpoint.FILES:
+            shutil.copyfile(f, dest / f.name)
+    return dest.name

@@ -1,6 +1,6 @@
 """Using a run's model at a recorded epoch: sample text, continue a prefix, free-run a sine wave.
 
-A job keeps copies of its weights at record points (lab.jobs.WeightKeeper); here they become a
+A run keeps copies of its weights at record points (rnnviz.run.WeightKeeper); here they become a
 TorchEngine of their own (cached), so generating never touches the model that is being trained in
 the worker process, and the epoch scrubber can replay generation at any kept epoch.
 All functions raise ValueError with a readable message for bad input (a prime the vocabulary lacks).
@@ -17,15 +17,15 @@ from rnnviz import generate
 from rnnviz.engine import TorchEngine
 from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.tasks.base import IGNORE, Batch
-from rnnviz.trainer import make_engine
+from rnnviz.engines import make_engine
 
-from .live import RunView
+from .panel import Snapshot
 from .throttle import Memo
 
 _engines: OrderedDict = OrderedDict()
 _runs: OrderedDict = OrderedDict()      # free-running values
 _samples = Memo(size=128)
-_logs: dict[tuple, dict[int, str]] = {}  # (job id, sample settings) -> epoch -> text shown
+_logs: dict[tuple, dict[int, str]] = {}  # (run id, sample settings) -> epoch -> text shown
 _lock = threading.Lock()
 
 
@@ -38,28 +38,28 @@ def _remember(cache: OrderedDict, key, value, size: int):
     return value
 
 
-def engine_at(view: RunView, epoch: int | None = None) -> tuple[int, TorchEngine | NumpyEngine]:
+def engine_at(view: Snapshot, epoch: int | None = None) -> tuple[int, TorchEngine | NumpyEngine]:
     """(the kept epoch, an engine of the run's kind with its weights) for the latest kept epoch <= epoch
     (default: the view's selected epoch)."""
-    job = view.job
+    run = view.run
     epoch = epoch if epoch is not None else (view.rec.epoch if view.rec else 0)
-    got = job.weights.at(epoch)
+    got = run.weights.at(epoch)
     if got is None:
         raise ValueError("this run has no weights recorded yet: train it first")
     kept, state = got
-    key = (job.id, kept)
+    key = (run.id, kept)
     with _lock:
         hit = _engines.get(key)
     if hit is not None:
         return kept, hit
-    return kept, _remember(_engines, key, make_engine(job.task, job.mcfg, job.tcfg, state_dict=state), 24)
+    return kept, _remember(_engines, key, make_engine(run.task, run.mcfg, run.tcfg, state_dict=state, bugs=run.bugs), 24)
 
 
-def sample(view: RunView, prime: str, length: int, temperature: float, top_k: int, seed: int = 0,
+def sample(view: Snapshot, prime: str, length: int, temperature: float, top_k: int, seed: int = 0,
            epoch: int | None = None) -> tuple[int, str, float]:
     """(kept epoch, generated text, characters per second of the generation) with the weights of the
     selected (or given) epoch. While the run trains, resampled only as often as the trainer can afford."""
-    got = view.job.weights.at(epoch if epoch is not None else (view.rec.epoch if view.rec else 0))
+    got = view.run.weights.at(epoch if epoch is not None else (view.rec.epoch if view.rec else 0))
     if got is None:
         raise ValueError("this run has no weights recorded yet: train it first")
     settings = (prime, length, temperature, top_k, seed)
@@ -71,11 +71,11 @@ def sample(view: RunView, prime: str, length: int, temperature: float, top_k: in
                                     top_k=top_k, seed=seed)
         return kept, text, length / max(time.perf_counter() - t0, 1e-9)
 
-    slot = (view.job.id, settings) if epoch is None else (view.job.id, settings, epoch)
-    kept, text, cps = _samples.get(slot, got[0], build, live=view.job.active and epoch is None)
+    slot = (view.run.id, settings) if epoch is None else (view.run.id, settings, epoch)
+    kept, text, cps = _samples.get(slot, got[0], build, live=view.run.active and epoch is None)
     with _lock:
-        log = _logs.pop((view.job.id, settings), {})
-        _logs[(view.job.id, settings)] = log          # most recently used last
+        log = _logs.pop((view.run.id, settings), {})
+        _logs[(view.run.id, settings)] = log          # most recently used last
         while len(_logs) > 64:
             del _logs[next(iter(_logs))]
         log[kept] = text
@@ -84,33 +84,33 @@ def sample(view: RunView, prime: str, length: int, temperature: float, top_k: in
     return kept, text, cps
 
 
-def sample_history(view: RunView, prime: str, length: int, temperature: float, top_k: int,
+def sample_history(view: Snapshot, prime: str, length: int, temperature: float, top_k: int,
                    n: int = 5) -> list[tuple[int, str]]:
     """Earlier samples, newest first: those shown while the run trained, or (once it stopped) samples
     at n kept epochs spread over the run, up to the selected epoch."""
     settings = (prime, length, temperature, top_k, 0)
     upto = view.rec.epoch if view.rec else 0
-    if not view.job.active:
-        kept = [e for e in view.job.weights.epochs if e <= upto]
+    if not view.run.active:
+        kept = [e for e in view.run.weights.epochs if e <= upto]
         for i in range(min(n, len(kept))):
             sample(view, prime, length, temperature, top_k, epoch=kept[round(i * (len(kept) - 1) / max(n - 1, 1))])
     with _lock:
-        log = dict(_logs.get((view.job.id, settings), {}))
+        log = dict(_logs.get((view.run.id, settings), {}))
     epochs = sorted(e for e in log if e <= upto)[:-1]   # the newest is the sample shown above
     if len(epochs) > n:
         epochs = [epochs[round(i * (len(epochs) - 1) / (n - 1))] for i in range(n)]
     return [(e, log[e]) for e in reversed(epochs)]
 
 
-def continuation(view: RunView, prefix: str, max_tokens: int = 40) -> tuple[int, list[str]]:
+def continuation(view: Snapshot, prefix: str, max_tokens: int = 40) -> tuple[int, list[str]]:
     kept, engine = engine_at(view)
     return kept, generate.continue_tokens(engine, view.task, prefix, max_tokens=max_tokens)
 
 
-def free_running(view: RunView, steps: int) -> tuple[int, list[float]]:
+def free_running(view: Snapshot, steps: int) -> tuple[int, list[float]]:
     """Read the probe window teacher-forced, then feed each prediction back for `steps` steps."""
     kept, engine = engine_at(view)
-    key = ("free", view.job.id, kept, steps)
+    key = ("free", view.run.id, kept, steps)
     with _lock:
         hit = _runs.get(key)
     if hit is None:
@@ -119,7 +119,7 @@ def free_running(view: RunView, steps: int) -> tuple[int, list[float]]:
     return hit
 
 
-def describe_text(view: RunView, text: str, k: int = 3) -> tuple[int, dict]:
+def describe_text(view: Snapshot, text: str, k: int = 3) -> tuple[int, dict]:
     """The model's top-k next-token probabilities after every token of `text` (a describe() dict
     without targets, for rnnviz.figures.topk_figure)."""
     kept, engine = engine_at(view)

@@ -56,9 +56,3 @@ BY_KEY = {lesson.key: lesson for lesson in LESSONS}
 TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks}
 TASK_LESSON.update(hihell="chars", seoul="chars", words="words", anbn="anbn", text="text")
 
-
-def get(key: str) -> Lesson:
-    """The lesson of a page (call it first thing on the page)."""
-    from . import ensure_app
-    ensure_app()
-    return BY_KEY[key]

@@ -23,15 +23,14 @@ from rnnviz.numpy_engine import cells, network
 from rnnviz.numpy_engine.gradcheck import check_engine, check_hidden
 from rnnviz.tasks.anbn import expected_completion
 
-from . import controls, generation, runs, views
-from .controls import Settings
+from . import generation, views
 from .lessons import Lesson
-from .live import RunView
+from .panel import Snapshot, lesson_runs
+from .settings import BUG_KEY, Settings, prefix
 
 TOL = 1e-5          # a correct float64 backward scores ~1e-8 or less; a wrong one 1e-3 .. 1
 CHECKS = 24         # random elements checked per parameter (and per h_t)
 ROWS = 4            # sequences of the task in the checked batch
-BUG_KEY = "scratch.bug"
 
 # ---- the bugs, and what they did when we trained with them ------------------------------------------
 BUG_TITLES = {"none": "no bug (the engine as written)",
@@ -76,7 +75,7 @@ BUG_EFFECTS = {
 def bug_picker(settings: Settings) -> Settings:
     """A select box of the bugs this cell can have; the settings with the chosen one (its runs on the
     NumPy engine get it, and the gradient check judges it)."""
-    m = settings.spec.model if settings.spec else None
+    m = settings.setup.model if settings.setup else None
     options = ["none"] + [b for b in cells.BUGS if m is None or _applies(b, m.cell, m.nonlinearity)]
     if st.session_state.get(BUG_KEY) not in options:
         st.session_state[BUG_KEY] = "none"
@@ -84,7 +83,7 @@ def bug_picker(settings: Settings) -> Settings:
     bug = left.selectbox("inject a bug into the NumPy backward", options, key=BUG_KEY, format_func=BUG_TITLES.get,
                          help="Applies to the next Train (the numpy run only; torch stays correct) and to the "
                               "gradient check below.")
-    task = settings.spec.task_name if settings.spec else "anbn"
+    task = settings.setup.task_name if settings.setup else "anbn"
     effect = BUG_EFFECTS.get(task, {}).get(bug)
     measured = f"{effect} *(measured: {MEASURED[task]}.)*" if effect else "Not measured for this task and cell."
     if bug != "none":
@@ -105,7 +104,7 @@ def _applies(bug: str, cell: str, nonlinearity: str) -> bool:
 
 # ---- exact agreement --------------------------------------------------------------------------------
 def _use_exact(lesson: Lesson, task_name: str) -> None:
-    pre = controls.prefix(lesson, task_name) + ".train."
+    pre = prefix(lesson, task_name) + ".train."
     for k, v in lesson.train_defaults[task_name].items():
         if k != "epochs":
             st.session_state[pre + k] = v
@@ -113,9 +112,9 @@ def _use_exact(lesson: Lesson, task_name: str) -> None:
 
 def exact_note(lesson: Lesson, settings: Settings) -> None:
     """Say whether the settings are the exact-agreement ones (SGD, float64) and offer to set them."""
-    if settings.spec is None:
+    if settings.setup is None:
         return
-    t = settings.spec.train
+    t = settings.setup.train
     if t.optimizer == "sgd" and t.dtype == "float64":
         st.caption(":material/check_circle: SGD in float64: both engines do the same arithmetic, so their losses "
                    "should agree to rounding error. The measured difference is under **NumPy vs PyTorch**.")
@@ -124,11 +123,11 @@ def exact_note(lesson: Lesson, settings: Settings) -> None:
         st.caption(f"{t.optimizer}, {t.dtype}: the engines still start from the same weights, but rounding "
                    "differs, so their losses may drift apart. SGD in float64 is the setting for exact agreement.")
         st.button("SGD + float64", key=f"{lesson.key}.exact", icon=":material/balance:", on_click=_use_exact,
-                  args=(lesson, settings.spec.task_name), help="Set the optimizer, learning rate and precision "
+                  args=(lesson, settings.setup.task_name), help="Set the optimizer, learning rate and precision "
                   "of exact agreement (this lesson's defaults)")
 
 
-def agreement(views_: dict[str, RunView], key: str) -> None:
+def agreement(views_: dict[str, Snapshot], key: str) -> None:
     """The two loss curves overlaid, and the measured relative difference between them."""
     a, b = views_.get("numpy"), views_.get("torch")
     if a is None or b is None:
@@ -140,7 +139,7 @@ def agreement(views_: dict[str, RunView], key: str) -> None:
     left.metric("max relative difference of the losses", "–" if diff is None else f"{diff:.1e}",
                 help="max over the epochs recorded by both runs of |loss_numpy − loss_torch| / loss_torch")
     left.caption(f"over {epochs} {a.unit}(s) recorded by both runs" + (
-        "; the numpy run has a bug injected, so they are *meant* to differ" if a.job.bugs else ""))
+        "; the numpy run has a bug injected, so they are *meant* to differ" if a.run.bugs else ""))
     with right:
         views.loss(views_, key, accuracy=True)
         if diff is not None and diff < 1e-6:
@@ -153,7 +152,7 @@ def agreement(views_: dict[str, RunView], key: str) -> None:
                "how much is what this figure measures.")
 
 
-def continuations(views_: dict[str, RunView], key: str) -> None:
+def continuations(views_: dict[str, Snapshot], key: str) -> None:
     """anbn: each engine continues a typed prefix greedily with the weights of the shown epoch."""
     prefix = st.text_input("prefix (tokens separated by spaces)", "a a b", key=f"{key}.prefix")
     want = expected_completion(prefix.split())
@@ -173,7 +172,7 @@ def continuations(views_: dict[str, RunView], key: str) -> None:
         st.caption("This prefix does not fix n yet (no *b* after the a's), so any continuation is a guess.")
 
 
-def predictions(views_: dict[str, RunView]) -> None:
+def predictions(views_: dict[str, Snapshot]) -> None:
     for name, view in views_.items():
         st.markdown(f"**{name}**")
         views.headline(view)
@@ -215,16 +214,16 @@ def _cached(key, build):
 
 def gradient_check(lesson: Lesson, settings: Settings) -> None:
     """Per-parameter (and per-h_t) relative errors of the NumPy backward against finite differences."""
-    job = runs.current(lesson.key).get("numpy")
-    kept = job.weights.at(10**12) if job is not None else None
+    run = lesson_runs(lesson).get("numpy")
+    kept = run.weights.at(10**12) if run is not None else None
     sources = ["fresh"] + (["run"] if kept else [])
     which = st.radio("weights", sources, horizontal=True, key=f"{lesson.key}.check_weights", format_func=lambda s: (
-        "initial weights of the settings' seed" if s == "fresh" else f"the numpy run's weights at {job.history.unit} "
+        "initial weights of the settings' seed" if s == "fresh" else f"the numpy run's weights at {run.history.unit} "
         f"{kept[0]}"))
     if which == "run":
-        task, mcfg, tcfg, state, origin = job.task, job.mcfg, job.tcfg, kept[1], (job.id, kept[0])
-    elif settings.spec is not None:
-        (mcfg, tcfg), task = settings.spec.variants(lesson)["numpy"], settings.spec.task
+        task, mcfg, tcfg, state, origin = run.task, run.mcfg, run.tcfg, kept[1], (run.id, kept[0])
+    elif settings.setup is not None:
+        (mcfg, tcfg), task = settings.setup.variants(lesson)["numpy"], settings.setup.task
         state, origin = None, (task.name, task.options, mcfg, tcfg)
     else:
         return st.info("These settings cannot be checked (see the message above).")
@@ -352,7 +351,7 @@ def _pair(tex: str, words: str, *code: str) -> None:
 
 
 def equations_and_code(settings: Settings) -> None:
-    cell0 = settings.cells[0] if settings.spec else "lstm"
+    cell0 = settings.cells[0] if settings.setup else "lstm"
     cell = st.radio("cell", CELLS, index=CELLS.index(cell0), horizontal=True, key=f"scratch.code_cell.{cell0}",
                     help="Follows the cell under Model in the sidebar; pick another to compare.")
     src = lambda f: inspect.getsource(f)  # noqa: E731

@@ -1,6 +1,6 @@
-"""Views shared by the lessons: figures from rnnviz.figures placed on the page for RunViews.
+"""Views shared by the lessons: figures from rnnviz.figures placed on the page for Snapshots.
 
-Each view takes the RunView(s) of the scrubbed epoch (lab.live) and a key prefix; figures are pure
+Each view takes the Snapshot(s) of the scrubbed epoch (lab.live) and a key prefix; figures are pure
 functions of the core, drawn with `chart()`. What a figure projects, thins or leaves out is said by
 the figure itself (we pass `thinned=`), so nothing here adds numbers of its own.
 
@@ -20,7 +20,7 @@ from rnnviz import figures as F
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.figures.style import RIGHT, WRONG, show_token
 
-from .live import RunView
+from .panel import Snapshot
 from .throttle import Memo
 
 log = logging.getLogger("rnnviz.lab")
@@ -28,26 +28,26 @@ _bases: dict = {}
 _figures = Memo()
 
 
-def _memo(build, key: str, runs: tuple[RunView, ...], what: tuple, options: tuple = ()):
+def _memo(build, key: str, runs: tuple[Snapshot, ...], what: tuple, options: tuple = ()):
     """build(), memoised per view of `runs` and `options` (what the user chose: log axis, layer...) on
     `what` (the data it shows), and throttled while they train (lab.throttle); a new choice is built at once."""
-    slot = (key, *(v.job.id for v in runs), *options)
-    return _figures.get(slot, what, build, live=any(v.job.active for v in runs))
+    slot = (key, *(v.run.id for v in runs), *options)
+    return _figures.get(slot, what, build, live=any(v.run.active for v in runs))
 
 
-def chart(fig, key: str, runs: tuple[RunView, ...] = (), what: tuple = (), options: tuple = ()) -> None:
+def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), options: tuple = ()) -> None:
     """Show a figure with the figures' own template. With `runs`, `fig` is a builder (see _memo)."""
     if runs:
         fig = _memo(fig, key, runs, what, options)
     st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
 
 
-def _at(view: RunView) -> tuple:
+def _at(view: Snapshot) -> tuple:
     """What a view of one run shows: its selected record and how many records lead there."""
     return view.rec.epoch if view.rec else 0, len(view.records), view.thinned
 
 
-def _probe_at(view: RunView) -> int:
+def _probe_at(view: Snapshot) -> int:
     return view.probe_rec.epoch if view.probe_rec else 0
 
 
@@ -74,12 +74,12 @@ def tabs(key: str, panels: dict[str, Callable[[], None]]) -> None:
                              icon=":material/broken_image:")
 
 
-def _runs(views: dict[str, RunView]) -> dict:
+def _runs(views: dict[str, Snapshot]) -> dict:
     return {name: v.records for name, v in views.items()}
 
 
 # ---- training curves -------------------------------------------------------------------------------
-def loss(views: dict[str, RunView], key: str, accuracy: bool = False) -> None:
+def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False) -> None:
     log = st.toggle("log scale", key=f"{key}.log", persist_state="session",
                     help="A log axis shows the late, small improvements as clearly as the first ones")
     thinned = any(v.thinned for v in views.values())
@@ -91,7 +91,7 @@ def loss(views: dict[str, RunView], key: str, accuracy: bool = False) -> None:
 
 
 # ---- predictions ------------------------------------------------------------------------------------
-def headline(view: RunView) -> None:
+def headline(view: Snapshot) -> None:
     """The selected epoch's prediction in big letters, green where right and red where wrong."""
     p = view.rec.prediction if view.rec else None
     if not p or p.get("kind") != "tokens":
@@ -107,21 +107,21 @@ def headline(view: RunView) -> None:
         f'target {html.escape(target)} · {right}/{len(shown)} right</span></div>', unsafe_allow_html=True)
 
 
-def predictions(view: RunView, key: str) -> None:
+def predictions(view: Snapshot, key: str) -> None:
     headline(view)
     # HTML, not a plotly text heatmap: a browser draws it many times faster (see rnnviz.figures.tables)
     st.html(_memo(lambda: F.prediction_table_html(view.records), f"{key}.table", (view,), _at(view)))
 
 
-def topk(view: RunView, key: str) -> None:
+def topk(view: Snapshot, key: str) -> None:
     chart(lambda: F.topk_figure(view.rec.prediction if view.rec else None), f"{key}.topk", (view,), _at(view))
 
 
 # ---- inside the cell ---------------------------------------------------------------------------------
-def _basis(view: RunView, layer: int):
+def _basis(view: Snapshot, layer: int):
     """One PCA basis fitted on every recorded probe of the run, so the axes stay put while scrubbing."""
     probes = [r.probe for r in view.all_records if r.probe is not None]
-    key = (view.job.id, layer, len(probes), view.all_records[-1].epoch if view.all_records else 0)
+    key = (view.run.id, layer, len(probes), view.all_records[-1].epoch if view.all_records else 0)
     if key not in _bases:
         if len(_bases) > 64:
             _bases.clear()
@@ -129,7 +129,7 @@ def _basis(view: RunView, layer: int):
     return _bases[key]
 
 
-def trajectory(view: RunView, key: str, dims: int = 2, layer: int = -1) -> None:
+def trajectory(view: Snapshot, key: str, dims: int = 2, layer: int = -1) -> None:
     pr = view.probe_rec
     probes = sum(r.probe is not None for r in view.all_records)
     chart(lambda: F.trajectory_figure(pr.probe if pr else None, _basis(view, layer), view.task.probe_labels(),
@@ -137,20 +137,20 @@ def trajectory(view: RunView, key: str, dims: int = 2, layer: int = -1) -> None:
           f"{key}.traj", (view,), (_probe_at(view), probes), (dims, layer))
 
 
-def hidden_state(view: RunView, key: str) -> None:
+def hidden_state(view: Snapshot, key: str) -> None:
     """The trajectory (2-D) and the heatmap of h_t, one under the other."""
     trajectory(view, key)
     hidden(view, key)
 
 
-def hidden(view: RunView, key: str, layer: int = -1) -> None:
+def hidden(view: Snapshot, key: str, layer: int = -1) -> None:
     pr = view.probe_rec
     chart(lambda: F.hidden_heatmap(pr.probe if pr else None, view.task.probe_labels(), layer=layer),
           f"{key}.hidden", (view,), _probe_at(view), (layer,))
 
 
-def gates(view: RunView, key: str, layer: int = -1) -> None:
-    pr, cell = view.probe_rec, view.job.mcfg.cell
+def gates(view: Snapshot, key: str, layer: int = -1) -> None:
+    pr, cell = view.probe_rec, view.run.mcfg.cell
     labels = view.task.probe_labels()
     probe = pr.probe if pr else None
     what = _probe_at(view)
@@ -160,7 +160,7 @@ def gates(view: RunView, key: str, layer: int = -1) -> None:
 
 
 # ---- gradients ----------------------------------------------------------------------------------------
-def gradient_lines(views: dict[str, RunView], key: str, which: str = "grad_h") -> None:
+def gradient_lines(views: dict[str, Snapshot], key: str, which: str = "grad_h") -> None:
     labels = next(iter(views.values())).task.probe_labels()
     probes = {name: v.probe_rec.probe if v.probe_rec else None for name, v in views.items()}
     left, right = st.columns([3, 1])
@@ -177,25 +177,25 @@ def gradient_lines(views: dict[str, RunView], key: str, which: str = "grad_h") -
                     wrap_lines=True)
 
 
-def gradient_map(view: RunView, key: str, which: str = "grad_h") -> None:
+def gradient_map(view: Snapshot, key: str, which: str = "grad_h") -> None:
     chart(lambda: F.grad_heatmap(view.records, which=which, thinned=view.thinned), f"{key}.gradmap",
           (view,), _at(view), (which,))
 
 
-def clipping(view: RunView, key: str) -> None:
-    if not view.job.tcfg.clip:
+def clipping(view: Snapshot, key: str) -> None:
+    if not view.run.tcfg.clip:
         st.caption("Clipping is off for this run (clip = 0): the bars stay at 0. Set *clip gradient norm at* "
                    "under Training and train again to compare.")
-    chart(lambda: F.grad_norm_clip_figure(view.records, thinned=view.thinned, clip=view.job.tcfg.clip or None),
+    chart(lambda: F.grad_norm_clip_figure(view.records, thinned=view.thinned, clip=view.run.tcfg.clip or None),
           f"{key}.clip", (view,), _at(view))
 
 
-def spectral(view: RunView, key: str) -> None:
+def spectral(view: Snapshot, key: str) -> None:
     chart(lambda: F.spectral_radius_figure(view.records, thinned=view.thinned), f"{key}.rho", (view,), _at(view))
 
 
 # ---- sequences ----------------------------------------------------------------------------------------
-def sine(view: RunView, key: str, free: tuple[int, list[float]] | None = None) -> None:
+def sine(view: Snapshot, key: str, free: tuple[int, list[float]] | None = None) -> None:
     """The probe window teacher-forced, and `free` = (kept epoch, free-running values) after it."""
     kept, values = free if free else (None, None)
     chart(lambda: F.sine_figure(view.rec.prediction if view.rec else None, free_running=values),

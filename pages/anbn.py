@@ -1,13 +1,13 @@
 """Lesson 3: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
 import streamlit as st
 
-from lab import controls, equations, generation, views
-from lab.lessons import get
+from lab import equations, generation, page, panel, views
+from lab.settings import sidebar
 from rnnviz.tasks.anbn import expected_completion
 
-lesson = get("anbn")
+lesson = page.lesson("anbn")
 st.title(lesson.heading)
-settings = controls.settings(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "Sequences like *a a b b a a EOS* or *a a a b b b a a a EOS*: n a's, n b's, n a's again. Before the "
     "first *b* the next token is a guess (another *a*, or the first *b*?), but once a *b* is seen n is fixed "
@@ -43,4 +43,4 @@ def body(runs):
     })
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)

@@ -1,12 +1,12 @@
 """Lesson 1: character prediction. Read 'hihell', predict 'ihello': one character at a time."""
 import streamlit as st
 
-from lab import controls, equations, views
-from lab.lessons import get
+from lab import equations, page, panel, views
+from lab.settings import sidebar
 
-lesson = get("chars")
+lesson = page.lesson("chars")
 st.title(lesson.heading)
-settings = controls.settings(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "The network reads a sentence one character at a time (one-hot: `h` = [1, 0, 0, 0, 0]) and at every "
     "step guesses the **next** character. With `hihell` the input is *h i h e l l* and the target is "
@@ -26,4 +26,4 @@ def body(runs):
     })
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)

@@ -1,39 +1,48 @@
-"""Page 9: checkpoints. List, open in a lesson, download, upload and delete saved runs."""
+"""Page 10: checkpoints. Your own, the class's and the shipped ones: open, download, upload, delete."""
 import pandas as pd
 import streamlit as st
 
-from lab import checkpoints, controls, ensure_app
-from rnnviz.checkpoint import CheckpointError, list_runs, to_zip
+from lab import checkpoints, page
+from lab.messages import say, show_message
+from rnnviz.checkpoint import MAX_ZIP_BYTES, CheckpointError, to_zip
 
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
+KINDS = {"yours": "yours", "class": "published to the class", "pretrained": "shipped with the lab"}
 
-ensure_app()
-st.title("9. Checkpoints")
+page.ensure_app()
+st.title("Checkpoints")
 st.markdown(
     "A checkpoint is a folder with the weights (`model.safetensors`), the settings (`config.json`) and the "
     "recorded history (`history.json`) of a run. Every lesson has a **Save checkpoint** button. **Open** "
     "one to see its history in its lesson again and to train on from its weights (**Continue**); "
     "**download** it as a zip to share it; **upload** a zip somebody shared with you. Only safetensors and "
-    "JSON are ever read — never pickles.")
-controls.show_message("checkpoints")
+    "JSON are ever read — never pickles. Your checkpoints are yours: other browsers do not see them.")
+show_message("checkpoints")
 
 
 def _delete(path: str) -> None:
     st.session_state.pop(CONFIRM, None)
     try:
         checkpoints.delete(path)
-        controls.say("checkpoints", "success", f"Deleted `{path}`.")
+        say("checkpoints", "success", "Deleted it.")
     except (CheckpointError, OSError) as e:
-        controls.say("checkpoints", "error", f"Could not delete: {e}")
+        say("checkpoints", "error", f"Could not delete: {e}")
 
 
-rows = list_runs(checkpoints.root())
+def _publish(path: str) -> None:
+    try:
+        say("checkpoints", "success", f"Published as `class/{checkpoints.publish(path)}`: every student can open it.")
+    except (CheckpointError, OSError) as e:
+        say("checkpoints", "error", f"Could not publish: {e}")
+
+
+rows = checkpoints.listed()
 if not rows:
-    st.info(f"No checkpoints in `{checkpoints.root()}` yet: train a run in a lesson and press "
-            "**Save checkpoint**, or upload one below.", icon=":material/folder_open:")
+    st.info("No checkpoints yet: train a run in a lesson and press **Save checkpoint**, or upload one below.",
+            icon=":material/folder_open:")
 else:
-    table = pd.DataFrame([{"name": r["name"], "task": r.get("task"), "cell": r.get("cell"), "H": r.get("hidden"),
-                           "layers": r.get("layers"), "status": r.get("status") or r.get("error", ""),
+    table = pd.DataFrame([{"name": r["name"], "whose": KINDS[r["kind"]], "task": r.get("task"), "cell": r.get("cell"),
+                           "H": r.get("hidden"), "status": r.get("status") or r.get("error", ""),
                            "loss": r.get("loss"), "saved": r.get("saved_at", "")} for r in rows])
     st.dataframe(table, hide_index=True, width="stretch")
     by_name = {r["name"]: r for r in rows}
@@ -46,11 +55,14 @@ else:
                   on_click=checkpoints.open_and_go, args=(row["path"], "checkpoints"), disabled="error" in row)
         st.download_button("Download .zip", data=lambda: to_zip(row["path"]), file_name=f"{name.replace('/', '-')}.zip",
                            mime="application/zip", icon=":material/download:", key="ckpt.download",
-                           on_click="ignore")
+                           on_click="ignore", disabled="error" in row)
         st.button("Delete…", icon=":material/delete:", key="ckpt.delete",
                   disabled=not checkpoints.deletable(row["path"]),
                   on_click=lambda: st.session_state.update({CONFIRM: row["path"]}),
-                  help="Shipped pretrained models cannot be deleted here")
+                  help="Only your own checkpoints can be deleted here")
+        if checkpoints.is_teacher() and row["kind"] == "yours":
+            st.button("Publish to the class", icon=":material/school:", key="ckpt.publish", on_click=_publish,
+                      args=(row["path"],), help="Every student can then open it (and nobody but you delete it)")
     if st.session_state.get(CONFIRM) == row["path"]:
         st.warning(f"Delete `{name}` for good? This cannot be undone.", icon=":material/warning:")
         with st.container(horizontal=True):
@@ -59,7 +71,7 @@ else:
 
 st.subheader("Upload a checkpoint")
 up = st.file_uploader("a .zip made by **Download .zip** (model.safetensors + config.json + history.json)",
-                      type=["zip"], key="ckpt.upload", max_upload_size=260)
+                      type=["zip"], key="ckpt.upload", max_upload_size=max(1, MAX_ZIP_BYTES // 2**20))
 if up is not None:
     done = st.session_state.setdefault(UPLOADS, {})
     if up.file_id not in done:
@@ -70,3 +82,14 @@ if up is not None:
         st.rerun()
     kind, text = done[up.file_id]
     getattr(st, kind)(text)
+
+if checkpoints.teacher_key_set():
+    with st.expander("For the teacher", icon=":material/school:"):
+        if checkpoints.is_teacher():
+            st.success("You are the teacher in this browser: **Publish to the class** shows on your checkpoints.")
+        else:
+            key = st.text_input("teacher key", type="password", key="ckpt.teacher_key")
+            if key and not checkpoints.become_teacher(key):
+                st.error("That is not the teacher key.")
+            elif key:
+                st.rerun()

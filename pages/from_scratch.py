@@ -2,12 +2,12 @@
 a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import controls, equations, scratch, views
-from lab.lessons import get
+from lab import equations, page, panel, scratch, views
+from lab.settings import sidebar
 
-lesson = get("scratch")
+lesson = page.lesson("scratch")
 st.title(lesson.heading)
-settings = controls.settings(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "Two runs train side by side on the same data, from the same initial weights: **numpy** is the network "
     "written out by hand in NumPy — forward pass, backpropagation through time, optimizer "
@@ -32,7 +32,7 @@ def body(runs):
     views.tabs("scratch.tabs", panels)
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)
 st.header("Inside the NumPy engine", divider="gray")
 views.tabs("scratch.inside", {
     "Gradient check": lambda: scratch.gradient_check(lesson, settings),

@@ -1,13 +1,13 @@
 """Lesson 6: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, views
-from lab.lessons import get
+from lab import equations, page, panel, pretrained, views
+from lab.settings import sidebar
 
-lesson = get("gradients")
+lesson = page.lesson("gradients")
 st.title(lesson.heading)
-checkpoints.pretrained_picker(lesson)
-settings = controls.settings(lesson)
+pretrained.picker(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "**copy**: read a few symbols, wait *lag* blank steps, then write them back. **adding**: add the two "
     "marked numbers of a long sequence. The answer depends on inputs far back, so the error has to travel "
@@ -30,7 +30,7 @@ def pick(runs, key):
     return runs[name]
 
 
-controls.panel(lesson, settings, lambda runs: views.tabs("grad.tabs", {
+panel.show(lesson, settings, lambda runs: views.tabs("grad.tabs", {
     "Gradient through time": lambda: views.gradient_lines(runs, "grad", which()),
     "Over training": lambda: views.gradient_map(pick(runs, "grad.map_run"), "grad", which()),
     "Clipping": lambda: views.clipping(pick(runs, "grad.clip_run"), "grad"),

@@ -1,13 +1,13 @@
 """Lesson 5: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, views
-from lab.lessons import get
+from lab import equations, page, panel, pretrained, views
+from lab.settings import sidebar
 
-lesson = get("inside")
+lesson = page.lesson("inside")
 st.title(lesson.heading)
-checkpoints.pretrained_picker(lesson)
-settings = controls.settings(lesson)
+pretrained.picker(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "Every record point the trainer runs the task's fixed **probe** input through the model and keeps "
     "everything: $h_t$, $c_t$ and each gate, at every time step (the input tokens label the time axis). "
@@ -19,7 +19,7 @@ equations.explain(
 
 
 def layer_choice(view) -> int:
-    n = view.job.mcfg.num_layers
+    n = view.run.mcfg.num_layers
     if n == 1:
         return 0
     return st.radio("layer", list(range(n)), index=n - 1, format_func=lambda i: f"layer {i + 1}",
@@ -42,4 +42,4 @@ def body(runs):
     })
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)

@@ -1,12 +1,12 @@
 """Lesson 4: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
 import streamlit as st
 
-from lab import controls, equations, generation, views
-from lab.lessons import get
+from lab import equations, generation, page, panel, views
+from lab.settings import sidebar
 
-lesson = get("sine")
+lesson = page.lesson("sine")
 st.title(lesson.heading)
-settings = controls.settings(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "The input is a window of a sine wave, the target the same window one step ahead. Two runs train side "
     "by side on the same data and seed: **h carried** passes its hidden state from one window to the next "
@@ -39,7 +39,7 @@ def hidden(runs):
     views.trajectory(runs[name], "sine", dims=2)
 
 
-controls.panel(lesson, settings, lambda runs: views.tabs("sine.tabs", {
+panel.show(lesson, settings, lambda runs: views.tabs("sine.tabs", {
     "Prediction": lambda: predictions(runs),
     "Loss": lambda: views.loss(runs, "sine"),
     "Hidden state": lambda: hidden(runs),

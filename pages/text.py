@@ -2,15 +2,15 @@
 your own text; samples while it trains."""
 import streamlit as st
 
-from lab import checkpoints, controls, equations, generation, views
-from lab.lessons import get
+from lab import equations, generation, page, panel, pretrained, views
+from lab.settings import sidebar
 
-lesson = get("text")
+lesson = page.lesson("text")
 PRIMES = {"shakespeare": "First Citizen:", "dinos": "a"}
 
 st.title(lesson.heading)
-checkpoints.pretrained_picker(lesson)
-settings = controls.settings(lesson)
+pretrained.picker(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "The model reads the text in windows of *sequence length* characters and learns the next character "
     "everywhere (the hidden state is carried from window to window). To **generate**, feed it a *prime*, "
@@ -34,9 +34,9 @@ def samples(view):
         epoch, text, cps = generation.sample(view, prime, length, temperature, top_k)
         st.markdown(f"**Sample with the weights of {view.unit} {epoch:,}**")
         st.code(prime + text, language=None, wrap_lines=True)
-        reads = view.job.trainer.steps_per_second * task.options.batch_size * task.options.seq_len
+        reads = view.run.steps_per_second * task.options.batch_size * task.options.seq_len
         st.caption(f"generated at {cps:,.0f} characters per second"
-                   + (f" · training reads {reads:,.0f} characters per second" if view.job.active else ""))
+                   + (f" · training reads {reads:,.0f} characters per second" if view.run.active else ""))
         if st.toggle("earlier samples", value=True, key="text.history"):
             for e, old in generation.sample_history(view, prime, length, temperature, top_k):
                 st.markdown(f"{view.unit} {e:,}")
@@ -59,4 +59,4 @@ def body(runs):
     })
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)

@@ -1,13 +1,13 @@
 """Lesson 2: word prediction. Two words in, the third out: 'i like' -> 'dogs'."""
 import streamlit as st
 
-from lab import controls, equations, generation, views
-from lab.lessons import get
+from lab import equations, generation, page, panel, views
+from lab.settings import sidebar
 from rnnviz.figures import topk_figure
 
-lesson = get("words")
+lesson = page.lesson("words")
 st.title(lesson.heading)
-settings = controls.settings(lesson)
+settings = sidebar(lesson)
 equations.explain(
     "Six sentences of three words — *i like dogs, i love coffee, i hate milk, you like cats, you love milk, "
     "you hate coffee*. Each word is one token (a one-hot vector of 9). The network reads the first two "
@@ -35,4 +35,4 @@ def body(runs):
     })
 
 
-controls.panel(lesson, settings, body)
+panel.show(lesson, settings, body)

@@ -1,0 +1,138 @@
+"""A lesson's panel: the run bar, the progress lines and the lesson's views of its runs, in one fragment.
+
+The panel is a fragment: a click on a run's button reruns it, not the page. Its progress lines keep
+themselves current (lab.progress) and rerun it when a run's phase changes by itself. While a run
+trains, the views are a fragment of their own inside it that reruns every VIEWS_S seconds
+(`st.fragment(run_every=...)`) and redraws them from the runs' History snapshots; once nothing
+trains, the panel draws them as plain elements, which ends that fragment and its timer. The epoch
+scrubber (a slider over the recorded epochs) rewinds every view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from rnnviz.figures import empty_figure
+from rnnviz.recorder import EpochRecord
+from rnnviz.run import Run
+
+from . import identity, progress, registry, run_bar
+from .lessons import Lesson
+from .settings import Settings
+
+VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
+VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
+
+
+@dataclass
+class Snapshot:
+    """One run as the views see it: its records up to the epoch shown."""
+    name: str
+    run: Run
+    records: list[EpochRecord]       # recorded up to the selected epoch
+    all_records: list[EpochRecord]   # everything recorded (e.g. to fit one PCA basis for all epochs)
+    rec: EpochRecord | None          # the selected epoch's record
+    probe_rec: EpochRecord | None    # the latest record with a probe, up to the selected epoch
+
+    @property
+    def task(self):
+        return self.run.task
+
+    @property
+    def thinned(self) -> bool:
+        return self.run.history.thinned
+
+    @property
+    def unit(self) -> str:
+        return self.run.history.unit
+
+
+def lesson_runs(lesson: Lesson) -> dict[str, Run]:
+    """This student's runs of the lesson on screen."""
+    return registry.get().current(identity.owner(), lesson.key)
+
+
+def _notes(run: Run) -> None:
+    """Under a run's progress line: why it failed or stopped, where its weights came from."""
+    if run.state in ("diverged", "error"):
+        st.error(run.reason, icon=":material/warning:")
+    elif run.state in ("finished", "stopped") and run.reason:
+        st.caption(run.reason + (f" · from `{run.origin}`" if run.origin not in ("", "continued") else ""))
+
+
+def _scrub(lesson: Lesson, runs: dict[str, Run]) -> dict[str, Snapshot]:
+    snaps = {name: run.history.snapshot() for name, run in runs.items()}
+    if not any(snaps.values()):
+        return {}
+    unit = next(r.history.unit for n, r in runs.items() if snaps[n])
+    lo = min(s[0].epoch for s in snaps.values() if s)
+    latest = max(s[-1].epoch for s in snaps.values() if s)
+    # a run in progress: up to where it will end (the slider stays put, and at its end follows the
+    # training); an ended one (stopped at 137 of 2,000): its last record
+    hi = max([latest, *(r.total for r in runs.values() if r.active)])
+    upto = hi
+    if hi > lo:
+        key = f"{lesson.key}.scrub." + "-".join(r.id for r in runs.values())
+        upto = st.slider(f"{unit} shown — drag to rewind every view; at the right end they follow training",
+                         lo, hi, value=hi, key=key)
+    shown = {}
+    for name, run in runs.items():
+        recs = [r for r in snaps[name] if r.epoch <= upto]
+        probed = [r for r in recs if r.probe is not None]
+        shown[name] = Snapshot(name, run, recs, snaps[name], recs[-1] if recs else None,
+                               probed[-1] if probed else None)
+    if upto < latest:
+        st.caption(f":material/history: rewound to {unit} {upto:,} (latest recorded: {latest:,})")
+    return shown
+
+
+def _views(lesson: Lesson, body: Callable[[dict[str, Snapshot]], None]) -> None:
+    runs = lesson_runs(lesson)
+    if not runs:
+        st.info("Press **Train** to start a run; it trains in the background while you watch.",
+                icon=":material/play_circle:")
+        # empty axes where the curves will be; it also makes the browser load plotly.js now
+        st.plotly_chart(empty_figure("no run yet: press Train", title="loss"), theme=None,
+                        key=f"{lesson.key}.placeholder", config={"displaylogo": False, "staticPlot": True})
+        return
+    shown = _scrub(lesson, runs)
+    if shown:
+        body(shown)
+    else:
+        st.info("Waiting for the first record…", icon=":material/hourglass_top:")
+
+
+def views_interval() -> float:
+    """Seconds between redraws of the views of a page whose runs train."""
+    return min(VIEWS_MAX_S, VIEWS_S * progress.load()[0] / progress.POLL_S)
+
+
+def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None]) -> None:
+    """The run bar, progress lines and `body(snapshots)` of the lesson's runs, in one fragment."""
+    @st.fragment
+    def run_panel():
+        run_bar.draw(lesson, s)
+        runs = lesson_runs(lesson)
+        progress.show(runs, key=f"{lesson.key}.progress")
+        if any(r.reason and not r.active for r in runs.values()):
+            cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]
+            for col, run in zip(cols, runs.values()):
+                with col:
+                    _notes(run)
+        if any(r.active and not r.held for r in runs.values()):
+            st.fragment(run_every=views_interval())(_views)(lesson, body)
+        else:
+            with st.container():
+                _views(lesson, body)
+    run_panel()
+
+
+def sidebar_status(titles: dict[str, str], lesson_key: str | None) -> None:
+    """In the sidebar: the server's trainers, and this student's runs of other lessons (they train
+    in the background), kept current by the browser (lab.progress), never by a Streamlit rerun."""
+    background = {f"{titles.get(r.lesson, r.lesson)}: {r.name}": r
+                  for r in registry.get().active(identity.owner()) if r.lesson != lesson_key}
+    with st.sidebar:
+        progress.show_status(background, key="lab.status")

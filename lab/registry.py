@@ -1,0 +1,180 @@
+"""Every student's runs on this server: the one place a run lives.
+
+A student (an owner id, lab.identity) has, per lesson, groups of runs: the runs trained side by side
+by one click on Train. The first group is the one on screen; the ones after it are the student's
+earlier runs of the lesson (newest first, at most KEEP_GROUPS in all), which the lesson can overlay.
+The Runner trains them (worker processes). A run that ends is written to disk (rnnviz.run_store), and
+so is every run when the server shuts down: after a restart a student's lesson reads its runs back the
+first time it is asked for. Runs that ended and that nobody looked at for IDLE_S leave memory; they
+stay on disk.
+
+One Registry per server process, made by `get()` (st.cache_resource: it also survives Streamlit
+re-importing the app's modules when a source file changes).
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from rnnviz import run_store
+from rnnviz.run import Run
+from rnnviz.runner import Runner
+
+KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
+IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
+SWEEP_S = 60
+WORKERS = max(1, int(os.environ.get("RNNVIZ_WORKERS") or os.cpu_count() or 1))
+SLOTS = max(1, int(os.environ.get("RNNVIZ_MAX_JOBS") or 8 * WORKERS))
+PER_STUDENT = max(1, int(os.environ.get("RNNVIZ_RUNS_PER_STUDENT") or 3))
+
+
+def root() -> Path:
+    """Where runs are kept: ./runs next to app.py, or env RNNVIZ_RUNS."""
+    return Path(os.environ.get("RNNVIZ_RUNS") or Path(__file__).resolve().parents[1] / "runs")
+
+
+class Registry:
+    def __init__(self, runner: Runner, where: Path):
+        self.runner, self.root = runner, where
+        runner.on_end = self._ended
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[str, str], list[dict[str, Run]]] = {}   # (owner, lesson) -> groups
+        self._runs: dict[str, Run] = {}
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def groups(self, owner: str, lesson: str) -> list[dict[str, Run]]:
+        """The student's groups of the lesson, the one on screen first; read from disk the first time."""
+        key = (owner, lesson)
+        with self._lock:
+            found = self._groups.get(key)
+        if found is None:
+            loaded: dict[str, dict[str, Run]] = {}
+            for run in run_store.load_lesson(self.root, owner, lesson):
+                loaded.setdefault(run.group, {})[run.name] = run
+            with self._lock:
+                found = self._groups.setdefault(key, list(loaded.values())[:KEEP_GROUPS])
+                for group in found:
+                    self._runs.update((r.id, r) for r in group.values())
+        for group in found:
+            for run in group.values():
+                run.touch()
+        return list(found)
+
+    def current(self, owner: str, lesson: str) -> dict[str, Run]:
+        groups = self.groups(owner, lesson)
+        return dict(groups[0]) if groups else {}
+
+    def find(self, run_id: str, owner: str) -> Run | None:
+        """The run with this id if it belongs to `owner` (nobody reads another student's run)."""
+        with self._lock:
+            run = self._runs.get(run_id)
+        return run if run is not None and run.owner == owner else None
+
+    def active(self, owner: str) -> list[Run]:
+        with self._lock:
+            return [r for r in self._runs.values() if r.owner == owner and r.active]
+
+    # ---- changing ----------------------------------------------------------------------------------
+    def place(self, owner: str, lesson: str, runs: dict[str, Run], why: str = "an opened checkpoint replaced it"):
+        """Make `runs` the lesson's group on screen; the one before becomes an earlier group (its runs
+        that still train stop: a student trains one group per lesson at a time)."""
+        group = time.strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
+        for name, run in runs.items():
+            run.owner, run.lesson, run.group, run.name = owner, lesson, group, name
+        for run in self.current(owner, lesson).values():
+            if run.active:
+                self.runner.stop(run, f"stopped: {why}")
+        for run in self._put_first(owner, lesson, runs):
+            if run.active:
+                self.runner.stop(run, "stopped: too many newer runs")
+            run_store.forget(self.root, run)
+
+    def start(self, owner: str, lesson: str, runs: dict[str, Run]) -> dict[str, Run]:
+        """Place `runs` on screen and train them."""
+        self.place(owner, lesson, runs, "a new run replaced it")
+        for run in runs.values():
+            self.runner.submit(run)
+        return runs
+
+    def train_on(self, runs: dict[str, Run]) -> None:
+        """Submit runs again that were readied with Run.continued."""
+        for run in runs.values():
+            self.runner.submit(run)
+
+    def shelve(self, owner: str, lesson: str) -> None:
+        """Take the group on screen off it (Reset): its runs stop and stay among the earlier runs."""
+        groups = self.groups(owner, lesson)
+        if groups and groups[0]:
+            for run in groups[0].values():
+                if run.active:
+                    self.runner.stop(run, "reset by the user")
+            with self._lock:
+                self._groups[(owner, lesson)].insert(0, {})
+
+    def forget(self, owner: str, lesson: str, index: int) -> None:
+        """Delete an earlier group (memory and disk): the student asked to."""
+        with self._lock:
+            groups = self._groups.get((owner, lesson), [])
+            group = groups.pop(index) if 0 < index < len(groups) else {}
+        for run in group.values():
+            if run.active:
+                self.runner.stop(run, "deleted by the user")
+            run_store.forget(self.root, run)
+            with self._lock:
+                self._runs.pop(run.id, None)
+
+    def _put_first(self, owner: str, lesson: str, runs: dict[str, Run]) -> list[Run]:
+        self.groups(owner, lesson)    # read from disk first, if not yet
+        with self._lock:
+            groups = [g for g in self._groups[(owner, lesson)] if g]
+            groups.insert(0, dict(runs))
+            self._groups[(owner, lesson)] = groups[:KEEP_GROUPS]
+            self._runs.update((r.id, r) for r in runs.values())
+            dropped = [r for g in groups[KEEP_GROUPS:] for r in g.values()]
+            for r in dropped:
+                self._runs.pop(r.id, None)
+        return dropped
+
+    def _ended(self, run: Run) -> None:
+        """The runner's on_end: write the run down (it replaces its own earlier copy)."""
+        if run.owner and run.lesson and run.resume is not None:
+            with self._lock:
+                kept = run.id in self._runs
+            if kept:
+                run_store.save(run, self.root)
+                run.saved = time.time()
+
+    def sweep(self, now: float | None = None) -> None:
+        """Let ended runs nobody looked at for IDLE_S leave memory (a later look reads them back)."""
+        now = now or time.time()
+        with self._lock:
+            for key, groups in list(self._groups.items()):
+                runs = [r for g in groups for r in g.values()]
+                if runs and all(not r.active and now - r.seen > IDLE_S for r in runs):
+                    del self._groups[key]
+                    for r in runs:
+                        self._runs.pop(r.id, None)
+
+    def shutdown(self) -> None:
+        """Stop every run and write each down (the runner's close waits for their ends)."""
+        self.runner.close()
+
+
+def _janitor(registry: Registry) -> None:
+    while True:
+        time.sleep(SWEEP_S)
+        registry.sweep()
+
+
+@st.cache_resource(show_spinner=False)
+def get() -> Registry:
+    """The server's registry (made once; its worker processes start now)."""
+    registry = Registry(Runner(WORKERS, SLOTS, PER_STUDENT), root())
+    atexit.register(registry.shutdown)
+    threading.Thread(target=_janitor, args=(registry,), name="rnnviz-janitor", daemon=True).start()
+    return registry

@@ -1,0 +1,147 @@
+"""The run bar of a lesson: Train, Pause / Resume, Stop, Continue (for N more epochs), Reset, Save.
+
+Each button acts in its on_click callback, before the panel reruns, and what it does is done when the
+callback returns: a run's phase (lab: Run.phase) follows the click at once, whatever its worker
+process answers later, so the panel's redraw already shows the next buttons. Errors a student can
+cause (bad settings, a bug this cell cannot have, a checkpoint that cannot be written) become one
+message under the bar; the runs and the settings are untouched.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import streamlit as st
+
+from rnnviz.checkpoint import CheckpointError
+from rnnviz.numpy_engine.cells import check_bugs
+from rnnviz.run import Run
+
+from . import checkpoints, identity, registry
+from .messages import say, show_message
+from .lessons import Lesson
+from .settings import Settings
+
+FIRST_RECORD_S = 0.5      # the Train click's redraw waits this long at most for the runs' first records
+def _same(lesson: Lesson, run: Run, s: Settings, name: str, training_too: bool) -> bool:
+    """Does `run` have these settings? The same model is what Continue needs; with training_too, the
+    same training settings as well, but for the live learning rate and the length."""
+    mcfg, tcfg = s.setup.variants(lesson)[name]
+    same_model = (run.task.name == s.setup.task_name and run.task.options == s.setup.options and run.mcfg == mcfg
+                  and run.bugs == s.bugs_for(tcfg))
+    if not training_too:
+        return same_model
+    ignore = {"lr": 0.1, f"{run.unit}s": 1}
+    return same_model and dataclasses.replace(run.tcfg, **ignore) == dataclasses.replace(tcfg, **ignore)
+
+
+def _runs_for(lesson: Lesson, s: Settings) -> dict[str, Run]:
+    runs = {}
+    for name, (mcfg, tcfg) in s.setup.variants(lesson).items():
+        bugs = s.bugs_for(tcfg)
+        if bugs:
+            check_bugs(mcfg.cell, mcfg.nonlinearity, bugs)      # ValueError: a bug this cell cannot have
+        runs[name] = Run(s.setup.task, mcfg, tcfg, bugs=bugs, pace=s.pace, auto_stop=s.auto_stop)
+    return runs
+
+
+def _wait_first_records(runs: dict[str, Run]) -> None:
+    """A ready worker records within a fraction of a second: this very redraw then shows the first
+    point, instead of "waiting" and a second later."""
+    deadline = time.perf_counter() + FIRST_RECORD_S
+    while time.perf_counter() < deadline and not all(r.history.last or r.ended.is_set() for r in runs.values()):
+        time.sleep(0.01)
+
+
+def _train(lesson: Lesson, s: Settings) -> None:
+    try:
+        runs = _runs_for(lesson, s)
+    except ValueError as e:
+        return say(lesson.key, "error", f"Could not start training: {e}")
+    registry.get().start(identity.owner(), lesson.key, runs)
+    _wait_first_records(runs)
+
+
+def _continue(lesson: Lesson, s: Settings, more: int) -> None:
+    runs = registry.get().current(identity.owner(), lesson.key)
+    variants = s.setup.variants(lesson)
+    try:
+        for name, run in runs.items():
+            run.continued(variants[name][1], more)
+    except (ValueError, KeyError) as e:
+        return say(lesson.key, "error", f"Could not continue: {e}")
+    registry.get().train_on(runs)
+    _wait_first_records(runs)
+
+
+def _each(lesson_key: str, action: str) -> None:
+    """Pause, resume or stop the lesson's active runs."""
+    runner = registry.get().runner
+    for run in registry.get().current(identity.owner(), lesson_key).values():
+        if run.active:
+            getattr(runner, action)(run)
+
+
+def _save(lesson: Lesson) -> None:
+    try:
+        names = checkpoints.save_runs(lesson, registry.get().current(identity.owner(), lesson.key))
+    except (OSError, ValueError, CheckpointError) as e:
+        return say(lesson.key, "error", f"Could not save: {e}")
+    say(lesson.key, "success", "Saved " + ", ".join(f"`{n}`" for n in names) + " (see the Checkpoints page)")
+
+
+def _more_default(runs: dict[str, Run], s: Settings) -> int:
+    """What Continue offers: the rest of a run stopped early, else as many as the settings say."""
+    first = next(iter(runs.values()))
+    left = first.total - first.done
+    if first.state == "stopped" and left > 0:
+        return left
+    return (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
+
+
+def draw(lesson: Lesson, s: Settings) -> None:
+    """The buttons, and the live knobs passed on to the running runs."""
+    reg, k = registry.get(), lesson.key
+    runs = reg.current(identity.owner(), k)
+    active = [r for r in runs.values() if r.active]
+    paused = bool(active) and all(r.held for r in active)
+    names = set(s.setup.variants(lesson)) if s.setup else set()
+    mine = bool(runs) and s.setup is not None and set(runs) <= names
+    changed = bool(runs) and s.setup is not None and not (mine and all(_same(lesson, r, s, n, True) for n, r in runs.items()))
+    can_continue = mine and not active and all(
+        _same(lesson, r, s, n, False) and r.resume is not None and r.state != "error" for n, r in runs.items())
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=_train,
+                  args=(lesson, s), disabled=s.setup is None, help="Start a new run with these settings")
+        if paused:
+            st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(k, "resume"))
+        else:
+            st.button("Pause", icon=":material/pause:", key=f"{k}.pause", on_click=_each, args=(k, "pause"),
+                      disabled=not active)
+        st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(k, "stop"),
+                  disabled=not active)
+        unit = next(iter(runs.values())).unit if runs else "epoch"
+        group = next(iter(runs.values())).group if runs else ""
+        more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s) if runs else 100,
+                               key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}",
+                               disabled=not can_continue, width=110,
+                               help=f"How many {unit}s Continue trains on for")
+        st.button("Continue", icon=":material/fast_forward:", key=f"{k}.continue", on_click=_continue,
+                  args=(lesson, s, int(more)), disabled=not can_continue,
+                  help="Train on from where the run stands: its weights, its optimizer's state and its step count")
+        st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=reg.shelve,
+                  args=(identity.owner(), k), disabled=not runs,
+                  help="Stop the run and clear the screen (it stays among your earlier runs; your settings stay)")
+        st.button("Save checkpoint", icon=":material/save:", key=f"{k}.save", on_click=_save, args=(lesson,),
+                  disabled=not runs, help="Save the weights and history of the latest record point")
+    if s.error:
+        st.error(f"These settings cannot be trained: {s.error}", icon=":material/error:")
+    elif changed:
+        st.info("Settings changed — **Train** starts a new run; the run below keeps its own settings.",
+                icon=":material/tune:")
+    show_message(k)
+    for name, run in runs.items():   # the live knobs reach running runs at once
+        if run.active:
+            reg.runner.set_live(run, s.pace, s.auto_stop)
+            if s.setup is not None and name in names:
+                reg.runner.set_lr(run, s.setup.variants(lesson)[name][1].lr)

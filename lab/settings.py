@@ -1,0 +1,140 @@
+"""A lesson's settings in the sidebar: the task, one widget per config field (lab.fields), the live knobs.
+
+`settings(lesson)` draws them and returns a Settings: the Setup those widgets describe (or the reason
+they describe nothing trainable), the speed limit and auto-stop, and the bugs to inject. A Setup is
+what a run is made of: a task and the configs of each run the lesson trains side by side.
+`put_settings` makes the widgets show a given setup (opening a checkpoint, a preset, a link).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.engine import build_model
+from rnnviz.tasks import TASKS, Task
+
+from . import fields
+from .lessons import Lesson
+
+SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
+BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (lab.scratch)
+
+
+@functools.lru_cache(maxsize=24)
+def task_for(name: str, options) -> Task:
+    """Tasks are immutable once built: share them between reruns, sessions and runs."""
+    return TASKS[name](options)
+
+
+@functools.lru_cache(maxsize=64)
+def _build_error(name: str, options, mcfg: ModelConfig, tcfg: TrainConfig) -> str:
+    try:
+        build_model(task_for(name, options), mcfg, tcfg)
+        return ""
+    except ValueError as e:
+        return str(e)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the settings describe: a task and the configs of each run of the lesson."""
+    task_name: str
+    options: object
+    model: ModelConfig
+    train: TrainConfig
+
+    @property
+    def task(self) -> Task:
+        return task_for(self.task_name, self.options)
+
+    def variants(self, lesson: Lesson) -> dict[str, tuple[ModelConfig, TrainConfig]]:
+        """name -> configs of each run the lesson trains side by side (one, named after its cell)."""
+        if not lesson.variants:
+            return {self.model.cell: (self.model, self.train)}
+        out = {}
+        for name, (m, t) in lesson.variants.items():
+            mcfg = replace(self.model, **m)
+            out[name] = (replace(mcfg, peephole=mcfg.peephole and mcfg.cell == "lstm"), replace(self.train, **t))
+        return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    setup: Setup | None
+    error: str
+    pace: float
+    auto_stop: bool
+    cells: tuple[str, ...] = ("rnn", "lstm", "gru")   # the cells the runs use (for the equations)
+    bugs: tuple[str, ...] = ()     # slips injected into the backward of runs on the NumPy engine
+
+    def bugs_for(self, tcfg: TrainConfig) -> tuple[str, ...]:
+        """Only the NumPy engine's backward has bugs to inject."""
+        return tuple(self.bugs) if tcfg.engine == "numpy" else ()
+
+
+def prefix(lesson: Lesson, task_name: str) -> str:
+    return f"{lesson.key}.{task_name}"
+
+
+def defaults(lesson: Lesson, task_name: str) -> tuple[ModelConfig, TrainConfig]:
+    mcfg, tcfg = TASKS[task_name].suggested()
+    return replace(mcfg, **lesson.model_defaults), replace(tcfg, **lesson.train_defaults.get(task_name, {}))
+
+
+def sidebar(lesson: Lesson) -> Settings:
+    """Draw the lesson's settings in the sidebar and return what they describe."""
+    with st.sidebar:
+        name = lesson.tasks[0]
+        if len(lesson.tasks) > 1:
+            name = fields.widget(fields.Spec("choice", "task", options=lesson.tasks), f"{lesson.key}.task", name)
+        cls, pre = TASKS[name], prefix(lesson, name)
+        st.caption(cls.summary)
+        mdef, tdef = defaults(lesson, name)
+        ctx = {"tokens": cls.tokens, "sequential": cls.sequential, "steps_mode": tdef.steps > 0}
+        if "cell" in lesson.fixed:  # side by side: settings of every cell apply to its run
+            ctx["cells"] = {m["cell"] for m, _ in lesson.variants.values()}
+        if dataclasses.fields(cls.Options):
+            with st.expander("Data", expanded=True):
+                ovals = fields.form(cls.Options, cls.Options(), pre + ".task", ctx)
+        else:
+            ovals = {}
+        with st.expander("Model", expanded=True):
+            mvals = fields.form(ModelConfig, mdef, pre + ".model", ctx, skip=lesson.fixed)
+        with st.expander("Training", expanded=True):
+            tvals = fields.form(TrainConfig, tdef, pre + ".train", {**ctx, **mvals}, skip=lesson.fixed)
+            pace = fields.widget(fields.Spec("steps", "speed limit (record points per second)", options=SPEEDS,
+                                             fmt=lambda v: f"{v:g}/s" if v else "full speed",
+                                             help="Slow a run down to watch it learn; applies at once, "
+                                                  "also to a running run."),
+                                 pre + ".live.pace", lesson.pace.get(name, 0.0))
+            auto = fields.widget(fields.Spec("bool", "stop when converged", help=(
+                "Stop once the training loss has not got 2% better than its best for 20 record points; "
+                "applies at once, also to a running run.")), pre + ".live.auto_stop", False)
+        st.button("Defaults", icon=":material/restart_alt:", on_click=fields.forget, args=(pre,),
+                  help="Back to the suggested settings of this task", key=f"{lesson.key}.defaults")
+    try:
+        setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
+        setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)
+        for mcfg, tcfg in setup.variants(lesson).values():
+            if err := _build_error(name, setup.options, mcfg, tcfg):
+                raise ValueError(err)
+    except (ValueError, TypeError) as e:
+        return Settings(None, str(e), pace, auto)
+    cells = tuple(dict.fromkeys(m.cell for m, _ in setup.variants(lesson).values()))
+    return Settings(setup, "", pace, auto, cells)
+
+
+def put_settings(lesson: Lesson, task: Task, mcfg: ModelConfig, tcfg: TrainConfig, bugs: tuple[str, ...] = ()) -> None:
+    """Make the lesson's widgets show these settings (call it before the lesson's page draws)."""
+    if len(lesson.tasks) > 1:
+        st.session_state[f"{lesson.key}.task"] = task.name
+    pre = prefix(lesson, task.name)
+    fields.put(pre + ".task", task.options)
+    fields.put(pre + ".model", mcfg)
+    fields.put(pre + ".train", tcfg)
+    if bugs and lesson.key == "scratch":     # the bug picker shows the bug the run was trained with
+        st.session_state[BUG_KEY] = bugs[0]

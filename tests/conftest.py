@@ -17,3 +17,32 @@ torch.set_num_threads(1)  # small models: one thread is fastest and keeps timing
 @pytest.fixture
 def tmp_ckpt_root(tmp_path):
     return tmp_path / "checkpoints"
+
+
+@pytest.fixture
+def lab_env(tmp_path, monkeypatch):
+    """For AppTest tests of the lab: checkpoints and saved runs in temporary folders, Streamlit's legacy
+    `pages/` flag kept off (AppTest resets it before each run, which would run a page without
+    main.py), and every run of the server's registry stopped afterwards."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from lab import registry
+    monkeypatch.setenv("RNNVIZ_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("RNNVIZ_RUNS", str(tmp_path / "runs"))
+    init = PagesManager.__init__
+
+    def no_legacy_pages(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", no_legacy_pages)
+    reg = registry.get()
+    monkeypatch.setattr(reg, "root", tmp_path / "runs")
+    yield reg
+    reg = registry.get()       # (a test may have restarted it)
+    for run in [r for r in reg._runs.values() if r.active]:
+        reg.runner.stop(run, "the test ended")
+    for run in list(reg._runs.values()):
+        run.ended.wait(10)
+    reg._groups.clear()
+    reg._runs.clear()

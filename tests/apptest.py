@@ -1,0 +1,72 @@
+"""Helpers of the AppTest tests (tests/test_app*.py): open the app as a browser, find its runs, wait."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from lab import registry
+from lab.identity import owner_of
+
+
+def app(page: str = "chars", token: str | None = None) -> AppTest:
+    """The app as one browser opens it (`token`: the browser's cookie; None: a new browser)."""
+    at = AppTest.from_file("../main.py", default_timeout=30)
+    at.session_state["lab.identity"] = token or secrets.token_hex(16)
+    at.run()
+    if page != "chars":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def owner(at: AppTest) -> str:
+    return owner_of(at.session_state["lab.identity"])
+
+
+def runs_of(at: AppTest, lesson: str) -> dict:
+    return registry.get().current(owner(at), lesson)
+
+
+def wait(at: AppTest, lesson: str, until, timeout: float = 30.0) -> dict:
+    """Wait until `until(runs)` holds for the lesson's runs, then rerun the page (what the browser's
+    fragments would do)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        found = runs_of(at, lesson)
+        if found and until(found):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"timed out; states {[(r.state, r.reason) for r in runs_of(at, lesson).values()]}")
+    at.run()
+    assert not at.exception, at.exception
+    return found
+
+
+def finished(found) -> bool:
+    return all(not r.active for r in found.values())
+
+
+def recorded(n: int):
+    return lambda found: all(len(r.history.snapshot()) >= n for r in found.values())
+
+
+def progress_data(at: AppTest, sidebar: bool = False) -> list[dict]:
+    """The data of each progress component of the lesson (its runs' first facts, poll, phases), or of
+    the sidebar's status (the one with a line about the trainers)."""
+    found = [json.loads(el.proto.json)[0] for el in at.get("bidi_component")
+             if "rnnviz_progress" in el.proto.component_name]
+    return [d for d in found if (d["busy"] is not None) == sidebar]
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    """The progress lines as the page draws them ("rnn · training · epoch 3 of 100 · ...")."""
+    return [f"{r['name']} · {r['facts']['text']}" for data in progress_data(at) for r in data["runs"]]
+
+
+def text_of(at: AppTest) -> str:
+    return re.sub(r"<[^>]+>", "", "\n".join(m.value for m in at.markdown))

@@ -1,0 +1,139 @@
+"""Checkpoints in the app, each owned by its browser: save, open, continue, share, delete; the class
+folder the teacher publishes to; the shipped models; a broken file that must not break the page."""
+from __future__ import annotations
+
+import pytest
+from apptest import app, finished, owner, runs_of, wait
+
+from lab import checkpoints
+from rnnviz import checkpoint
+from rnnviz.checkpoint import CheckpointError, to_zip
+from rnnviz.engine import build_model
+from rnnviz.tasks import make_task
+
+pytestmark = pytest.mark.usefixtures("lab_env")
+
+
+def trained(lesson_page: str = "chars"):
+    at = app(lesson_page)
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", finished)
+    return at
+
+
+def names(at) -> list[str]:
+    at.switch_page("pages/checkpoints.py").run()
+    return at.dataframe[0].value["name"].tolist() if at.dataframe else []
+
+
+def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
+    at = trained()
+    at.button(key="chars.save").click().run()
+    at.button(key="chars.save").click().run()                  # the same second: a second name, not a replacement
+    assert any("Saved" in s.value for s in at.success)
+    mine = tmp_path / "checkpoints" / "students" / owner(at)
+    saved = sorted(mine.iterdir())
+    assert len(saved) == 2 and all((p / "model.safetensors").is_file() for p in saved)
+    assert set(names(at)) >= {p.name for p in saved}
+    at.selectbox(key="ckpt.pick").set_value(saved[0].name).run()
+    at.button(key="ckpt.open").click().run()
+    assert at.title[0].value == "1. Character prediction"
+    (loaded,) = runs_of(at, "chars").values()
+    assert loaded.state == "loaded" and loaded.history.last.epoch == 100
+    assert loaded.resume.optimizer is not None                 # saved after the end: Continue goes on exactly
+    at.button(key="chars.continue").click().run()
+    (more,) = wait(at, "chars", finished).values()
+    assert more.history.last.epoch == 200 and more.history.snapshot()[0].epoch == 1
+
+    at.switch_page("pages/checkpoints.py").run()
+    at.file_uploader(key="ckpt.upload").set_value(("shared.zip", to_zip(saved[0]), "application/zip")).run()
+    assert any("Added" in s.value for s in at.success)
+    assert len(list(mine.iterdir())) == 3
+    at.selectbox(key="ckpt.pick").set_value(saved[1].name).run()
+    at.button(key="ckpt.delete").click().run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="ckpt.yes").click().run()
+    assert not saved[1].exists() and saved[0].exists()
+
+
+def test_a_browser_sees_opens_and_deletes_only_its_own_checkpoints(tmp_path, monkeypatch):
+    a = trained()
+    a.button(key="chars.save").click().run()
+    (theirs,) = (tmp_path / "checkpoints" / "students" / owner(a)).iterdir()
+    assert names(a) == [theirs.name]
+    b = app()
+    assert names(b) == []
+    # the server refuses B even a path it was never shown (the listing is not the only guard)
+    monkeypatch.setattr(checkpoints, "mine", lambda: tmp_path / "checkpoints" / "students" / owner(b))
+    with pytest.raises(CheckpointError, match="not yours"):
+        checkpoints.open_in_lesson(theirs)
+    assert not checkpoints.deletable(theirs)
+    with pytest.raises(CheckpointError):
+        checkpoints.delete(theirs)
+    assert (theirs / "model.safetensors").is_file()
+
+
+def test_two_saves_under_one_name_make_two_checkpoints(tmp_path):
+    task = make_task("hihell")
+    mcfg, tcfg = task.suggested()
+    weights = build_model(task, mcfg, tcfg).state_dict()
+    made = [checkpoints._save_new(tmp_path, "same", task, mcfg, tcfg, weights) for _ in range(3)]
+    assert made == ["same", "same-2", "same-3"]
+    assert all(checkpoint.load(tmp_path / m).task.name == "hihell" for m in made)
+
+
+def _ship(where, name="dinos-lstm", hidden=16):
+    task = make_task("text", corpus="dinos")
+    mcfg, tcfg = task.suggested()
+    mcfg = mcfg.__class__(cell="lstm", hidden_size=hidden)
+    checkpoint.save(where / name, task, mcfg, tcfg, build_model(task, mcfg, tcfg).state_dict())
+
+
+def test_pretrained_models_are_one_click_away(tmp_path):
+    _ship(tmp_path / "checkpoints" / "pretrained")
+    at = app("text")
+    at.button(key="text.load_pretrained").click().run()
+    (run,) = runs_of(at, "text").values()
+    assert run.state == "loaded" and run.mcfg.hidden_size == 16
+    assert at.selectbox(key="text.text.task.corpus").value == "dinos"
+    assert at.slider(key="text.text.model.hidden_size").value == 16
+    assert not any("Settings changed" in i.value for i in at.info)
+    assert "pretrained/dinos-lstm" in names(at)
+    at.selectbox(key="ckpt.pick").set_value("pretrained/dinos-lstm").run()
+    assert at.button(key="ckpt.delete").disabled          # shipped models are not deleted from the app
+
+
+def test_the_teacher_publishes_to_the_class_and_students_open_but_cannot_delete(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNVIZ_TEACHER_KEY", "s3cret")
+    teacher = trained()
+    teacher.button(key="chars.save").click().run()
+    names(teacher)
+    assert not [b for b in teacher.button if b.key == "ckpt.publish"]
+    teacher.text_input(key="ckpt.teacher_key").input("wrong").run()
+    assert any("not the teacher key" in e.value for e in teacher.error)
+    teacher.text_input(key="ckpt.teacher_key").input("s3cret").run()
+    teacher.button(key="ckpt.publish").click().run()
+    assert any("Published as `class/" in s.value for s in teacher.success)
+    student = app()
+    published = [n for n in names(student) if n.startswith("class/")]
+    assert len(published) == 1
+    student.selectbox(key="ckpt.pick").set_value(published[0]).run()
+    assert student.button(key="ckpt.delete").disabled and not [b for b in student.button if b.key == "ckpt.publish"]
+    student.button(key="ckpt.open").click().run()
+    assert runs_of(student, "chars")["rnn"].state == "loaded"
+
+
+def test_a_broken_checkpoint_is_listed_as_unreadable_and_breaks_no_page(tmp_path):
+    at = app()
+    for where in (tmp_path / "checkpoints" / "students" / owner(at) / "broken",
+                  tmp_path / "checkpoints" / "class" / "broken"):
+        where.mkdir(parents=True)
+        (where / "config.json").write_text('{"task": 5, "model": [1, 2]}')
+    listed = names(at)
+    assert {"broken", "class/broken"} <= set(listed) and not at.exception
+    at.selectbox(key="ckpt.pick").set_value("class/broken").run()
+    assert any("cannot be read" in e.value for e in at.error) and at.button(key="ckpt.open").disabled
+    other = app()
+    assert "class/broken" in names(other) and not other.exception      # the page works for everyone

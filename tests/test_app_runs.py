@@ -1,0 +1,117 @@
+"""A run belongs to its student: a reload or a new tab finds it, a restart loses nothing, Continue
+continues, and one student cannot take every trainer (AppTest; the browser test clicks the same)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+from apptest import app, finished, progress_texts, recorded, runs_of, text_of, wait
+
+from lab import registry
+from rnnviz.callbacks import Recorder
+from rnnviz.trainer import Trainer
+
+pytestmark = pytest.mark.usefixtures("lab_env")
+
+
+def more_input(at, lesson: str):
+    (found,) = [n for n in at.number_input if n.key.startswith(f"{lesson}.more.")]
+    return found
+
+
+def test_a_run_belongs_to_the_browser_not_the_tab():
+    first = app()
+    token = first.session_state["lab.identity"]
+    first.radio(key="chars.task").set_value("seoul").run()      # 500 epochs at 60 records a second
+    first.button(key="chars.train").click().run()
+    (run,) = wait(first, "chars", recorded(3)).values()
+    del first                                                   # the tab is closed
+    again = app(token=token)                                    # the same browser opens the lab again
+    assert runs_of(again, "chars") == {"rnn": run} and run.state == "running"
+    assert any(p.startswith("rnn · training · epoch") for p in progress_texts(again))
+    assert not again.button(key="chars.stop").disabled and "epoch" in text_of(again)
+    stranger = app()
+    assert runs_of(stranger, "chars") == {} and stranger.button(key="chars.stop").disabled
+    again.button(key="chars.stop").click().run()
+    assert run.ended.wait(10) and run.state == "stopped"
+
+
+def test_continue_trains_on_as_if_the_run_had_never_stopped():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.session_state["chars.hihell.train.epochs"] = 30
+    at.run()
+    at.button(key="chars.train").click().run()
+    (run,) = wait(at, "chars", finished).values()
+    assert run.state == "finished" and more_input(at, "chars").value == 30
+    more_input(at, "chars").set_value(20).run()
+    at.button(key="chars.continue").click().run()
+    (run,) = wait(at, "chars", finished).values()
+    assert run.reason == "finished 50 epochs" and [r.epoch for r in run.history.snapshot()] == list(range(1, 51))
+    assert any("epoch 50 of 50" in p for p in progress_texts(at))
+    here = Recorder()
+    Trainer(run.task, run.mcfg, dataclasses.replace(run.tcfg, epochs=50), [here]).run()
+    np.testing.assert_allclose([r.loss for r in run.history.snapshot()], [r.loss for r in here.history.records],
+                               rtol=1e-6)      # Adam's moments and the step count went on
+
+
+def test_a_restart_loses_nothing(lab_env):
+    at = app()
+    token = at.session_state["lab.identity"]
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    (done,) = wait(at, "chars", finished).values()
+    at.switch_page("pages/words.py").run()
+    at.button(key="words.train").click().run()                 # 60 records a second: still training
+    (busy,) = wait(at, "words", recorded(3)).values()
+    lab_env.shutdown()                                         # the server stops (SIGTERM: atexit)
+    assert busy.state == "stopped" and busy.reason == "the server is shutting down"
+    registry.get.clear()
+    again = app(token=token)                                   # the restarted server, the same browser
+    (back,) = runs_of(again, "chars").values()
+    assert back is not done and back.state == "finished" and back.history.last.epoch == 100
+    assert "epoch 100: ihello" in text_of(again) and not again.button(key="chars.continue").disabled
+    again.switch_page("pages/words.py").run()
+    (words,) = runs_of(again, "words").values()
+    stood = words.history.last.epoch
+    assert words.state == "stopped" and stood == busy.history.last.epoch
+    assert not again.button(key="words.continue").disabled
+    again.button(key="words.continue").click().run()
+    wait(again, "words", lambda f: words.history.last.epoch > stood)
+    assert [r.epoch for r in words.history.snapshot()][:stood] == list(range(1, stood + 1))
+
+
+def test_one_student_trains_at_most_three_runs_at_once():
+    at = app("gradients")
+    at.button(key="gradients.train").click().run()             # three runs
+    wait(at, "gradients", lambda f: all(r.state == "running" for r in f.values()))
+    at.switch_page("pages/chars.py").run()
+    at.button(key="chars.train").click().run()
+    (waiting,) = runs_of(at, "chars").values()
+    assert waiting.state == "waiting" and "3 of your runs train already" in waiting.reason
+    assert any("3 of your runs train already (at most 3 at a time)" in p for p in progress_texts(at))
+    other = app()                                              # another student is not held up
+    other.button(key="chars.train").click().run()
+    wait(other, "chars", recorded(1))
+    at.switch_page("pages/gradients.py").run()
+    at.button(key="gradients.stop").click().run()
+    at.switch_page("pages/chars.py").run()
+    wait(at, "chars", lambda f: waiting.state in ("running", "finished"))
+
+
+def test_reset_clears_the_screen_and_keeps_the_run_among_the_earlier_ones():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    (run,) = wait(at, "chars", finished).values()
+    at.button(key="chars.reset").click().run()
+    assert runs_of(at, "chars") == {} and any("Press **Train**" in i.value for i in at.info)
+    groups = registry.get().groups(run.owner, "chars")
+    assert {"rnn": run} in groups
+    assert run.ended.wait(10)                                 # (set once the run is written down)
+    (saved,) = registry.get().root.glob(f"{run.owner}/chars/[!.]*")
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}-rnn", saved.name) and (saved / "model.safetensors").is_file()

@@ -17,7 +17,7 @@ from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
 from rnnviz.tasks import TASKS, Task
 
-from . import fields
+from . import fields, identity, registry
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
@@ -85,8 +85,23 @@ def defaults(lesson: Lesson, task_name: str) -> tuple[ModelConfig, TrainConfig]:
     return replace(mcfg, **lesson.model_defaults), replace(tcfg, **lesson.train_defaults.get(task_name, {}))
 
 
+def _restore(lesson: Lesson) -> None:
+    """The first time a session draws a lesson (a new tab, a reload, a restart) its widgets show the
+    settings of the student's run on screen, if there is one."""
+    seen = f"{lesson.key}.settings_restored"
+    if st.session_state.get(seen):
+        return
+    st.session_state[seen] = True
+    runs = registry.get().current(identity.owner(), lesson.key)
+    if runs and not any(k.startswith(f"{lesson.key}.") and k.endswith(".model.hidden_size") for k in st.session_state):
+        run = next(iter(runs.values()))
+        put_settings(lesson, run.task, run.mcfg, run.tcfg, run.bugs)
+        st.session_state[f"{prefix(lesson, run.task.name)}.live.pace"] = run.pace
+
+
 def sidebar(lesson: Lesson) -> Settings:
     """Draw the lesson's settings in the sidebar and return what they describe."""
+    _restore(lesson)
     with st.sidebar:
         name = lesson.tasks[0]
         if len(lesson.tasks) > 1:

@@ -30,6 +30,8 @@ def test_a_run_belongs_to_the_browser_not_the_tab():
     del first                                                   # the tab is closed
     again = app(token=token)                                    # the same browser opens the lab again
     assert runs_of(again, "chars") == {"rnn": run} and run.state == "running"
+    assert again.radio(key="chars.task").value == "seoul"        # its settings are the run's again
+    assert not any("Settings changed" in i.value for i in again.info)
     assert any(p.startswith("rnn · training · epoch") for p in progress_texts(again))
     assert not again.button(key="chars.stop").disabled and "epoch" in text_of(again)
     stranger = app()

@@ -10,7 +10,7 @@ import threading
 
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, identity, panel, registry
+from lab import APP_RAN, checkpoints, identity, panel
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
@@ -21,7 +21,6 @@ lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.i
                 for i, lesson in enumerate(LESSONS, start=1)]
 pages = {"Lessons": lesson_pages,
          "Your runs": [st.Page(CHECKPOINTS_PAGE, title=f"{len(LESSONS) + 1}. Checkpoints", icon=":material/save:")]}
-
 
 @st.cache_resource
 def _warm_up() -> threading.Thread:
@@ -35,8 +34,6 @@ def _warm_up() -> threading.Thread:
     thread.start()
     return thread
 
-
-registry.get()          # the worker processes start with the server's first page
 _warm_up()
 page = st.navigation(pages)
 identity.keep_in_browser()

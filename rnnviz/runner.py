@@ -147,6 +147,8 @@ class Runner:
         """Stop every run, wait (at most `timeout` s) until each has ended and been handed to on_end,
         then end the worker processes. For the server's shutdown."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             waiting, self._waiting = list(self._waiting), deque()
             training = [run for run, _ in self._training.values()]

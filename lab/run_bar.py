@@ -108,8 +108,8 @@ def draw(lesson: Lesson, s: Settings) -> None:
     names = set(s.setup.variants(lesson)) if s.setup else set()
     mine = bool(runs) and s.setup is not None and set(runs) <= names
     changed = bool(runs) and s.setup is not None and not (mine and all(_same(lesson, r, s, n, True) for n, r in runs.items()))
-    can_continue = mine and not active and all(
-        _same(lesson, r, s, n, False) and r.resume is not None and r.state != "error" for n, r in runs.items())
+    can_continue = mine and any(r.resume is not None for r in runs.values()) and all(
+        _same(lesson, r, s, n, False) and r.can_continue for n, r in runs.items())
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=_train,
                   args=(lesson, s), disabled=s.setup is None, help="Start a new run with these settings")

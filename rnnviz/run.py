@@ -116,6 +116,11 @@ class Run:
         return self.state
 
     @property
+    def can_continue(self) -> bool:
+        """Ended where it can go on from (or stopped before it started: Continue starts it)."""
+        return not self.active and self.state != "error" and (self.resume is not None or self.history.last is None)
+
+    @property
     def last_epoch(self) -> int:
         last = self.history.last
         return last.epoch if last else 0
@@ -123,11 +128,12 @@ class Run:
     def continued(self, tcfg: TrainConfig, more: int) -> None:
         """Ready to train `more` epochs (or steps) on from where it stands, with training settings
         tcfg (the run's own model; optimizer state kept when tcfg names the same optimizer)."""
-        if self.resume is None:
-            raise ValueError("this run has no weights to go on from yet")
+        if self.resume is None and self.history.last is not None:
+            raise ValueError("this run has no weights to go on from")
         if not 1 <= more <= 100_000:
             raise ValueError(f"train between 1 and 100,000 more {self.unit}s, not {more}")
-        self.tcfg = dataclasses.replace(tcfg, **{f"{self.unit}s": self.resume.done + more})
+        done = self.resume.done if self.resume is not None else 0   # one stopped before it started: from scratch
+        self.tcfg = dataclasses.replace(tcfg, **{f"{self.unit}s": done + more})
         self.state, self.reason, self.held, self.lr = "new", "", False, None
         self.origin = self.origin or "continued"
         self.ended.clear()

@@ -107,9 +107,12 @@ def _train(run_id: str, trainer: Trainer, reporter: Reporter, send, runs: dict) 
         resume = trainer.resume_state()
     except Exception:  # noqa: BLE001 - the trainer set status "error" and its reason
         resume = None
+    # forget the run before the parent hears of its end: a Continue may bring the same id back at once,
+    # and its controls must reach the new trainer, not be dropped with this one
+    if runs.get(run_id, (None,))[0] is trainer:
+        del runs[run_id]
     reporter.flush(trainer)
     send(("ended", run_id, progress(trainer), resume))
-    runs.pop(run_id, None)
 
 
 def serve(commands, events) -> None:

@@ -1,0 +1,130 @@
+"""Every click counts: 300 clicks on Train, Pause, Resume, Stop, Continue and Reset, each once, in
+three lessons (a paced run, and full-speed side-by-side runs), with rewinds of the epoch scrubber.
+After each click the test waits for what it must do (the next button, the progress line); it never
+clicks again. It also looks for a duplicated block of views and for views left behind by the run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from browser import T, artifacts, button, chromium, expect, lab, progress, server, set_slider, slider  # noqa: F401
+from browser import assert_clean, after_rerun, open_lesson
+
+EFFECT_MS = 15_000      # a click's effect must show within this (the machine is loaded: 2 cores, 3+ runs)
+CYCLES = int(os.environ.get("RNNVIZ_STRESS_CYCLES", 10))   # per lesson; 10 clicks each
+SCRUB = "shown — drag to rewind every view"
+
+
+def _epoch(text: str) -> int | None:
+    m = re.search(r"(?:epoch|step) ([\d,]+) of", text)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+class Clicks:
+    """Clicks once and checks the effect; what did not follow is written down, not retried."""
+
+    def __init__(self, page):
+        self.page, self.n, self.lost, self.seconds = page, 0, [], []
+
+    def __call__(self, label: str, effect, lesson: str) -> None:
+        self.n += 1
+        t0 = time.monotonic()
+        button(self.page, label).click()
+        try:
+            effect()
+        except AssertionError as e:
+            lines = " | ".join(progress(self.page).all_inner_texts())
+            buttons = ", ".join(f"{b.inner_text()}{'' if b.is_enabled() else ' (disabled)'}"
+                                for b in self.page.locator('[data-testid="stMain"] button').all()[:8])
+            self.lost.append(f"{lesson}: click {self.n} on {label!r}: {str(e).splitlines()[0]}; "
+                             f"the progress: {lines}; the buttons: {buttons}")
+            print(f"[stress] lost: {self.lost[-1]}")
+        self.seconds.append(time.monotonic() - t0)
+
+    def shows(self, label: str, enabled: bool = True):
+        b = button(self.page, label)
+        return lambda: expect(b).to_be_enabled(timeout=EFFECT_MS) if enabled else \
+            expect(b).to_be_disabled(timeout=EFFECT_MS)
+
+
+def _one_block_of_views(page, lesson: str, problems: list) -> None:
+    tabs = page.locator('[data-testid="stMain"] [data-testid="stTabs"]').filter(visible=True)
+    if tabs.count() != 1:
+        problems.append(f"{lesson}: {tabs.count()} blocks of views on screen")
+    if page.get_by_text("rewound to").filter(visible=True).count():
+        problems.append(f"{lesson}: a view still says it is rewound")
+
+
+def _views_follow_the_end(page, lesson: str, problems: list) -> None:
+    """Once stopped, the scrubber ends at the epoch the progress line shows: no view is stale."""
+    deadline = time.monotonic() + EFFECT_MS / 1000
+    while time.monotonic() < deadline:
+        shown = _epoch(progress(page).first.inner_text())
+        scrub = page.get_by_role("slider", name=re.compile(SCRUB))
+        if shown is not None and scrub.count() and scrub.first.get_attribute("aria-valuemax") == str(shown):
+            return
+        page.wait_for_timeout(100)
+    problems.append(f"{lesson}: after Stop the views end at {scrub.first.get_attribute('aria-valuemax')}, "
+                    f"the run at {shown}")
+
+
+def _cycle(page, click: Clicks, lesson: str, rewind: bool, problems: list) -> None:
+    first = progress(page).first
+
+    def says(label: str, words: str):      # the button follows the click, the run the worker's answer
+        return lambda: (click.shows(label)(), expect(first).to_contain_text(words, timeout=EFFECT_MS))
+    click("Train", click.shows("Pause"), lesson)
+    expect(progress(page).first).to_contain_text(re.compile(r"epoch [\d,]+ of"), timeout=T)
+    click("Pause", says("Resume", "· paused ·"), lesson)
+    click("Resume", says("Pause", "· training ·"), lesson)
+    click("Pause", says("Resume", "· paused ·"), lesson)
+    if rewind:   # the case once seen: a rewind, Stop and a drag to the end left two blocks of views
+        thumb = page.get_by_role("slider", name=re.compile(SCRUB)).first
+        thumb.focus()
+        thumb.press("Home")
+        expect(page.get_by_text("rewound to").first).to_be_visible(timeout=EFFECT_MS)
+    click("Resume", says("Pause", "· training ·"), lesson)
+    click("Stop", says("Continue", "· stopped ·"), lesson)
+    if rewind:
+        thumb = page.get_by_role("slider", name=re.compile(SCRUB)).first
+        thumb.focus()
+        thumb.press("End")
+    _views_follow_the_end(page, lesson, problems)
+    _one_block_of_views(page, lesson, problems)
+    click("Continue", says("Pause", "· training ·"), lesson)
+    click("Pause", says("Resume", "· paused ·"), lesson)
+    click("Stop", says("Continue", "· stopped ·"), lesson)
+    click("Reset", click.shows("Stop", enabled=False), lesson)
+    expect(page.get_by_text("Press Train to start a run")).to_be_visible(timeout=EFFECT_MS)
+
+
+def test_three_hundred_clicks_and_not_one_lost(lab):
+    page = lab
+    click, problems = Clicks(page), []
+    t0 = time.monotonic()
+    # 1. a paced run: seoul, 2,000 epochs at 60 records a second
+    task = page.get_by_test_id("stRadio").filter(has_text="task")
+    after_rerun(page, lambda: task.get_by_text("seoul", exact=True).click())
+    set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))
+    for i in range(CYCLES):
+        _cycle(page, click, "chars/seoul paced", rewind=i % 3 == 1, problems=problems)
+    # 2. three runs side by side at full speed (2 trainers: one waits)
+    open_lesson(page, "Vanishing & exploding gradients")
+    set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))
+    expect(slider(page, "speed limit (record points per second)")).to_have_attribute("aria-valuetext", "full speed")
+    for i in range(CYCLES):
+        _cycle(page, click, "gradients full speed", rewind=i % 3 == 2, problems=problems)
+    # 3. two sine runs at full speed
+    open_lesson(page, "Sine wave")
+    set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))
+    for i in range(CYCLES):
+        _cycle(page, click, "sine full speed", rewind=i % 3 == 0, problems=problems)
+    waits = sorted(click.seconds)
+    print(f"[stress] {click.n} clicks in {time.monotonic() - t0:.0f} s; click to effect: median "
+          f"{waits[len(waits) // 2]:.2f} s, slowest {waits[-1]:.2f} s")
+    assert click.n >= 300
+    assert not click.lost, f"{len(click.lost)} of {click.n} clicks lost:\n" + "\n".join(click.lost)
+    assert not problems, "\n".join(problems)
+    assert_clean(page)

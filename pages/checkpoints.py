@@ -1,14 +1,15 @@
-"""Page 9: checkpoints. List, open in a lesson, download, upload and delete saved runs."""
+"""Page 10: checkpoints. List, open in a lesson, download, upload and delete saved runs."""
 import pandas as pd
 import streamlit as st
 
 from lab import checkpoints, controls, ensure_app
+from lab.lessons import LESSONS
 from rnnviz.checkpoint import CheckpointError, list_runs, to_zip
 
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
 
 ensure_app()
-st.title("9. Checkpoints")
+st.title(f"{len(LESSONS) + 1}. Checkpoints")   # after the lessons, as main.py numbers it
 st.markdown(
     "A checkpoint is a folder with the weights (`model.safetensors`), the settings (`config.json`) and the "
     "recorded history (`history.json`) of a run. Every lesson has a **Save checkpoint** button. **Open** "

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+DIRECTION_NAMES = ("forward", "reverse")
 GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
                "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
 
@@ -55,6 +56,10 @@ class Probe:
         if not 0 <= direction < self.directions:
             raise IndexError(f"direction {direction} out of range for {self.directions} direction(s)")
         return (layer % n) * self.directions + direction
+
+    def direction_name(self, direction: int) -> str:
+        """'forward' / 'reverse' for a bidirectional probe, '' for one direction."""
+        return DIRECTION_NAMES[direction] if self.directions > 1 else ""
 
     def nbytes(self) -> int:
         arrays = [self.hidden, self.cell, self.grad_h, self.grad_c, self.grad_h_last, self.out,

@@ -19,11 +19,11 @@ from streamlit.testing.v1 import AppTest
 from lab import controls, jobs, pulse
 from rnnviz.checkpoint import to_zip
 
-PAGES = ["chars", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
+PAGES = ["chars", "shapes", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
 TABS = {"chars": ["Predictions", "Top-k probabilities", "Loss", "Hidden state"],
         "words": ["Predictions", "Try it", "Top-k probabilities", "Loss"],
         "anbn": ["Generate", "Predictions", "Loss and accuracy", "Hidden state"],
-        "sine": ["Prediction", "Loss", "Hidden state"],
+        "sine": ["Prediction", "Loss", "Hidden state", "Gradient"],
         "inside": ["Trajectory", "Gates", "Hidden state", "Predictions", "Loss"],
         "gradients": ["Gradient through time", "Over training", "Clipping", "Spectral radius", "Loss and accuracy"],
         "text": ["Samples", "Loss", "Predictions", "Inside"]}

@@ -1,4 +1,4 @@
-"""Lesson 8, "From scratch (NumPy)": the NumPy engine and PyTorch trained side by side through the UI agree,
+"""Lesson 9, "From scratch (NumPy)": the NumPy engine and PyTorch trained side by side through the UI agree,
 the gradient check passes without a bug and fails with one, injected bugs reach the NumPy run, and the
 figures draw exactly the numbers they are given. Drives the app as tests/test_app.py does."""
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _check_message(at) -> tuple[list[str], list[str]]:
 def test_page_renders_with_defaults():
     at = app(PAGE)
     assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == "8. From scratch (NumPy)"
+    assert at.title[0].value == "9. From scratch (NumPy)"
     assert at.radio(key="scratch.task").value == "anbn"
     # this lesson's defaults are the exact-agreement setting
     assert at.radio(key="scratch.anbn.train.optimizer").value == "sgd"

@@ -391,3 +391,18 @@ def test_numpy_engine_refuses_two_directions_and_projections():
     for m in (ModelConfig(cell="rnn", bidirectional=True), ModelConfig(cell="lstm", proj_size=3)):
         with pytest.raises(ValueError, match="torch engine"):
             NumpyEngine(task, m, TrainConfig(engine="numpy"))
+
+
+def test_orthogonal_init_of_projected_bidirectional_blocks():
+    """init=orthogonal: each [H, P] gate block of W_hh has orthonormal columns, in both directions; the
+    forget bias reaches the reverse direction too."""
+    from rnnviz.engine import build_model
+    task = make_task("hihell")
+    model = build_model(task, ModelConfig(cell="lstm", hidden_size=6, proj_size=4, bidirectional=True),
+                        TrainConfig(init="orthogonal", forget_bias=1.0, dtype="float64"))
+    for sfx in ("", "_reverse"):
+        w = getattr(model.rnn, f"weight_hh_l0{sfx}").detach().view(4, 6, 4)
+        for blk in w:
+            assert torch.allclose(blk.T @ blk, torch.eye(4, dtype=torch.float64), atol=1e-12)
+        b = getattr(model.rnn, f"bias_ih_l0{sfx}").detach()
+        assert b[6:12].min() > 1.0 - 1 / 6 ** 0.5 - 1e-12 and b[:6].max() < 1 / 6 ** 0.5

@@ -34,6 +34,7 @@ class Spec:
     help: str = ""
     when: Callable[[dict], bool] | None = None
     fmt: Callable[[Any], str] | None = None   # how a select_slider shows its options
+    hi_of: Callable[[dict], float] | None = None  # the upper end from the values so far (replaces hi)
 
 
 def _cells(*names):
@@ -54,6 +55,13 @@ SPECS: dict[str, Spec] = {
                      help="The gates also look at the cell state c."),
     "head": Spec("bool", "linear output head",
                  help="Off: h_t itself is the output, so H must equal the vocabulary size."),
+    "bidirectional": Spec("bool", "bidirectional (a second layer reads backwards)",
+                          help="Each layer also runs from the last step to the first; the layer above and the head "
+                               "see [h_fwd; h_rev], 2H numbers per step (torch.nn's bidirectional=True)."),
+    "proj_size": Spec("int", "projection size P (LSTM, 0 = none)", 0, 255, when=_cells("lstm"),
+                      hi_of=lambda v: max(1, int(v.get("hidden_size", 2)) - 1),  # a slider needs lo < hi
+                      help="h_t = W_hr (o ⊙ tanh c_t) has P < H numbers: the state the next step and the head "
+                           "see (torch.nn's proj_size); c_t keeps H."),
     # ---- training ----
     "optimizer": Spec("choice", "optimizer", options=OPTIMIZERS),
     "lr": Spec("log", "learning rate", help="Can be changed while training runs."),
@@ -71,6 +79,10 @@ SPECS: dict[str, Spec] = {
     "dtype": Spec("choice", "precision", options=("float32", "float64")),
     "engine": Spec("hidden", "engine"),
     "carry_state": Spec("bool", "carry h between batches (truncated BPTT)", when=lambda v: v.get("sequential")),
+    "tbptt": Spec("int", "truncated BPTT: cut every k steps (0 = at the window's edge)", 0, 100,
+                  when=lambda v: v.get("sequential"),
+                  help="Each window is cut into pieces of k steps; each piece is one optimizer step, h flows on "
+                       "detached, so the gradient reaches back at most k steps (the sine lecture's loop)."),
     # ---- task options (Options classes may override by "ClassName.field") ----
     "seq_len": Spec("int", "sequence length (steps per window)", 2, 200),
     "batch_size": Spec("int", "batch size", 1, 256),
@@ -157,6 +169,8 @@ def form(cls: type, defaults: Any, prefix: str, context: dict, skip=()) -> dict:
         default = getattr(defaults, f.name)
         spec = spec_for(cls, f.name, default)
         seen = {**context, **values}
+        if spec.hi_of is not None:
+            spec = dataclasses.replace(spec, hi=spec.hi_of(seen))
         if f.name in skip or spec.kind == "hidden" or (spec.when is not None and not spec.when(seen)):
             values[f.name] = default
         else:

@@ -31,6 +31,7 @@ class Lesson:
 LESSONS = [
     Lesson("chars", "Character prediction", ":material/abc:", "pages/chars.py",
            tasks=("hihell", "seoul", "ship"), pace={"hihell": 10.0, "seoul": 60.0}),
+    Lesson("shapes", "Tensor shapes", ":material/data_array:", "pages/shapes.py"),   # nothing to train
     Lesson("words", "Word prediction", ":material/chat:", "pages/words.py", tasks=("words",),
            pace={"words": 60.0}),
     Lesson("anbn", "Counting: aⁿbⁿaⁿ", ":material/counter_3:", "pages/anbn.py", tasks=("anbn",)),
@@ -44,11 +45,14 @@ LESSONS = [
            variants={c: ({"cell": c}, {}) for c in ("rnn", "lstm", "gru")}),
     Lesson("text", "Text generation", ":material/edit_note:", "pages/text.py", tasks=("text",)),
     Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "pages/from_scratch.py",
-           tasks=("anbn", "hihell"),
-           variants={e: ({"peephole": False, "dropout": 0.0}, {"engine": e}) for e in ("numpy", "torch")},
+           tasks=("anbn", "hihell", "dinos"),
+           # the NumPy engine has no peepholes, dropout, second direction or projection
+           variants={e: ({"peephole": False, "dropout": 0.0, "bidirectional": False, "proj_size": 0},
+                         {"engine": e}) for e in ("numpy", "torch")},
            # SGD in float64: both engines do the same arithmetic, so their losses agree to rounding error
            train_defaults={"anbn": dict(optimizer="sgd", lr=1.0, momentum=0.0, dtype="float64", epochs=30),
-                           "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64")}),
+                           "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64"),
+                           "dinos": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64", epochs=30)}),
 ]
 CHECKPOINTS_PAGE = "pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}

@@ -58,7 +58,9 @@ class Setup:
         out = {}
         for name, (m, t) in lesson.variants.items():
             mcfg = replace(self.model, **m)
-            out[name] = (replace(mcfg, peephole=mcfg.peephole and mcfg.cell == "lstm"), replace(self.train, **t))
+            lstm = mcfg.cell == "lstm"   # side by side, the lstm-only settings reach the lstm run only
+            out[name] = (replace(mcfg, peephole=mcfg.peephole and lstm, proj_size=mcfg.proj_size if lstm else 0),
+                         replace(self.train, **t))
         return out
 
 

@@ -149,14 +149,15 @@ def hidden(view: Snapshot, key: str, layer: int = -1) -> None:
           f"{key}.hidden", (view,), _probe_at(view), (layer,))
 
 
-def gates(view: Snapshot, key: str, layer: int = -1) -> None:
+def gates(view: Snapshot, key: str, layer: int = -1, direction: int = 0) -> None:
     pr, cell = view.probe_rec, view.run.mcfg.cell
     labels = view.task.probe_labels()
     probe = pr.probe if pr else None
-    what = _probe_at(view)
-    chart(lambda: F.gate_heatmaps(probe, labels, cell=cell, layer=layer), f"{key}.gates", (view,), what, (layer,))
-    chart(lambda: F.gate_means_figure(probe, labels, cell=cell, layer=layer), f"{key}.gmeans", (view,), what,
-          (layer,))
+    what, how = _probe_at(view), (layer, direction)
+    chart(lambda: F.gate_heatmaps(probe, labels, cell=cell, layer=layer, direction=direction), f"{key}.gates",
+          (view,), what, how)
+    chart(lambda: F.gate_means_figure(probe, labels, cell=cell, layer=layer, direction=direction), f"{key}.gmeans",
+          (view,), what, how)
 
 
 # ---- gradients ----------------------------------------------------------------------------------------
@@ -177,9 +178,9 @@ def gradient_lines(views: dict[str, Snapshot], key: str, which: str = "grad_h") 
                     wrap_lines=True)
 
 
-def gradient_map(view: Snapshot, key: str, which: str = "grad_h") -> None:
-    chart(lambda: F.grad_heatmap(view.records, which=which, thinned=view.thinned), f"{key}.gradmap",
-          (view,), _at(view), (which,))
+def gradient_map(view: Snapshot, key: str, which: str = "grad_h", direction: int = 0) -> None:
+    chart(lambda: F.grad_heatmap(view.records, which=which, thinned=view.thinned, direction=direction),
+          f"{key}.gradmap", (view,), _at(view), (which, direction))
 
 
 def clipping(view: Snapshot, key: str) -> None:

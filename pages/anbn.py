@@ -1,4 +1,4 @@
-"""Lesson 3: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
+"""Lesson 4: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
 import streamlit as st
 
 from lab import equations, generation, page, panel, views

@@ -1,8 +1,8 @@
-"""Lesson 8: the network written out in NumPy, trained side by side with PyTorch from the same weights;
+"""Lesson 9: the network written out in NumPy, trained side by side with PyTorch from the same weights;
 a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import equations, page, panel, scratch, views
+from lab import dinos_view, equations, page, panel, scratch, step_view, views
 from lab.settings import sidebar
 
 lesson = page.lesson("scratch")
@@ -16,7 +16,10 @@ equations.explain(
     "**NumPy vs PyTorch** shows the difference measured as they train. Below the runs, a **gradient check** "
     "compares the hand-written gradients with finite differences, and the **equations stand next to the "
     "code** that computes them. Inject a classic backprop bug and see the check fail — and, for some bugs, "
-    "the loss stop falling.",
+    "the loss stop falling. **One step by hand** works out one time step with this epoch's numbers, each "
+    "line of NumPy next to what it gave. Task *dinos* learns the shipped dinosaur names letter by letter "
+    "and samples new ones. The NumPy engine runs one direction without a projection (no bidirectional, "
+    "proj_size, peepholes or dropout: those need the torch engine, so this lesson leaves them out).",
     *settings.cells, "bptt", "loss")
 settings = scratch.bug_picker(settings)
 scratch.exact_note(lesson, settings)
@@ -27,8 +30,11 @@ def body(runs):
     panels = {"NumPy vs PyTorch": lambda: scratch.agreement(runs, "scratch")}
     if task.name == "anbn":
         panels["Generate"] = lambda: scratch.continuations(runs, "scratch")
+    elif task.name == "dinos":
+        panels["New dinosaur names"] = lambda: dinos_view.samples(runs, "scratch.dinos")
     else:
         panels["Predictions"] = lambda: scratch.predictions(runs)
+    panels["One step by hand"] = lambda: step_view.show(runs, "scratch")
     views.tabs("scratch.tabs", panels)
 
 

@@ -1,7 +1,7 @@
-"""Lesson 6: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
+"""Lesson 7: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
 import streamlit as st
 
-from lab import equations, page, panel, pretrained, views
+from lab import directions, equations, page, panel, pretrained, views
 from lab.settings import sidebar
 
 lesson = page.lesson("gradients")
@@ -30,9 +30,14 @@ def pick(runs, key):
     return runs[name]
 
 
+def over_training(runs):
+    view = pick(runs, "grad.map_run")
+    views.gradient_map(view, "grad", which(), directions.choice(view, "grad.map_direction"))
+
+
 panel.show(lesson, settings, lambda runs: views.tabs("grad.tabs", {
     "Gradient through time": lambda: views.gradient_lines(runs, "grad", which()),
-    "Over training": lambda: views.gradient_map(pick(runs, "grad.map_run"), "grad", which()),
+    "Over training": lambda: over_training(runs),
     "Clipping": lambda: views.clipping(pick(runs, "grad.clip_run"), "grad"),
     "Spectral radius": lambda: views.spectral(pick(runs, "grad.rho_run"), "grad"),
     "Loss and accuracy": lambda: views.loss(runs, "grad", accuracy=True),

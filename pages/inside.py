@@ -1,7 +1,7 @@
-"""Lesson 5: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
+"""Lesson 6: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
 import streamlit as st
 
-from lab import equations, page, panel, pretrained, views
+from lab import directions, equations, page, panel, pretrained, views
 from lab.settings import sidebar
 
 lesson = page.lesson("inside")
@@ -35,7 +35,8 @@ def body(runs):
     (view,) = runs.values()
     views.tabs("inside.tabs", {
         "Trajectory": lambda: trajectory(view),
-        "Gates": lambda: views.gates(view, "inside", layer=layer_choice(view)),
+        "Gates": lambda: views.gates(view, "inside", layer=layer_choice(view),
+                                     direction=directions.choice(view, "inside.direction")),
         "Hidden state": lambda: views.hidden(view, "inside", layer=layer_choice(view)),
         "Predictions": lambda: views.predictions(view, "inside"),
         "Loss": lambda: views.loss(runs, "inside", accuracy=True),

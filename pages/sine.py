@@ -1,4 +1,4 @@
-"""Lesson 4: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
+"""Lesson 5: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
 import streamlit as st
 
 from lab import equations, generation, page, panel, views
@@ -13,7 +13,9 @@ equations.explain(
     "(truncated BPTT: the state flows on, the gradient stops at the window's edge), **h reset** starts "
     "every window from zero. *Teacher-forced*, the model always sees the true previous value; "
     "*free-running*, it is fed its own predictions after the window — small errors then add up, "
-    "which shows what it really learnt about the wave.",
+    "which shows what it really learnt about the wave. *Truncated BPTT* under Training cuts each window "
+    "into pieces of *k* steps, one optimizer step each, the state flowing on detached (the lecture's "
+    "`hidden = hidden.data`): **Gradient** shows where $\\lVert\\partial L/\\partial h_t\\rVert$ stops.",
     *settings.cells, "mse")
 
 
@@ -39,8 +41,19 @@ def hidden(runs):
     views.trajectory(runs[name], "sine", dims=2)
 
 
+def gradient(runs):
+    k = next(iter(runs.values())).run.tcfg.tbptt
+    st.caption(f"Truncated BPTT every {k} steps: the dotted lines are the cuts. Nothing flows back across a cut, "
+               "so the gradient at a piece's last step is only what its own output sends." if k else
+               "No cuts inside the window (truncated BPTT = 0): the gradient stops only at the window's start, "
+               "where the carried state arrives detached. Set *truncated BPTT* under Training (say 5) and train "
+               "again to see it stop every 5 steps.")
+    views.gradient_lines(runs, "sine")
+
+
 panel.show(lesson, settings, lambda runs: views.tabs("sine.tabs", {
     "Prediction": lambda: predictions(runs),
     "Loss": lambda: views.loss(runs, "sine"),
     "Hidden state": lambda: hidden(runs),
+    "Gradient": lambda: gradient(runs),
 }))

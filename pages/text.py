@@ -1,8 +1,8 @@
-"""Lesson 7: text generation. A character-level language model on Shakespeare, dinosaur names or
+"""Lesson 8: text generation. A character-level language model on Shakespeare, dinosaur names or
 your own text; samples while it trains."""
 import streamlit as st
 
-from lab import equations, generation, page, panel, pretrained, views
+from lab import directions, equations, generation, page, panel, pretrained, views
 from lab.settings import sidebar
 
 lesson = page.lesson("text")
@@ -55,7 +55,7 @@ def body(runs):
         "Samples": lambda: samples(view),
         "Loss": lambda: loss(runs, view),
         "Predictions": lambda: views.predictions(view, "text"),
-        "Inside": lambda: views.gates(view, "text"),
+        "Inside": lambda: views.gates(view, "text", direction=directions.choice(view, "text.direction")),
     })
 
 

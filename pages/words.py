@@ -1,4 +1,4 @@
-"""Lesson 2: word prediction. Two words in, the third out: 'i like' -> 'dogs'."""
+"""Lesson 3: word prediction. Two words in, the third out: 'i like' -> 'dogs'."""
 import streamlit as st
 
 from lab import equations, generation, page, panel, views

@@ -25,6 +25,11 @@ class LayerTrace:
     xp: Tensor | None = None      # [B, T, G*H] the input projection: pre_t = xp_t + h_{t-1} W_hh^T (+ b_hh)
     seq: Tensor | None = None     # [B, T, H] the h_t stacked: the layer's output
     via_w_hh: bool = False        # set by keep_grads: h_t reaches step t+1 only through W_hh (rnn, lstm)
+    reverse: bool = False         # the reverse direction: every list and tensor here runs from t = T-1 down to 0
+
+    def in_time(self, a: Tensor) -> Tensor:
+        """[T, ...] in this trace's processing order -> in time order (t = 0 first)."""
+        return a.flip(0) if self.reverse else a
 
     def add_gates(self, **gates: Tensor) -> None:
         for name, value in gates.items():
@@ -40,7 +45,8 @@ class LayerTrace:
 
     def grad_h(self, w_hh: Tensor) -> Tensor:
         """After backward: [T, H] dL/dh_t of row 0, the total derivative (through the output, the layer
-        above and every later step); w_hh: [G*H, H] the weights of this forward (not yet updated)."""
+        above and every later step), in processing order; w_hh: [G*H, H] the weights of this forward
+        (not yet updated)."""
         if not self.via_w_hh:
             return row0(grads(self.h))
         g = self.seq.grad[0].clone()                           # through the output and the layer above
@@ -69,11 +75,12 @@ def rnn_layer(xp: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, act: Cal
 
 
 def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Tensor | None,
-               peep: tuple[Tensor, Tensor, Tensor] | None = None,
+               peep: tuple[Tensor, Tensor, Tensor] | None = None, w_hr: Tensor | None = None,
                trace: LayerTrace | None = None, **_) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    # xp: [B, T, 4H];  h, c: [B, H];  peep: (p_i, p_f, p_o) each [H], diagonal peepholes
+    # xp: [B, T, 4H];  c: [B, H];  h: [B, P] (P = proj_size, or H without a projection)
+    # peep: (p_i, p_f, p_o) each [H], diagonal peepholes;  w_hr: [P, H] the projection, as torch.nn.LSTM
     h, c = state
-    H = h.shape[1]
+    H = c.shape[1]
     outs, w_t = [], w_hh.t()
     for x_t in _steps(xp, b_hh):
         pre = torch.addmm(x_t, h, w_t)  # [B, 4H]
@@ -87,6 +94,8 @@ def lstm_layer(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, b_hh: Ten
             a_o = a_o + peep[2] * c
         o = torch.sigmoid(a_o)
         h = o * torch.tanh(c)
+        if w_hr is not None:
+            h = h @ w_hr.t()   # [B, P]: the state the next step and the layer above see
         outs.append(h)
         if trace is not None:
             trace.c.append(c)

@@ -25,6 +25,8 @@ class ModelConfig:
     dropout: float = 0.0          # between stacked layers, as torch.nn
     peephole: bool = False        # lstm only: diagonal peephole connections (no torch.nn twin)
     head: bool = True             # linear head hidden -> output; False uses h_t itself as the output
+    bidirectional: bool = False   # a second layer runs back in time; the layer's output is [h_fwd; h_rev] (2H)
+    proj_size: int = 0            # lstm only: h_t = W_hr (o * tanh(c_t)) has this size (< hidden_size); 0 = none
 
     def validate(self) -> None:
         if self.cell not in CELLS:
@@ -41,6 +43,23 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.peephole and self.cell != "lstm":
             raise ValueError("peephole connections exist only for the lstm cell")
+        if self.proj_size and self.cell != "lstm":
+            raise ValueError("a projection (proj_size) exists only for the lstm cell, as in torch.nn")
+        if not 0 <= self.proj_size < self.hidden_size:
+            raise ValueError(f"proj_size must be in 0..hidden_size - 1 ({self.hidden_size - 1}), got {self.proj_size}")
+        if self.peephole and (self.bidirectional or self.proj_size):
+            raise ValueError("the peephole lstm has no torch.nn twin and runs one direction without projection: "
+                             "turn off bidirectional and proj_size, or the peepholes")
+
+    @property
+    def directions(self) -> int:
+        """D: 2 for a bidirectional model, else 1 (torch.nn's num_directions)."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def state_size(self) -> int:
+        """The size of h_t of one direction: proj_size when projected, else hidden_size."""
+        return self.proj_size or self.hidden_size
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,8 @@ class TrainConfig:
     dtype: str = "float32"        # float32 | float64
     engine: str = "torch"         # torch | numpy
     carry_state: bool = False     # carry h (detached) across consecutive batches (truncated BPTT)
+    tbptt: int = 0                # > 0: sequential tasks train on pieces of this many steps, the state
+                                  # flowing on and the gradient cut between them (rnnviz.truncation)
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -78,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"engine must be torch or numpy, got {self.engine!r}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not 0 <= self.tbptt <= 10_000:
+            raise ValueError(f"tbptt must be in 0..10000 (0 = no cuts inside a batch), got {self.tbptt}")
 
 
 def to_dict(cfg: Any) -> dict:

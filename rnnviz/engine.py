@@ -23,6 +23,7 @@ from .numpy_engine.probing import probe_arrays
 from .optim import OPTIMIZERS
 from .probes import Probe
 from .tasks.base import Batch, Task, last_counted_step, masked_loss, step_losses
+from .truncation import cuts, truncated_probe
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 SPECTRAL_MAX_H = 64  # probes record the recurrent spectral radius up to this size (eigvals cost H^3)
@@ -55,31 +56,41 @@ def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNe
 
 
 def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
-    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer; weights: name -> array."""
+    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer; weights: name -> array.
+    With a projection the block is W_hh,gate W_hr (what carries o * tanh(c_t) into step t+1's gate);
+    the reverse direction's blocks are named "<gate> reverse"."""
     H = cfg.hidden_size
     names = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.cell]
-    out: dict[str, list[float]] = {n: [] for n in names}
-    for k in range(cfg.num_layers):
-        w = np.asarray(weights[f"rnn.weight_hh_l{k}"], dtype=np.float64).reshape(len(names), H, H)
-        for n, blk in zip(names, w):
-            out[n].append(float(np.abs(np.linalg.eigvals(blk)).max()))
+    out: dict[str, list[float]] = {}
+    for d in range(cfg.directions):
+        sfx = "_reverse" if d else ""
+        for k in range(cfg.num_layers):
+            w = np.asarray(weights[f"rnn.weight_hh_l{k}{sfx}"], dtype=np.float64).reshape(len(names), H, -1)
+            if cfg.proj_size:
+                w = w @ np.asarray(weights[f"rnn.weight_hr_l{k}{sfx}"], dtype=np.float64)   # [G, H, H]
+            for n, blk in zip(names, w):
+                out.setdefault(n + (" reverse" if d else ""), []).append(float(np.abs(np.linalg.eigvals(blk)).max()))
     return out
 
 
 def probe_from_traces(traces: list[LayerTrace], out: Tensor, loss: float, cell_state: bool,
                       grads_h=None, grads_c=None, grads_last=None) -> Probe:
-    """Row 0 of recorded traces -> Probe of numpy arrays. grads_*: per layer [T, H] tensors (row 0) or None."""
-    def numpy(per_layer):  # [L] of [T, H] -> [L, T, H]
-        return torch.stack(per_layer).detach().numpy()
+    """Row 0 of recorded traces (one per layer and direction) -> Probe of numpy arrays, in time order.
+    grads_*: per trace [T, H] tensors (row 0, the trace's processing order) or None."""
+    def stacked(per_trace):  # [L*D] of [T, H] -> [L*D, T, H] in time order
+        return torch.stack([tr.in_time(a) for tr, a in zip(traces, per_trace)]).detach()
 
-    def norms(per_layer):  # [L] of [T, H] -> [L, T] of ||row 0||
-        return None if per_layer is None else torch.linalg.vector_norm(torch.stack(per_layer), dim=-1).numpy()
+    def numpy(per_trace):
+        return stacked(per_trace).numpy()
+
+    def norms(per_trace):  # [L*D] of [T, H] -> [L*D, T] of ||row 0||
+        return None if per_trace is None else torch.linalg.vector_norm(stacked(per_trace), dim=-1).numpy()
 
     gates = {name: numpy([row0(tr.gates[name]) for tr in traces]) for name in traces[0].gates}
     return Probe(hidden=numpy([tr.seq[0] for tr in traces]),
                  cell=numpy([row0(tr.c) for tr in traces]) if cell_state else None,
                  gates=gates, grad_h=norms(grads_h), grad_c=norms(grads_c), grad_h_last=norms(grads_last),
-                 out=out.detach()[0].numpy(), loss=loss)
+                 out=out.detach()[0].numpy(), loss=loss, directions=2 if len(traces) > 1 and traces[1].reverse else 1)
 
 
 class TorchEngine:
@@ -92,8 +103,9 @@ class TorchEngine:
         self._views()
         self.optimizer = OPTIMIZERS[tcfg.optimizer](self._data, self._grad, tcfg)
         self._good: list[Tensor] | None = None
-        # the probe's NumPy twin (eval mode, so no dropout); none for the peephole lstm
-        self._net = None if mcfg.peephole else NetConfig.from_model_config(
+        # the probe's NumPy twin (eval mode, so no dropout); none for what it cannot run (the peephole lstm,
+        # two directions, a projection): those are probed with autograd
+        self._net = None if (mcfg.peephole or mcfg.bidirectional or mcfg.proj_size) else NetConfig.from_model_config(
             dataclasses.replace(mcfg, dropout=0.0), task.input_size, task.output_size, task.kind)
 
     def _views(self) -> None:
@@ -162,8 +174,8 @@ class TorchEngine:
 
     def _step_probe(self, traces: list[LayerTrace], out: Tensor, loss: float) -> Probe:
         """The probe of a recorded step from its kept gradients (after backward, before the update)."""
-        rnn, cell_state = self.model.rnn, self.model.spec.has_cell_state
-        grads_h = [tr.grad_h(getattr(rnn, f"weight_hh_l{k}")) for k, tr in enumerate(traces)]
+        model, cell_state = self.model, self.model.spec.has_cell_state
+        grads_h = [tr.grad_h(model.weight("weight_hh", i)) for i, tr in enumerate(traces)]
         grads_c = [row0(grads(tr.c)) for tr in traces] if cell_state else None
         return probe_from_traces(traces, out, loss, cell_state, grads_h=grads_h, grads_c=grads_c)
 
@@ -205,22 +217,31 @@ class TorchEngine:
 
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
         """Look at row 0 of `batch` at the current weights (eval mode: no dropout): h_t, c_t, gates,
-        ||dL/dh_t|| for L = mean loss and (last=True) for L = the final counted step's loss.
+        ||dL/dh_t|| for L = mean loss and (last=True) for L = the final counted step's loss; with
+        tcfg.tbptt the gradients training computes, cut every tbptt steps (rnnviz.truncation).
         Parameter gradients are not touched. Runs NumPy BPTT on views of the weights (the same numbers
-        as autograd, several times cheaper for one sequence); the peephole LSTM uses autograd."""
-        if self._net is None:
-            return self.probe_autograd(batch, last, spectral)
-        p = probe_arrays(self._numpy_weights(), self._net, batch, last)
+        as autograd, several times cheaper for one sequence); what the NumPy twin cannot run (peephole,
+        bidirectional, projected) uses autograd."""
+        p = truncated_probe(self, batch, self.tcfg.tbptt, last) if cuts(batch, self.tcfg.tbptt) else \
+            self.probe_piece(batch, None, last)
         if spectral:
             p.spectral_radius = self.spectral_radius()
         return p
 
-    def probe_autograd(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
-        """The same probe measured with the explicit torch loop and torch.autograd.grad."""
+    def probe_piece(self, batch: Batch, state: State, last: bool) -> Probe:
+        """The probe of `batch` from `state` (None: zeros), without cuts and spectral radius."""
+        if self._net is None:
+            return self.probe_autograd(batch, last, spectral=False, state=state)
+        if state is not None:
+            state = tuple(s.numpy() for s in state) if isinstance(state, tuple) else (state.numpy(), None)
+        return probe_arrays(self._numpy_weights(), self._net, batch, last, state=state)
+
+    def probe_autograd(self, batch: Batch, last: bool = True, spectral: bool = True, state: State = None) -> Probe:
+        """The same probe measured with the explicit torch loop and torch.autograd.grad (no cuts)."""
         model, kind = self.model, self.task.kind
         self._eval()
         with torch.enable_grad():
-            out, _, traces = model.forward_recorded(batch.x)
+            out, _, traces = model.forward_recorded(batch.x, state)
             loss = masked_loss(kind, out, batch)
             hs = [t for tr in traces for t in tr.h]
             cs = [t for tr in traces for t in tr.c]
@@ -231,7 +252,7 @@ class TorchEngine:
                 gl = torch.autograd.grad(loss_last, hs, allow_unused=True)
         L, T = len(traces), batch.steps
 
-        def split(flat, like):  # [L*T] of [B, H] (None: no path to the loss) -> [L] of [T, H], row 0
+        def split(flat, like):  # [L*D*T] of [B, H] (None: no path to the loss) -> [L*D] of [T, H], row 0
             full = [torch.zeros_like(h) if d is None else d for d, h in zip(flat, like)]
             return [row0(full[k * T:(k + 1) * T]) for k in range(L)]
         probe = probe_from_traces(traces, out, loss.item(), model.spec.has_cell_state,

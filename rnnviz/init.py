@@ -13,7 +13,8 @@ from .config import TrainConfig
 def initialise(model: nn.Module, cfg: TrainConfig, gen: torch.Generator) -> None:
     """default: torch.nn's own schemes (uniform +-1/sqrt(H) for recurrent weights, +-1/sqrt(fan_in) for
     the head, N(0, 1) for embeddings); orthogonal: each gate block of W_hh orthogonal (gain 1), which
-    puts the recurrent matrix's spectral radius at 1. forget_bias is added to the lstm forget-gate bias."""
+    puts the recurrent matrix's spectral radius at 1 (semi-orthogonal [H, P] blocks with a projection,
+    whose W_hr stays uniform). forget_bias is added to the lstm forget-gate bias (both directions)."""
     rnn, H = model.rnn, model.cfg.hidden_size
     G = model.spec.gates
     with torch.no_grad():
@@ -21,7 +22,7 @@ def initialise(model: nn.Module, cfg: TrainConfig, gen: torch.Generator) -> None
         for name, p in rnn.named_parameters():
             nn.init.uniform_(p, -bound, bound, generator=gen)
             if cfg.init == "orthogonal" and name.startswith("weight_hh"):
-                for blk in p.view(G, H, H):  # one [H, H] block per gate
+                for blk in p.view(G, H, -1):  # one [H, P] block per gate (P = H without a projection)
                     nn.init.orthogonal_(blk, generator=gen)
             if model.cfg.cell == "lstm" and name.startswith("bias_ih"):
                 p[H:2 * H] += cfg.forget_bias  # gate order i, f, g, o

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+DIRECTION_NAMES = ("forward", "reverse")
 GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
                "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
 
@@ -14,11 +15,17 @@ GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o
 class Probe:
     """The probe input (row 0) seen through the model at one set of weights.
 
-    hidden:      [L, T, H]  h_t of every layer
+    The first axis of every per-layer array has a row per layer and direction, in the order of
+    torch.nn's h_n: row = layer * D + direction (D = `directions`: 2 for a bidirectional model, the
+    reverse direction second). Everything is in time order (t = 0 first), for the reverse direction too.
+    Below, L stands for those L * D rows.
+
+    hidden:      [L, T, P]  h_t of every layer (P = proj_size of a projected LSTM, else H)
     cell:        [L, T, H]  c_t (lstm) or None
     gates:       {name: [L, T, H]} lstm i, f, g, o; gru r, z, n; {} for rnn
     grad_h:      [L, T]  ||dL/dh_t||, L = mean loss over the counted steps (total derivative: through
-                 the output at t and through every later step), or None when not measured
+                 the output at t and through every later step - earlier ones for the reverse
+                 direction), or None when not measured
     grad_c:      [L, T]  ||dL/dc_t|| (lstm) or None
     grad_h_last: [L, T]  ||dL_last/dh_t||, L_last = loss of the final counted step, or None
     out:         [T, O]  the model's outputs (logits or values)
@@ -33,6 +40,26 @@ class Probe:
     out: np.ndarray
     loss: float
     spectral_radius: dict[str, list[float]] = field(default_factory=dict)  # block -> per layer; {} above H = 64
+    directions: int = 1           # D: 2 for a bidirectional model
+    tbptt: int = 0                # > 0: the gradients were cut every tbptt steps, as training cut them
+
+    @property
+    def layers(self) -> int:
+        return int(np.shape(self.hidden)[0]) // self.directions
+
+    def row(self, layer: int = -1, direction: int = 0) -> int:
+        """The row of `layer` (negative counts from the top, like a list) in `direction` (0 forward,
+        1 reverse); IndexError when there is no such layer or direction."""
+        n = self.layers
+        if not -n <= layer < n:
+            raise IndexError(f"layer {layer} out of range for {n} layer(s)")
+        if not 0 <= direction < self.directions:
+            raise IndexError(f"direction {direction} out of range for {self.directions} direction(s)")
+        return (layer % n) * self.directions + direction
+
+    def direction_name(self, direction: int) -> str:
+        """'forward' / 'reverse' for a bidirectional probe, '' for one direction."""
+        return DIRECTION_NAMES[direction] if self.directions > 1 else ""
 
     def nbytes(self) -> int:
         arrays = [self.hidden, self.cell, self.grad_h, self.grad_c, self.grad_h_last, self.out,
@@ -45,7 +72,8 @@ class Probe:
         return {"hidden": enc(self.hidden), "cell": enc(self.cell),
                 "gates": {k: enc(v) for k, v in self.gates.items()},
                 "grad_h": enc(self.grad_h), "grad_c": enc(self.grad_c), "grad_h_last": enc(self.grad_h_last),
-                "out": enc(self.out), "loss": self.loss, "spectral_radius": self.spectral_radius}
+                "out": enc(self.out), "loss": self.loss, "spectral_radius": self.spectral_radius,
+                "directions": self.directions, "tbptt": self.tbptt}
 
     @classmethod
     def from_json(cls, d: dict) -> "Probe":
@@ -55,4 +83,5 @@ class Probe:
                    gates={k: dec(v) for k, v in d.get("gates", {}).items()},
                    grad_h=dec(d.get("grad_h")), grad_c=dec(d.get("grad_c")),
                    grad_h_last=dec(d.get("grad_h_last")), out=dec(d["out"]), loss=float(d["loss"]),
-                   spectral_radius=d.get("spectral_radius", {}))
+                   spectral_radius=d.get("spectral_radius", {}), directions=int(d.get("directions", 1)),
+                   tbptt=int(d.get("tbptt", 0)))

@@ -24,6 +24,7 @@ from .engine import _fits
 from .engines import Resume, make_engine
 from .recorder import Deferred, EpochRecord
 from .tasks.base import Task
+from .truncation import cut_batches
 
 SCORE_EVERY = 16  # steps whose training accuracy may wait for the next record point
 
@@ -47,6 +48,9 @@ class Trainer:
         self.task, self.mcfg, self.tcfg = task, mcfg or sm, tcfg or st
         self.mcfg.validate()
         self.tcfg.validate()
+        if self.tcfg.tbptt and not task.sequential:
+            raise ValueError(f"tbptt cuts the windows of a sequential task (sine, text); {task.name} trains on "
+                             "independent sequences: use tbptt = 0")
         if engine is None:
             engine = resume.engine(task, self.mcfg, self.tcfg, bugs) if resume else \
                 make_engine(task, self.mcfg, self.tcfg, bugs=bugs)
@@ -169,6 +173,8 @@ class Trainer:
                 self.epoch += 1
                 state = None
                 batches = list(task.train_batches(self.epoch, rng))
+                # tbptt: pieces of tbptt steps, each one optimizer step; a piece continues the one before
+                batches, continues = cut_batches(batches, tcfg.tbptt)
                 for bi, batch in enumerate(batches):
                     if self._wait_if_paused():
                         break
@@ -187,7 +193,7 @@ class Trainer:
                         state = None
                     record = want_probe and is_probe
                     rho = self.engine.spectral_radius() if record and self._spectral else {}  # the probe's weights
-                    res = self.engine.train_step(batch, state if carry else None, record=record)
+                    res = self.engine.train_step(batch, state if carry or continues[bi] else None, record=record)
                     if res.probe is not None:
                         res.probe.spectral_radius = rho
                     self.step += 1

@@ -216,3 +216,193 @@ def test_one_hot_input_is_kept_while_unchanged():
     model.double()
     assert model.encode(x).dtype == torch.float64
     assert "_kept_one_hot" not in pickle.loads(pickle.dumps(model)).__dict__
+
+
+# ---- two directions and a projection (torch.nn's bidirectional=True, proj_size=P) -------------------
+DIRECTED = [("rnn", True, 0), ("gru", True, 0), ("lstm", True, 0), ("lstm", False, 2), ("lstm", True, 2)]
+
+
+def _directed(cell, bidirectional, proj, layers, H, V, dtype, seed=0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(cell=cell, hidden_size=H, num_layers=layers, bidirectional=bidirectional, proj_size=proj)
+    return RecurrentNet(cfg, V, V, True).to(dtype)
+
+
+def _plain_module(model):
+    """A plain torch.nn module of the same kind, loaded with the model's weights by name (what a
+    checkpoint's weights load into)."""
+    cfg = model.cfg
+    kw = {"proj_size": cfg.proj_size} if cfg.proj_size else {}
+    plain = model.spec.torch_cls(model.rnn.input_size, cfg.hidden_size, cfg.num_layers, batch_first=True,
+                                 bidirectional=cfg.bidirectional, **kw).to(model.dtype)
+    plain.load_state_dict({k.removeprefix("rnn."): v for k, v in model.state_dict().items() if k.startswith("rnn.")})
+    return plain
+
+
+def _stepwise_reference(model, x, state=None):
+    """An independent implementation: for every layer and direction a ONE-layer, one-direction torch.nn
+    module of the same class with those weights, fed one time step at a time (the reverse direction from
+    the last step to the first). Returns per row (layer * D + direction) the list of h_t in time order,
+    each a differentiable tensor [B, P], and the model's output."""
+    cfg = model.cfg
+    D, P = cfg.directions, cfg.state_size
+    inp = model.encode(x)
+    B, T = inp.shape[:2]
+    rows = []
+    for k in range(cfg.num_layers):
+        seqs = []
+        for d in range(D):
+            kw = {"proj_size": cfg.proj_size} if cfg.proj_size else {}
+            one = model.spec.torch_cls(inp.shape[-1], cfg.hidden_size, 1, batch_first=True, **kw).to(inp.dtype)
+            sfx = "_reverse" if d else ""
+            with torch.no_grad():
+                for name, p in one.named_parameters():
+                    p.copy_(getattr(model.rnn, name.replace("_l0", f"_l{k}{sfx}")))
+            h = torch.zeros(1, B, P, dtype=inp.dtype)
+            st = (h, torch.zeros(1, B, cfg.hidden_size, dtype=inp.dtype)) if cfg.cell == "lstm" else h
+            hs = [None] * T
+            for t in (reversed(range(T)) if d else range(T)):
+                _, st = one(inp[:, t:t + 1], st)
+                # the next step must read the very tensor kept here, so its gradient is the total one
+                hs[t] = h = (st[0] if cfg.cell == "lstm" else st)[0]
+                st = (h[None], st[1]) if cfg.cell == "lstm" else h[None]
+            rows.append(hs)
+            seqs.append(torch.stack(hs, 1))
+        inp = torch.cat(seqs, -1)
+    return rows, model.output(inp)
+
+
+@pytest.mark.parametrize("cell,bidirectional,proj", DIRECTED)
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_bidirectional_and_projected_forward_and_grads_equal_torch_nn(cell, bidirectional, proj, layers, dtype):
+    B, T, H, V = 3, 7, 5, 4
+    model = _directed(cell, bidirectional, proj, layers, H, V, dtype)
+    names = [n for n, _ in model.named_parameters()]
+    assert ("rnn.weight_ih_l0_reverse" in names) == bidirectional
+    assert ("rnn.weight_hr_l0" in names) == bool(proj)
+    x = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(2))
+    h0 = model.zero_state(B)
+    h0 = tuple(torch.randn_like(s) * 0.5 for s in h0) if isinstance(h0, tuple) else torch.randn_like(h0) * 0.5
+
+    out_f, st_f = model(x, h0)                       # the fused torch.nn module
+    out_r, st_r, traces = model.forward_recorded(x, h0)
+    tol = TOL[dtype]
+    assert (out_f - out_r).abs().max() < tol
+    for a, b in zip(st_f if isinstance(st_f, tuple) else [st_f], st_r if isinstance(st_r, tuple) else [st_r]):
+        assert a.shape == b.shape and (a - b).abs().max() < tol
+    g_f = torch.autograd.grad(F.cross_entropy(out_f.reshape(-1, V), y.reshape(-1)), list(model.parameters()))
+    g_r = torch.autograd.grad(F.cross_entropy(out_r.reshape(-1, V), y.reshape(-1)), list(model.parameters()))
+    for name, a, b in zip(names, g_f, g_r):
+        assert (a - b).abs().max() < tol * max(1.0, a.abs().max().item()), name
+    # the weights, as a checkpoint saves them, load into plain torch.nn and give its output sequence
+    seq, _ = _plain_module(model)(model.encode(x), h0)
+    D, P = model.cfg.directions, model.cfg.state_size
+    assert seq.shape == (B, T, D * P)
+    top = [tr for tr in traces[-D:]]
+    mine = torch.cat([torch.stack(tr.h[::-1] if tr.reverse else tr.h, 1) for tr in top], -1)
+    assert (seq - mine).abs().max() < tol
+    assert len(traces) == layers * D and [tr.reverse for tr in traces] == [bool(i % D) for i in range(layers * D)]
+
+
+@pytest.mark.parametrize("cell,bidirectional,proj", DIRECTED)
+@pytest.mark.parametrize("layers", [1, 2])
+def test_bidirectional_and_projected_probe_equals_autograd(cell, bidirectional, proj, layers):
+    """Both directions in the probe: h_t, and ||dL/dh_t|| (mean loss, last step's loss) of every row
+    equal autograd.grad with respect to the h_t of the step-by-step reference, in time order."""
+    task = make_task("seoul")
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=6, num_layers=layers, bidirectional=bidirectional,
+                                        proj_size=proj), TrainConfig(dtype="float64", seed=3))
+    batch = task.probe()
+    probe = eng.probe(batch)
+    rows, out = _stepwise_reference(eng.model, batch.x)
+    V = out.shape[-1]
+    loss = F.cross_entropy(out.reshape(-1, V), batch.y.reshape(-1), ignore_index=-100)
+    assert abs(loss.item() - probe.loss) < 1e-10
+    D, T = eng.mcfg.directions, batch.steps
+    assert probe.directions == D and probe.layers == layers and probe.hidden.shape == (layers * D, T, eng.mcfg.state_size)
+    flat = [h for row in rows for h in row]
+    grads = torch.autograd.grad(loss, flat, retain_graph=True)
+    last = F.cross_entropy(out[0, -1:], batch.y[0, -1:])
+    g_last = torch.autograd.grad(last, flat, allow_unused=True)
+    for i in range(layers * D):
+        ref = torch.stack([g[0].norm() for g in grads[i * T:(i + 1) * T]]).numpy()
+        assert abs(probe.grad_h[i] - ref).max() < 1e-10, i
+        ref_last = torch.stack([torch.zeros(()) if g is None else g[0].norm() for g in g_last[i * T:(i + 1) * T]])
+        assert abs(probe.grad_h_last[i] - ref_last.numpy()).max() < 1e-10, i
+        assert abs(probe.hidden[i] - torch.stack([h[0] for h in rows[i]]).detach().numpy()).max() < 1e-10, i
+    if bidirectional:   # the reverse direction's h_t reads the steps after t: the last step's loss reaches
+        rev = probe.grad_h_last[probe.row(-1, 1)]          # only its h_{T-1}, the forward direction's every h_t
+        assert (rev[:-1] == 0).all() and rev[-1] > 0 and (probe.grad_h_last[probe.row(-1, 0)] > 0).all()
+        assert probe.row(-1, 1) == layers * 2 - 1 and probe.row(0, 0) == 0
+    if cell == "lstm":
+        assert probe.cell.shape == (layers * D, T, 6) and probe.gates["f"].shape == (layers * D, T, 6)
+
+
+@pytest.mark.parametrize("cell,bidirectional,proj", DIRECTED)
+def test_bidirectional_and_projected_training_step_probe_equals_autograd(cell, bidirectional, proj):
+    task = make_task("hihell")
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional,
+                                        proj_size=proj), TrainConfig(dtype="float64", lr=0.1))
+    batch = task.probe()
+    expected = eng.probe_autograd(batch, last=False)
+    res = eng.train_step(batch, record=True)
+    for name in ("hidden", "cell", "grad_h", "grad_c", "out"):
+        a, b = getattr(res.probe, name), getattr(expected, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert abs(a - b).max() < 1e-10, name
+    for g in expected.gates:
+        assert abs(res.probe.gates[g] - expected.gates[g]).max() < 1e-12
+    assert res.probe.directions == expected.directions == (2 if bidirectional else 1)
+
+
+def test_spectral_radius_of_projected_and_reverse_blocks():
+    task = make_task("hihell")
+    eng = TorchEngine(task, ModelConfig(cell="lstm", hidden_size=5, bidirectional=True, proj_size=3), TrainConfig())
+    rho = eng.spectral_radius()
+    assert set(rho) == {"i", "f", "g", "o", "i reverse", "f reverse", "g reverse", "o reverse"}
+    sd = eng.state_dict()
+    blk = sd["rnn.weight_hh_l0_reverse"].double()[5:10] @ sd["rnn.weight_hr_l0_reverse"].double()   # f, [H, H]
+    assert rho["f reverse"][0] == pytest.approx(torch.linalg.eigvals(blk).abs().max().item(), rel=1e-9)
+
+
+def test_old_probes_load_as_one_direction():
+    from rnnviz.probes import Probe
+    eng = TorchEngine(make_task("hihell"), ModelConfig(cell="gru", hidden_size=4), TrainConfig())
+    d = eng.probe(eng.task.probe()).to_json()
+    del d["directions"], d["tbptt"]                   # as history.json files written before them
+    p = Probe.from_json(d)
+    assert p.directions == 1 and p.tbptt == 0 and p.layers == 1 and p.row(-1) == 0
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (dict(cell="gru", proj_size=2), "only for the lstm"), (dict(cell="lstm", hidden_size=4, proj_size=4), "proj_size"),
+    (dict(cell="lstm", peephole=True, bidirectional=True), "peephole"), (dict(cell="lstm", proj_size=-1), "proj_size")])
+def test_bad_direction_and_projection_settings_raise(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        ModelConfig(**bad).validate()
+
+
+def test_numpy_engine_refuses_two_directions_and_projections():
+    from rnnviz.numpy_engine.adapter import NumpyEngine
+    task = make_task("hihell")
+    for m in (ModelConfig(cell="rnn", bidirectional=True), ModelConfig(cell="lstm", proj_size=3)):
+        with pytest.raises(ValueError, match="torch engine"):
+            NumpyEngine(task, m, TrainConfig(engine="numpy"))
+
+
+def test_orthogonal_init_of_projected_bidirectional_blocks():
+    """init=orthogonal: each [H, P] gate block of W_hh has orthonormal columns, in both directions; the
+    forget bias reaches the reverse direction too."""
+    from rnnviz.engine import build_model
+    task = make_task("hihell")
+    model = build_model(task, ModelConfig(cell="lstm", hidden_size=6, proj_size=4, bidirectional=True),
+                        TrainConfig(init="orthogonal", forget_bias=1.0, dtype="float64"))
+    for sfx in ("", "_reverse"):
+        w = getattr(model.rnn, f"weight_hh_l0{sfx}").detach().view(4, 6, 4)
+        for blk in w:
+            assert torch.allclose(blk.T @ blk, torch.eye(4, dtype=torch.float64), atol=1e-12)
+        b = getattr(model.rnn, f"bias_ih_l0{sfx}").detach()
+        assert b[6:12].min() > 1.0 - 1 / 6 ** 0.5 - 1e-12 and b[:6].max() < 1 / 6 ** 0.5

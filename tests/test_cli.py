@@ -20,7 +20,7 @@ def cli(*args, check=True):
 
 def test_tasks_lists_every_task():
     out = cli("tasks").stdout
-    for name in ["hihell", "seoul", "ship", "words", "anbn", "sine", "text", "copy", "adding"]:
+    for name in ["hihell", "seoul", "ship", "words", "anbn", "sine", "text", "copy", "adding", "dinos"]:
         assert name in out
 
 

@@ -405,6 +405,10 @@ def every_figure() -> dict[str, list[go.Figure]]:
     rs[0].probe.grad_h[0, 0] = 0.0
     a, b = make_probe(L=2, H=100, seed=1), make_probe(seed=2, grad_scale=10)
     b.grad_h_last[0, :2] = 0.0
+    bi = make_probe(L=2, seed=3)          # as a bidirectional probe: 1 layer, 2 directions
+    bi.directions = 2
+    cut = make_probe(T=12, seed=4)
+    cut.tbptt = 5
     x = np.sin(np.linspace(0, 6, 20))
     sine = {"kind": "values", "input": x[:-1].tolist(), "target": x[1:].tolist(), "predicted": x[1:].tolist(),
             "mse": 1e-4}
@@ -420,15 +424,23 @@ def every_figure() -> dict[str, list[go.Figure]]:
         "trajectory_figure": [trajectory_figure(probes[-1], basis, labels),
                               trajectory_figure(probes[-1], basis, labels, dims=3),
                               trajectory_figure(make_probe(H=1), fit_pca_basis([make_probe(H=1)]))],
-        "hidden_heatmap": [hidden_heatmap(probes[-1], labels), hidden_heatmap(a, None, layer=0, max_units=10)],
+        "hidden_heatmap": [hidden_heatmap(probes[-1], labels), hidden_heatmap(a, None, layer=0, max_units=10),
+                           hidden_heatmap(bi, None)],
         "gate_heatmaps": [gate_heatmaps(probes[-1], labels, "lstm"), gate_heatmaps(make_probe(cell="gru"), None, "gru"),
                           gate_heatmaps(make_probe(cell="rnn"), None, "rnn")],
         "gate_means_figure": [gate_means_figure(probes[-1], labels, "lstm")],
-        "grad_norm_figure": [grad_norm_figure({"lstm": probes[-1], "b": b}, labels, which="grad_h_last")],
-        "grad_heatmap": [grad_heatmap(rs, thinned=True), grad_heatmap(lstm, labels=labels)],
+        "grad_norm_figure": [grad_norm_figure({"lstm": probes[-1], "b": b}, labels, which="grad_h_last"),
+                             grad_norm_figure({"bi": bi, "cut": cut})],
+        "grad_heatmap": [grad_heatmap(rs, thinned=True), grad_heatmap(lstm, labels=labels),
+                         grad_heatmap([EpochRecord(epoch=1, step=1, loss=1.0, probe=bi)], direction=1),
+                         grad_heatmap([EpochRecord(epoch=1, step=1, loss=1.0, probe=cut)])],
         "spectral_radius_figure": [spectral_radius_figure(lstm), spectral_radius_figure(rs, thinned=True)],
         "sine_figure": [sine_figure(sine, free_running=[0.1, 0.2]), sine_figure(None)],
         "char_probs_figure": [char_probs_figure([{"a": 0.7, "b": 0.3}, {"a": 0.1, "c": 0.9}], chosen=["a", "c"])],
+        "word_tensor_figure": [F.word_tensor_figure(["hello", "eolll"], np.eye(4)[[[0, 1, 2, 2, 3], [1, 3, 2, 2, 2]]],
+                                                    "one-hot", list("helo")),
+                               F.word_tensor_figure(["ab"], np.array([[[0.5, -1.0], [2.0, 0.0]]]), "embedding"),
+                               F.word_tensor_figure([], np.zeros((0,)), "nothing")],
         "gradcheck_figure": [F.gradcheck_figure({"W": 1e-9, "b": 0.0, "U": 1e-3}, 1e-6),
                              F.gradcheck_figure({"0": 1e-9, "1": 1e-3}, 1e-6, "t", "time step t", horizontal=False)],
         "loss_difference_figure": [F.loss_difference_figure(twin, lstm, thinned=True)],

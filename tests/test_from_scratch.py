@@ -1,18 +1,20 @@
-"""Lesson 8, "From scratch (NumPy)": the NumPy engine and PyTorch trained side by side through the UI agree,
+"""Lesson 9, "From scratch (NumPy)": the NumPy engine and PyTorch trained side by side through the UI agree,
 the gradient check passes without a bug and fails with one, injected bugs reach the NumPy run, and the
 figures draw exactly the numbers they are given. Drives the app as tests/test_app.py does."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from apptest import app, finished, runs_of, wait
 
 from lab import scratch
 from rnnviz import figures as F
 from rnnviz.numpy_engine import NetConfig, check_hidden, init_params
 from rnnviz.recorder import EpochRecord
-from test_app import _lab, app, finished, lesson_jobs, wait  # noqa: F401  (_lab: the app fixture)
 
 PAGE = "from_scratch"
+
+pytestmark = pytest.mark.usefixtures("lab_env")
 
 
 def _metric(at) -> float:
@@ -29,7 +31,7 @@ def _check_message(at) -> tuple[list[str], list[str]]:
 def test_page_renders_with_defaults():
     at = app(PAGE)
     assert not at.error, [e.value for e in at.error]
-    assert at.title[0].value == "8. From scratch (NumPy)"
+    assert at.title[0].value == "9. From scratch (NumPy)"
     assert at.radio(key="scratch.task").value == "anbn"
     # this lesson's defaults are the exact-agreement setting
     assert at.radio(key="scratch.anbn.train.optimizer").value == "sgd"
@@ -56,7 +58,7 @@ def test_both_engines_train_through_the_ui_and_agree():
     at.button(key="scratch.train").click().run()
     found = wait(at, "scratch", finished, timeout=30)
     assert set(found) == {"numpy", "torch"} and all(j.state == "finished" for j in found.values())
-    assert found["numpy"].trainer.engine.name == "numpy" and found["torch"].trainer.engine.name == "torch"
+    assert found["numpy"].tcfg.engine == "numpy" and found["torch"].tcfg.engine == "torch"
     assert {(j.tcfg.dtype, j.tcfg.optimizer) for j in found.values()} == {("float64", "sgd")}
     a, b = (np.array([r.loss for r in found[n].history.snapshot()]) for n in ("numpy", "torch"))
     assert len(a) == len(b) == 100 and a[-1] < 0.2 * a[0]
@@ -69,7 +71,7 @@ def test_both_engines_train_through_the_ui_and_agree():
     # Continue trains on, each run on its own engine
     at.button(key="scratch.continue").click().run()
     more = wait(at, "scratch", finished, timeout=30)
-    assert more["numpy"].trainer.engine.name == "numpy" and more["numpy"].history.last.epoch == 200
+    assert more["numpy"].tcfg.engine == "numpy" and more["numpy"].history.last.epoch == 200
     at.session_state["scratch.tabs"] = "NumPy vs PyTorch"
     at.run()
     assert _metric(at) < 1e-6

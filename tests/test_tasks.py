@@ -27,7 +27,7 @@ def perfect_output(task, batch: Batch) -> torch.Tensor:
 
 # ---- the base contract, every task -------------------------------------------------------------
 def test_registry_has_all_tasks():
-    assert set(ALL) == {"hihell", "seoul", "ship", "words", "anbn", "sine", "text", "copy", "adding"}
+    assert set(ALL) == {"hihell", "seoul", "ship", "words", "anbn", "sine", "text", "copy", "adding", "dinos"}
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -11,6 +11,8 @@ from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, 
                      trajectory_figure)
 from .scratch import gradcheck_figure, loss_difference_figure, max_relative_difference, relative_differences
 from .sequences import char_probs_figure, sine_figure
+from .shapes import word_tensor_figure
+from .steps import step_table_html
 from .tables import prediction_table, prediction_table_html
 from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, empty_figure, figure_text
 from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, prediction_table_figure,
@@ -23,6 +25,6 @@ __all__ = [
     "PCABasis", "fit_pca_basis", "project", "trajectory_figure", "hidden_heatmap", "gate_heatmaps",
     "gate_means_figure",
     "grad_norm_figure", "grad_heatmap", "spectral_radius_text", "spectral_radius_figure",
-    "sine_figure", "char_probs_figure",
+    "sine_figure", "char_probs_figure", "word_tensor_figure", "step_table_html",
     "gradcheck_figure", "loss_difference_figure", "relative_differences", "max_relative_difference",
 ]

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ..probes import Probe
+from ..probes import DIRECTION_NAMES, Probe
 from ..recorder import EpochRecord
-from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, layer_index, plain,
+from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, plain,
                     styled, time_axis, time_labels)
 
 WHAT = {
@@ -18,11 +18,37 @@ WHAT = {
 }
 
 
-def _norms(probe: Probe | None, which: str, layer: int) -> np.ndarray | None:
+def _norms(probe: Probe | None, which: str, layer: int, direction: int = 0) -> np.ndarray | None:
     if probe is None or getattr(probe, which, None) is None:
         return None
-    g = np.asarray(getattr(probe, which), dtype=np.float64)
-    return g[layer_index(g.shape[0], layer)]
+    return np.asarray(getattr(probe, which), dtype=np.float64)[probe.row(layer, direction)]
+
+
+def _series(runs: dict[str, Probe | None], which: str, layer: int) -> dict[str, tuple[np.ndarray, bool]]:
+    """name -> (norms [T], reverse?) per run, and per direction of a bidirectional run."""
+    out = {}
+    for name, p in (runs or {}).items():
+        for d in range(p.directions if p is not None else 1):
+            g = _norms(p, which, layer, d)
+            if g is not None:
+                out[name if p.directions == 1 else f"{name} · {p.direction_name(d)}"] = (g, d == 1)
+    return out
+
+
+def _cuts(probes, T: int, log_x: bool = False) -> tuple[list[dict], list[dict], str]:
+    """Dotted lines where truncated BPTT cut the probe (between steps jk - 1 and jk), their labels and a
+    note; nothing when the probes were not cut."""
+    k = max((getattr(p, "tbptt", 0) for p in probes if p is not None), default=0)
+    if not 0 < k < T:
+        return [], [], ""
+    xs = [j - 0.5 for j in range(k, T, k)]
+    line = {"color": "black", "dash": "dot", "width": 2}
+    shapes = [{"type": "line", "line": line, "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}
+              for x in xs]
+    notes = [{"showarrow": False, "text": "✂ cut", "x": x, "xanchor": "center", "xref": "x", "y": 1,
+              "yanchor": "bottom", "yref": "y domain"} for x in xs]
+    return shapes, notes, (f"truncated BPTT every {k} steps (dotted lines): nothing flows back across a cut, "
+                           f"and L is the mean loss of the {k}-step piece that holds t, as training computes it")
 
 
 def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = None, which: str = "grad_h",
@@ -30,31 +56,39 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
     """||dL/dh_t|| against the time step t on a log axis, one line per run (e.g. rnn, lstm, gru).
 
     which: "grad_h" | "grad_h_last" | "grad_c". Zeros (e.g. steps after the final loss for grad_h_last)
-    have no place on a log axis: they are not drawn and the figure says how many were left out.
+    have no place on a log axis: they are not drawn and the figure says how many were left out. A
+    bidirectional run has a line per direction (reverse dashed); where truncated BPTT cut the probe
+    (Probe.tbptt) dotted lines mark the cuts.
     """
     sym, meaning = WHAT.get(which, (which, ""))
     title = f"Gradient through time: {sym}"
-    series = {name: _norms(p, which, layer) for name, p in (runs or {}).items()}
-    series = {k: v for k, v in series.items() if v is not None}
+    series = _series(runs, which, layer)
     if not series:
         return empty_figure(f"no {sym} measured in these probes", title)
     traces, dropped = [], {}
-    T = max(len(v) for v in series.values())
+    T = max(len(v) for v, _ in series.values())
     labs = time_labels(labels, T)
-    for i, (name, g) in enumerate(series.items()):
+    colors: dict[str, str] = {}
+    for name, (g, reverse) in series.items():
+        run = name.split(" · ")[0]
+        color = colors.setdefault(run, PALETTE[len(colors) % len(PALETTE)])
         t = np.arange(len(g))
         keep = np.isfinite(g) & (g > 0)
         if (~keep).any():
             dropped[name] = int((~keep).sum())
         traces.append({
             "type": "scatter", "x": t[keep], "y": g[keep], "name": name, "mode": "lines+markers",
-            "line": {"color": PALETTE[i % len(PALETTE)], "width": 3}, "marker": {"size": 7},
+            "line": {"color": color, "width": 3, "dash": "dash" if reverse else "solid"}, "marker": {"size": 7},
             "customdata": [labs[j] for j in t[keep]],
             "hovertemplate": f"<b>{name}</b><br>t = %{{x}} (input %{{customdata}})<br>{sym} = %{{y:.6g}}"
                              "<extra></extra>"})
+    shapes, marks, cut_note = _cuts(runs.values(), T)
     layout = {"yaxis": {"type": "log", "exponentformat": "power", "title": {"text": f"{sym} (log scale)"}},
-              "xaxis": time_axis(labs), "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest"}
-    notes = [meaning]
+              "xaxis": time_axis(labs), "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
+              **({"shapes": shapes, "annotations": marks} if shapes else {})}
+    notes = [meaning, cut_note]
+    if any(reverse for _, reverse in series.values()):
+        notes.append("dashed = reverse direction (its gradient flows forward in time)")
     if dropped:
         notes.append("zeros / non-finite values not drawn on the log axis: "
                      + ", ".join(f"{k} {n} step(s)" for k, n in dropped.items()))
@@ -62,17 +96,19 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
 
 
 def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int = -1, thinned: bool = False,
-                 max_rows: int = 400, labels: list[str] | None = None) -> go.Figure:
+                 max_rows: int = 400, labels: list[str] | None = None, direction: int = 0) -> go.Figure:
     """Epoch x time-step heatmap of log10 ||dL/dh_t||: how the gradient's reach changes with training.
 
     Records without a probe (or without this measurement) are skipped and the figure says how many
     epochs have one; zeros are left blank (log10 undefined). More than max_rows probed epochs are
-    thinned evenly (first and last kept), and said so.
+    thinned evenly (first and last kept), and said so. direction: 1 = the reverse direction of a
+    bidirectional run; truncated BPTT's cuts (Probe.tbptt) are dotted lines.
     """
     sym, meaning = WHAT.get(which, (which, ""))
     title = f"{sym} over training (log10)"
     recs = list(records or [])
-    probed = [(r.epoch, g) for r in recs if (g := _norms(r.probe, which, layer)) is not None]
+    probed = [(r.epoch, g) for r in recs if r.probe is not None and direction < r.probe.directions
+              and (g := _norms(r.probe, which, layer, direction)) is not None]
     if not probed:
         return empty_figure(f"no probe with {sym} recorded yet", title)
     n_probed = len(probed)
@@ -88,8 +124,11 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
             "colorscale": colorscale(SEQUENTIAL), "colorbar": {"title": {"text": "log10"}},
             "hovertemplate": f"epoch %{{y}}, t = %{{x}}<br>{sym} = %{{customdata}}<br>log10 = %{{z:.4f}}"
                              "<extra></extra>"}
-    layout = {"yaxis": {"title": {"text": "epoch"}}, "xaxis": time_axis(time_labels(labels, T))}
-    notes = [meaning]
+    shapes, marks, cut_note = _cuts([r.probe for r in recs], T)
+    layout = {"yaxis": {"title": {"text": "epoch"}}, "xaxis": time_axis(time_labels(labels, T)),
+              **({"shapes": shapes, "annotations": marks} if shapes else {})}
+    last = recs[-1].probe if recs and recs[-1].probe is not None else None
+    notes = [meaning, cut_note, f"{DIRECTION_NAMES[direction]} direction" if last and last.directions > 1 else ""]
     if len(recs) > n_probed:
         notes.append(f"probe recorded at {n_probed} of {len(recs)} epochs")
     if n_probed > len(probed):
@@ -115,7 +154,8 @@ def spectral_radius_text(probe: Probe | None) -> str:
     lines = []
     for block, vals in probe.spectral_radius.items():
         per = ", ".join(f"{v:.4g}" + (f" (layer {i + 1})" if len(vals) > 1 else "") for i, v in enumerate(vals))
-        lines.append(f"ρ({block}) = {per}")
+        name = block.replace(" reverse", ", reverse")
+        lines.append(f"ρ({name}) = {per}")
     return "\n".join(lines)
 
 

@@ -27,8 +27,17 @@ class PCABasis(tuple):
 
 
 def _states(probe: Probe, layer: int) -> np.ndarray:
+    """[T, D*P] what the layer outputs: h_t, or [h_fwd; h_rev] of a bidirectional layer."""
     h = np.asarray(probe.hidden, dtype=np.float64)
-    return h[layer_index(h.shape[0], layer)]  # [T, H]
+    return np.concatenate([h[probe.row(layer, d)] for d in range(probe.directions)], -1)
+
+
+def _layer_note(probe: Probe, layer: int, direction: int | None = None) -> str:
+    """'layer 2 of 2', and the direction of a bidirectional probe (None: both, [h_fwd; h_rev])."""
+    parts = [layer_name(probe.layers, layer_index(probe.layers, layer))]
+    if probe.directions > 1:
+        parts.append("both directions [h_fwd; h_rev]" if direction is None else probe.direction_name(direction))
+    return ", ".join(p for p in parts if p)
 
 
 def fit_pca_basis(probes: list[Probe], layer: int = -1, dims: int = 3) -> PCABasis | None:
@@ -122,7 +131,6 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
                       "colorbar": {"title": {"text": "time step"}, "thickness": 15}}}
     traces, layout = _trajectory_plot(P, pts, ranges, ax_titles)
     layout["legend"] = {"orientation": "h", "y": -0.15}
-    nL = np.shape(probe.hidden)[0]
     if raw:
         what = f"raw hidden units, no projection (H = {H})" if dims >= H else \
             f"raw hidden units {', '.join(names)} ({dims} of {H} units, no projection)"
@@ -131,7 +139,7 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
         what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
                 + (f"one basis fitted on {n} probe(s) pooled" if n else "fixed basis"))
     bad = int((~finite).sum())
-    return styled(traces, layout, title, [layer_name(nL, layer_index(nL, layer)), what,
+    return styled(traces, layout, title, [_layer_note(probe, layer), what,
                                           f"{bad} step(s) with non-finite h not drawn" if bad else ""])
 
 
@@ -173,19 +181,28 @@ def _heat(zu: np.ndarray, labs, name: str, **kw) -> dict:
 
 def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: int = -1,
                    max_units: int = 64) -> go.Figure:
-    """Units x time heatmap of h_t on the probe (diverging scale on [-1, 1], or the true range)."""
+    """Units x time heatmap of h_t on the probe (diverging scale on [-1, 1], or the true range). A
+    bidirectional layer shows both directions, forward units (→) above reverse ones (←)."""
     title = "Hidden state h_t"
     if probe is None:
         return empty_figure("no probe recorded yet", title)
-    h = _states(probe, layer)
-    labs = time_labels(labels, h.shape[0])
-    zu, unit_note = _units(h, max_units)
+    h = np.asarray(probe.hidden, dtype=np.float64)
+    parts = [_units(h[probe.row(layer, d)], max_units) for d in range(probe.directions)]
+    zu, unit_note = np.concatenate([z for z, _ in parts], 0), parts[0][1]
+    labs = time_labels(labels, h.shape[1])
     lo, hi, range_note = symmetric_range(zu)
     heat = _heat(zu, labs, "h", colorscale=colorscale(DIVERGING), zmin=lo, zmax=hi, zmid=0,
                  colorbar={"title": {"text": "h"}})
-    layout = {"yaxis": {"autorange": "reversed", "title": {"text": "hidden unit"}}, "xaxis": time_axis(labs)}
-    nL = np.shape(probe.hidden)[0]
-    notes = [layer_name(nL, layer_index(nL, layer)), unit_note, range_note]
+    yaxis = {"autorange": "reversed", "title": {"text": "hidden unit"}}
+    if probe.directions > 1:
+        n = parts[0][0].shape[0]
+        ticks = [f"{arrow}{u}" for arrow in "→←" for u in range(n)]
+        heat["customdata"] = np.array([[f"{t} ({ticks[r]})" for t in labs] for r in range(2 * n)], dtype=str)
+        every = max(1, n // 8)
+        yaxis.update(tickmode="array", tickvals=list(range(0, 2 * n, every)), ticktext=ticks[::every])
+        yaxis["title"] = {"text": "hidden unit (→ forward, ← reverse)"}
+    layout = {"yaxis": yaxis, "xaxis": time_axis(labs)}
+    notes = [_layer_note(probe, layer), unit_note, range_note]
     return styled([heat], layout, title, notes, height=max(380, min(900, 150 + 9 * zu.shape[0])))
 
 
@@ -199,7 +216,7 @@ def _gate_names(probe: Probe | None, cell: str) -> list[str] | str:
 
 
 def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm", layer: int = -1,
-                  max_units: int = 64) -> go.Figure:
+                  max_units: int = 64, direction: int = 0) -> go.Figure:
     """One heatmap per gate (lstm: i, f, g, o and the cell state c; gru: r, z, n), units x time.
 
     Sigmoid gates share a [0, 1] sequential scale; candidates g / n a diverging [-1, 1] scale; c its own
@@ -209,7 +226,7 @@ def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: st
     names = _gate_names(probe, cell)
     if isinstance(names, str):
         return empty_figure(names, title)
-    li = layer_index(np.shape(probe.hidden)[0], layer)
+    li = probe.row(layer, direction)
     panels = [(g, GATE_TITLES.get(g, g), np.asarray(probe.gates[g], float)[li]) for g in names]
     if cell == "lstm" and probe.cell is not None:
         panels.append(("c", "cell state c", np.asarray(probe.cell, float)[li]))
@@ -219,7 +236,7 @@ def gate_heatmaps(probe: Probe | None, labels: list[str] | None = None, cell: st
     layout = rows_grid(n, 0.06 if n > 3 else 0.09, [p[1] for p in panels])
     kind = {g: "sig" if g in SIGMOID_GATES else "c" if g == "c" else "tanh" for g, _, _ in panels}
     axes, notes = _gate_coloraxes(panels, kind, layout)
-    notes.insert(0, layer_name(np.shape(probe.hidden)[0], li))
+    notes.insert(0, _layer_note(probe, layer, direction))
     traces = []
     for row, (g, _, z) in enumerate(panels, start=1):
         zu, unit_note = _units(z, max_units)
@@ -261,13 +278,13 @@ def _gate_coloraxes(panels, kind: dict, layout: dict) -> tuple[dict, list[str]]:
 
 
 def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell: str = "lstm",
-                      layer: int = -1) -> go.Figure:
+                      layer: int = -1, direction: int = 0) -> go.Figure:
     """The mean over units of each gate at every time step (sigmoid gates on [0, 1], candidates on [-1, 1])."""
     title = f"Mean gate values of the {cell.upper()}"
     names = _gate_names(probe, cell)
     if isinstance(names, str):
         return empty_figure(names, title)
-    li = layer_index(np.shape(probe.hidden)[0], layer)
+    li = probe.row(layer, direction)
     traces, T = [], 0
     for k, g in enumerate(names):
         z = np.asarray(probe.gates[g], float)[li]
@@ -279,6 +296,6 @@ def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell
             "hovertemplate": f"{GATE_TITLES.get(g, g)}<br>t = %{{x}}<br>mean = %{{y:.6g}}<extra></extra>"})
     layout = {"yaxis": {"title": {"text": f"mean over the {H} units"}}, "xaxis": time_axis(time_labels(labels, T)),
               "legend": {"orientation": "h", "y": -0.25}, "hovermode": "x unified"}
-    notes = [layer_name(np.shape(probe.hidden)[0], li),
+    notes = [_layer_note(probe, layer, direction),
              "solid = sigmoid gates (0…1), dashed = tanh candidate (−1…1)"]
     return styled(traces, layout, title, notes)

@@ -14,7 +14,9 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from ..engine import SPECTRAL_MAX_H, StepResult, build_model, spectral_radius_of
+from ..probes import Probe
 from ..tasks.base import Batch, Task
+from ..truncation import cuts, truncated_probe
 from . import network
 from .optim import clip_grad_norm, grad_norm, make_optimizer
 from .probing import cache_probe, probe_arrays
@@ -95,10 +97,17 @@ class NumpyEngine:
         return spectral_radius_of(self.params, self.mcfg) if self.cfg.hidden_size <= SPECTRAL_MAX_H else {}
 
     def probe(self, batch: Batch, last: bool = True, spectral: bool = True) -> Probe:
-        p = probe_arrays(self.params, self.cfg, batch, last, self.bugs)
+        """As TorchEngine.probe: with tcfg.tbptt, the gradients training computes (rnnviz.truncation)."""
+        k = self.tcfg.tbptt
+        p = truncated_probe(self, batch, k, last) if cuts(batch, k) else self.probe_piece(batch, None, last)
         if spectral:
             p.spectral_radius = self.spectral_radius()
         return p
+
+    def probe_piece(self, batch: Batch, state, last: bool) -> Probe:
+        """The probe of `batch` from `state` (as predict returns it; None: zeros)."""
+        return probe_arrays(self.params, self.cfg, batch, last, self.bugs, state=self._split(state) if state is not None
+                            else None)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v.copy()) for k, v in self.params.items()}

@@ -49,9 +49,13 @@ class NetConfig:
 
     @classmethod
     def from_model_config(cls, model, input_size: int, output_size: int, kind: str) -> "NetConfig":
-        """From rnnviz.config.ModelConfig plus the task's sizes; a peephole lstm is refused."""
+        """From rnnviz.config.ModelConfig plus the task's sizes; a peephole lstm, two directions and a
+        projection are refused (each would double what the engine writes out by hand)."""
         if getattr(model, "peephole", False):
             raise ValueError("the numpy engine has no peephole lstm")
+        if getattr(model, "bidirectional", False) or getattr(model, "proj_size", 0):
+            raise ValueError("the numpy engine runs one direction without a projection: bidirectional and "
+                             "proj_size need the torch engine")
         return cls(cell=model.cell, input_size=input_size, hidden_size=model.hidden_size,
                    output_size=output_size if model.head else model.hidden_size,
                    num_layers=model.num_layers, nonlinearity=model.nonlinearity, head=model.head,

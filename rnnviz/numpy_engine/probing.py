@@ -26,11 +26,13 @@ def cache_probe(cache, out: np.ndarray, loss: float, dh_last=None) -> Probe:
                  out=out[0].copy(), loss=float(loss))
 
 
-def probe_arrays(params: dict, cfg: network.NetConfig, batch, last: bool = True, bugs=()) -> Probe:
+def probe_arrays(params: dict, cfg: network.NetConfig, batch, last: bool = True, bugs=(), state=None) -> Probe:
     """Probe row 0 of `batch` (B = 1) at `params`: L = mean loss over counted steps, and (last=True)
-    L_last = the final counted step's loss for grad_h_last."""
+    L_last = the final counted step's loss for grad_h_last. state: (h0, c0 or None) [L, B, H] to start
+    from (None: zeros)."""
     x, y, mask = _np(batch.x), _np(batch.y), _np(batch.mask)
-    out, cache = network.forward(params, cfg, x)
+    h0, c0 = state if state is not None else (None, None)
+    out, cache = network.forward(params, cfg, x, h0, c0)
     loss, d = network.loss_and_grad(cfg, out, y, mask)
     res = network.backward(params, cfg, cache, d, bugs, param_grads=False)
     cache.dL_dh, cache.dL_dc = res.dL_dh, res.dL_dc

@@ -123,3 +123,28 @@ class Text(Task):
     def suggested(cls) -> tuple[ModelConfig, TrainConfig]:
         return (ModelConfig(cell="lstm", hidden_size=128, num_layers=1, embedding_dim=0),
                 TrainConfig(optimizer="adam", lr=0.003, steps=2000, clip=5.0, carry_state=True))
+
+
+@dataclass(frozen=True)
+class DinosOptions:
+    max_chars: int = 200_000      # the whole list (about 20,600 characters, 1,536 names)
+    seq_len: int = 32             # characters per window
+    batch_size: int = 16          # rows read in parallel
+    val_frac: float = 0.1         # the last names of the (alphabetical) list, held out
+
+    corpus = "dinos"              # not fields: what Text reads, always the shipped names
+    text = ""
+
+
+@register
+class Dinos(Text):
+    """The text task on the shipped dinosaur names, one per line (course seed 000: a NumPy RNN that
+    generates new dinosaur names): the From scratch lesson trains it on the NumPy engine."""
+    name = "dinos"
+    Options = DinosOptions
+    summary = "dinosaur names, one per line, char by char: sample new ones (the NumPy RNN of seed 000)"
+
+    @classmethod
+    def suggested(cls) -> tuple[ModelConfig, TrainConfig]:
+        return (ModelConfig(cell="rnn", hidden_size=64),
+                TrainConfig(optimizer="adam", lr=0.005, epochs=30, clip=5.0, carry_state=True))

@@ -10,12 +10,13 @@ import threading
 
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, identity, panel
+from lab import APP_RAN, checkpoints, identity, links, panel
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
 
 st.set_page_config(page_title="rnnviz lab", page_icon=":material/cycle:", layout="wide")
+links.remember_arrival()
 
 lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.icon, default=i == 1)
                 for i, lesson in enumerate(LESSONS, start=1)]

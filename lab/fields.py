@@ -6,8 +6,9 @@ dataclass' fields in order and draws one widget per field; a field nobody descri
 widget from its default's type, so a new option of the core shows up without touching the pages.
 
 Values live in st.session_state under "<prefix>.<field>" with persist_state="session" (they survive
-page switches). The default (from Task.suggested()) seeds session state instead of a widget `value=`
-argument, so code can set them too: opening a checkpoint, the "Defaults" button.
+page switches) and in the page's URL while they differ from the default (bind="query-params": a link
+opens the same settings). Code sets them through session state: opening a checkpoint, a preset, the
+"Defaults" button.
 """
 from __future__ import annotations
 
@@ -120,50 +121,54 @@ def spec_for(cls: type, name: str, default: Any) -> Spec:
     return Spec(kind, name.replace("_", " "), lo, hi)
 
 
-def _seed(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) -> Any:
-    if key not in st.session_state or not ok(st.session_state[key]):
-        st.session_state[key] = default
-    return st.session_state[key]
+def _stored(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) -> Any:
+    """What the widget will show: the value session state holds (a click, an opened checkpoint, a
+    preset) or else the default; a stored value the widget cannot show is dropped."""
+    if key in st.session_state and not ok(st.session_state[key]):
+        del st.session_state[key]
+    return st.session_state.get(key, default)
 
 
 def widget(spec: Spec, key: str, default: Any) -> Any:
-    """Draw one widget (in the current container) and return its value."""
-    kw = dict(key=key, help=spec.help or None)
+    """Draw one widget (in the current container) and return its value. Its value is kept in the URL
+    (bind="query-params": a link to the page opens the same settings) while it differs from the
+    default, and for the session (persist_state): switching pages keeps it."""
+    kw = dict(key=key, help=spec.help or None, persist_state="session", bind="query-params")
     if spec.kind == "choice":
-        _seed(key, default, lambda v: v in spec.options)
+        _stored(key, default, lambda v: v in spec.options)
+        index = spec.options.index(default)
         if len(spec.options) <= 3 and sum(len(str(o)) for o in spec.options) <= 16:  # fits the sidebar
-            return st.radio(spec.label, spec.options, horizontal=True, persist_state="session", **kw)
-        return st.selectbox(spec.label, spec.options, persist_state="session", **kw)
+            return st.radio(spec.label, spec.options, index=index, horizontal=True, **kw)
+        return st.selectbox(spec.label, spec.options, index=index, **kw)
     if spec.kind == "bool":
-        _seed(key, bool(default))
-        return st.toggle(spec.label, persist_state="session", **kw)
+        _stored(key, bool(default), lambda v: isinstance(v, bool))
+        return st.toggle(spec.label, value=bool(default), **kw)
     if spec.kind in ("log", "log0", "steps"):
-        value = _seed(key, default)
+        value = _stored(key, default)
         grid = LR_GRID if spec.kind == "log" else list(spec.options)
-        options = list(grid) if value in grid else sorted(set(grid) | {value})
+        options = sorted(set(grid) | {value, default})
         fmt = spec.fmt or (lambda v: f"{v:g}" if v < 1e4 else f"{v:,}")
-        return st.select_slider(spec.label, options, format_func=fmt, persist_state="session", **kw)
+        return st.select_slider(spec.label, options, value=default, format_func=fmt, **kw)
     if spec.kind in ("int", "float"):
         cast = int if spec.kind == "int" else float
-        value = _seed(key, cast(default))
+        value = _stored(key, cast(default), lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         if type(value) is not cast:          # e.g. 5 from a JSON config for a float slider
             st.session_state[key] = value = cast(value)
-        lo, hi = cast(min(spec.lo, value)), cast(max(spec.hi, value))
+        lo, hi = cast(min(spec.lo, value, default)), cast(max(spec.hi, value, default))
         step = cast(spec.step or 1) if spec.kind == "int" else float(spec.step or (hi - lo) / 100)
-        return st.slider(spec.label, lo, hi, step=step, persist_state="session", **kw)
+        return st.slider(spec.label, lo, hi, value=cast(default), step=step, **kw)
     if spec.kind == "seed":
-        _seed(key, int(default))
-        return int(st.number_input(spec.label, min_value=0, max_value=2**31 - 1, step=1,
-                                   persist_state="session", **kw))
+        _stored(key, int(default), lambda v: isinstance(v, int) and 0 <= v < 2**31)
+        return int(st.number_input(spec.label, min_value=0, max_value=2**31 - 1, value=int(default), step=1, **kw))
     if spec.kind == "text":
         return text_with_upload(spec.label, key, default)
-    _seed(key, str(default))
-    return st.text_input(spec.label, persist_state="session", **kw)
+    _stored(key, str(default), lambda v: isinstance(v, str))
+    return st.text_input(spec.label, value=str(default), **{**kw, "bind": None})
 
 
-def form(cls: type, defaults: Any, prefix: str, context: dict, skip=()) -> dict:
+def form(cls: type, defaults: Any, prefix: str, context: dict, skip=(), drawn: dict | None = None) -> dict:
     """One widget per field of dataclass `cls` that matters now; the others keep their default.
-    Returns {field: value} for building `cls(**values)`."""
+    Returns {field: value} for building `cls(**values)`; `drawn` gets key -> value of the widgets."""
     values: dict = {}
     for f in dataclasses.fields(cls):
         default = getattr(defaults, f.name)
@@ -175,6 +180,8 @@ def form(cls: type, defaults: Any, prefix: str, context: dict, skip=()) -> dict:
             values[f.name] = default
         else:
             values[f.name] = widget(spec, f"{prefix}.{f.name}", default)
+            if drawn is not None:
+                drawn[f"{prefix}.{f.name}"] = values[f.name]
     return values
 
 
@@ -182,12 +189,6 @@ def put(prefix: str, instance: Any) -> None:
     """Set the stored widget values of every field of a dataclass instance (before its page draws)."""
     for f in dataclasses.fields(instance):
         st.session_state[f"{prefix}.{f.name}"] = getattr(instance, f.name)
-
-
-def forget(prefix: str) -> None:
-    """Drop the stored values under prefix: the widgets come back with their defaults."""
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + ".")]:
-        del st.session_state[key]
 
 
 # ---- a text area that can also be filled from an uploaded file ------------------------------------
@@ -208,7 +209,9 @@ def _read_upload(key: str) -> None:
 
 
 def text_with_upload(label: str, key: str, default: str) -> str:
-    _seed(key, default)
+    """Not kept in the URL: a pasted text can be a megabyte."""
+    if key not in st.session_state:
+        st.session_state[key] = default
     text = st.text_area(label, key=key, height=160, persist_state="session",
                         placeholder="Paste a text of a few thousand characters or more")
     st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",

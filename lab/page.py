@@ -1,9 +1,9 @@
-"""What every page does first."""
+"""What every page does first: make sure main.py runs it, and the header of a lesson."""
 from __future__ import annotations
 
 import streamlit as st
 
-from . import APP_RAN
+from . import APP_RAN, links, presenter, presets, pretrained, share
 from .lessons import BY_KEY, Lesson
 
 
@@ -19,3 +19,17 @@ def lesson(key: str) -> Lesson:
     """The lesson of a page (call it first thing on the page)."""
     ensure_app()
     return BY_KEY[key]
+
+
+def header(lesson: Lesson) -> None:
+    """The lesson's title with the presenter toggle and its link, its presets, its pretrained models.
+    The first time a session draws the lesson after opening a link, the link's preset applies here
+    (before the settings draw)."""
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.title(lesson.heading, width="stretch")
+        presenter.toggle()
+        share.button(lesson)
+    links.visit(lesson.key)
+    presets.from_link(lesson, links.visit(lesson.key))
+    presets.picker(lesson)
+    pretrained.picker(lesson)

@@ -18,7 +18,7 @@ from rnnviz.figures import empty_figure
 from rnnviz.recorder import EpochRecord
 from rnnviz.run import Run
 
-from . import identity, progress, registry, run_bar
+from . import identity, links, progress, registry, run_bar
 from .lessons import Lesson
 from .settings import Settings
 
@@ -110,7 +110,10 @@ def views_interval() -> float:
 
 
 def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None]) -> None:
-    """The run bar, progress lines and `body(snapshots)` of the lesson's runs, in one fragment."""
+    """The run bar, progress lines and `body(snapshots)` of the lesson's runs, in one fragment (a
+    link's train=1 starts the runs first)."""
+    if links.wanted(links.visit(lesson.key), "train") == "1" and s.setup is not None:
+        run_bar.train(lesson, s)
     @st.fragment
     def run_panel():
         run_bar.draw(lesson, s)

@@ -53,7 +53,8 @@ def _wait_first_records(runs: dict[str, Run]) -> None:
         time.sleep(0.01)
 
 
-def _train(lesson: Lesson, s: Settings) -> None:
+def train(lesson: Lesson, s: Settings) -> None:
+    """Start the lesson's runs of these settings (the Train button, a preset, a link's train=1)."""
     try:
         runs = _runs_for(lesson, s)
     except ValueError as e:
@@ -111,7 +112,7 @@ def draw(lesson: Lesson, s: Settings) -> None:
     can_continue = mine and any(r.resume is not None for r in runs.values()) and all(
         _same(lesson, r, s, n, False) and r.can_continue for n, r in runs.items())
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=_train,
+        st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=train,
                   args=(lesson, s), disabled=s.setup is None, help="Start a new run with these settings")
         if paused:
             st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(k, "resume"))

@@ -17,7 +17,8 @@ from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
 from rnnviz.tasks import TASKS, Task
 
-from . import fields, identity, registry
+from . import fields, identity, links, registry
+from .messages import say
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
@@ -88,26 +89,42 @@ def defaults(lesson: Lesson, task_name: str) -> tuple[ModelConfig, TrainConfig]:
 
 
 def _restore(lesson: Lesson) -> None:
-    """The first time a session draws a lesson (a new tab, a reload, a restart) its widgets show the
-    settings of the student's run on screen, if there is one."""
+    """The first time a session draws a lesson (a new tab, a reload, a restart) and no link says
+    otherwise, its widgets show the settings of the student's run on screen, if there is one."""
     seen = f"{lesson.key}.settings_restored"
     if st.session_state.get(seen):
         return
     st.session_state[seen] = True
+    if links.visit(lesson.key):
+        return
     runs = registry.get().current(identity.owner(), lesson.key)
-    if runs and not any(k.startswith(f"{lesson.key}.") and k.endswith(".model.hidden_size") for k in st.session_state):
+    if runs:
         run = next(iter(runs.values()))
         put_settings(lesson, run.task, run.mcfg, run.tcfg, run.bugs)
-        st.session_state[f"{prefix(lesson, run.task.name)}.live.pace"] = run.pace
+        put_pace(lesson, run.task.name, run.pace)
+
+
+def put_pace(lesson: Lesson, task_name: str, pace: float) -> None:
+    st.session_state[f"{prefix(lesson, task_name)}.live.pace"] = pace
+
+
+def reset(lesson: Lesson, task_name: str) -> None:
+    """on_click of Defaults: the task's suggested settings (kept out of the URL again)."""
+    mdef, tdef = defaults(lesson, task_name)
+    put_settings(lesson, task_for(task_name, TASKS[task_name].Options()), mdef, tdef)
+    put_pace(lesson, task_name, lesson.pace.get(task_name, 0.0))
+    st.session_state[f"{prefix(lesson, task_name)}.live.auto_stop"] = False
 
 
 def sidebar(lesson: Lesson) -> Settings:
     """Draw the lesson's settings in the sidebar and return what they describe."""
     _restore(lesson)
     with st.sidebar:
+        drawn: dict[str, object] = {}
         name = lesson.tasks[0]
         if len(lesson.tasks) > 1:
-            name = fields.widget(fields.Spec("choice", "task", options=lesson.tasks), f"{lesson.key}.task", name)
+            name = drawn[f"{lesson.key}.task"] = fields.widget(fields.Spec("choice", "task", options=lesson.tasks),
+                                                               f"{lesson.key}.task", name)
         cls, pre = TASKS[name], prefix(lesson, name)
         st.caption(cls.summary)
         mdef, tdef = defaults(lesson, name)
@@ -116,23 +133,27 @@ def sidebar(lesson: Lesson) -> Settings:
             ctx["cells"] = {m["cell"] for m, _ in lesson.variants.values()}
         if dataclasses.fields(cls.Options):
             with st.expander("Data", expanded=True):
-                ovals = fields.form(cls.Options, cls.Options(), pre + ".task", ctx)
+                ovals = fields.form(cls.Options, cls.Options(), pre + ".task", ctx, drawn=drawn)
         else:
             ovals = {}
         with st.expander("Model", expanded=True):
-            mvals = fields.form(ModelConfig, mdef, pre + ".model", ctx, skip=lesson.fixed)
+            mvals = fields.form(ModelConfig, mdef, pre + ".model", ctx, skip=lesson.fixed, drawn=drawn)
         with st.expander("Training", expanded=True):
-            tvals = fields.form(TrainConfig, tdef, pre + ".train", {**ctx, **mvals}, skip=lesson.fixed)
-            pace = fields.widget(fields.Spec("steps", "speed limit (record points per second)", options=SPEEDS,
+            tvals = fields.form(TrainConfig, tdef, pre + ".train", {**ctx, **mvals}, skip=lesson.fixed,
+                                drawn=drawn)
+            pace = drawn[pre + ".live.pace"] = fields.widget(fields.Spec("steps", "speed limit (record points per second)", options=SPEEDS,
                                              fmt=lambda v: f"{v:g}/s" if v else "full speed",
                                              help="Slow a run down to watch it learn; applies at once, "
                                                   "also to a running run."),
                                  pre + ".live.pace", lesson.pace.get(name, 0.0))
-            auto = fields.widget(fields.Spec("bool", "stop when converged", help=(
+            auto = drawn[pre + ".live.auto_stop"] = fields.widget(fields.Spec("bool", "stop when converged", help=(
                 "Stop once the training loss has not got 2% better than its best for 20 record points; "
                 "applies at once, also to a running run.")), pre + ".live.auto_stop", False)
-        st.button("Defaults", icon=":material/restart_alt:", on_click=fields.forget, args=(pre,),
+        st.button("Defaults", icon=":material/restart_alt:", on_click=reset, args=(lesson, name),
                   help="Back to the suggested settings of this task", key=f"{lesson.key}.defaults")
+    if missed := links.left_out(links.visit(lesson.key), drawn):
+        say(lesson.key, "warning", "The link's " + ", ".join(missed) + " could not be used here; "
+            "those settings are at their defaults.")
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)

@@ -14,12 +14,14 @@ import logging
 from contextlib import contextmanager
 from typing import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from rnnviz import figures as F
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.figures.style import RIGHT, WRONG, show_token
 
+from . import presenter
 from .panel import Snapshot
 from .throttle import Memo
 
@@ -39,7 +41,11 @@ def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), opti
     """Show a figure with the figures' own template. With `runs`, `fig` is a builder (see _memo)."""
     if runs:
         fig = _memo(fig, key, runs, what, options)
-    st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False})
+    if presenter.on():
+        fig = go.Figure(fig)      # a copy: the memo's figure is shared by every page that shows it
+        presenter.chart_layout(fig)
+    st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False, "toImageButtonOptions": {
+        "format": "png", "filename": f"rnnviz-{key.replace('.', '-')}", "scale": 2}})
 
 
 def _at(view: Snapshot) -> tuple:

@@ -6,7 +6,7 @@ from lab.settings import sidebar
 from rnnviz.tasks.anbn import expected_completion
 
 lesson = page.lesson("anbn")
-st.title(lesson.heading)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "Sequences like *a a b b a a EOS* or *a a a b b b a a a EOS*: n a's, n b's, n a's again. Before the "

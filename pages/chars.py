@@ -1,11 +1,9 @@
 """Lesson 1: character prediction. Read 'hihell', predict 'ihello': one character at a time."""
-import streamlit as st
-
 from lab import equations, page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("chars")
-st.title(lesson.heading)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "The network reads a sentence one character at a time (one-hot: `h` = [1, 0, 0, 0, 0]) and at every "

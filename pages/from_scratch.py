@@ -6,7 +6,7 @@ from lab import dinos_view, equations, page, panel, scratch, step_view, views
 from lab.settings import sidebar
 
 lesson = page.lesson("scratch")
-st.title(lesson.heading)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "Two runs train side by side on the same data, from the same initial weights: **numpy** is the network "

@@ -1,12 +1,11 @@
 """Lesson 7: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
 import streamlit as st
 
-from lab import directions, equations, page, panel, pretrained, views
+from lab import directions, equations, page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("gradients")
-st.title(lesson.heading)
-pretrained.picker(lesson)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "**copy**: read a few symbols, wait *lag* blank steps, then write them back. **adding**: add the two "

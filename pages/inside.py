@@ -1,12 +1,11 @@
 """Lesson 6: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
 import streamlit as st
 
-from lab import directions, equations, page, panel, pretrained, views
+from lab import directions, equations, page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("inside")
-st.title(lesson.heading)
-pretrained.picker(lesson)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "Every record point the trainer runs the task's fixed **probe** input through the model and keeps "

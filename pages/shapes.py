@@ -5,7 +5,7 @@ import streamlit as st
 from lab import equations, page, shapes_view
 
 lesson = page.lesson("shapes")
-st.title(lesson.heading)
+page.header(lesson)
 equations.explain(
     "Before training anything: what goes in and what comes out. The lecture batches three words, "
     "*hello*, *eolll* and *lleel*: each letter becomes a one-hot vector of 4 numbers (h, e, l, o), each word "

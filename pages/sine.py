@@ -5,7 +5,7 @@ from lab import equations, generation, page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("sine")
-st.title(lesson.heading)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "The input is a window of a sine wave, the target the same window one step ahead. Two runs train side "

@@ -2,14 +2,13 @@
 your own text; samples while it trains."""
 import streamlit as st
 
-from lab import directions, equations, generation, page, panel, pretrained, views
+from lab import directions, equations, generation, page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("text")
 PRIMES = {"shakespeare": "First Citizen:", "dinos": "a"}
 
-st.title(lesson.heading)
-pretrained.picker(lesson)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "The model reads the text in windows of *sequence length* characters and learns the next character "

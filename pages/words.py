@@ -6,7 +6,7 @@ from lab.settings import sidebar
 from rnnviz.figures import topk_figure
 
 lesson = page.lesson("words")
-st.title(lesson.heading)
+page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
     "Six sentences of three words — *i like dogs, i love coffee, i hate milk, you like cats, you love milk, "

@@ -1,0 +1,84 @@
+"""Links that open a setup. A lesson's URL carries its task and every setting that differs from its
+default: the settings' widgets are bound to the URL's query parameters (lab.fields), so the address
+bar is always the link to what is on screen. Besides those, a link may say
+    preset=<name>   open one of the lesson's presets (lab.presets)
+    train=1         start training once it is open
+    present=1       presenter mode (lab.page)
+What a link asks for that cannot be shown (an old setting's name, a value the widget refuses) is left
+out, and the lesson says so in one line; nothing else happens to it.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with
+CONSUMED = "lab.link.consumed"    # the lessons that have taken their link's preset / train / notes
+VISIT = "lab.link.visit"          # (lesson, its link's parameters) during this script run only
+ACTIONS = ("preset", "train", "present")
+
+
+def remember_arrival() -> None:
+    """Call first thing on every run: keeps the URL the browser opened, before widgets take it."""
+    if ARRIVED not in st.session_state:
+        st.session_state[ARRIVED] = {k: st.query_params.get_all(k) for k in st.query_params}
+    st.session_state[VISIT] = None
+
+
+def visit(lesson_key: str) -> dict[str, list[str]] | None:
+    """The link's parameters if this run draws the lesson for the first time since the link opened."""
+    now = st.session_state.get(VISIT)
+    if now is None:
+        now = st.session_state[VISIT] = (lesson_key, first_visit(lesson_key))
+    return now[1] if now[0] == lesson_key else None
+
+
+def _arrived() -> dict[str, list[str]]:
+    return st.session_state.get(ARRIVED, {})
+
+
+def first_visit(lesson_key: str) -> dict[str, list[str]] | None:
+    """The link's parameters when this session draws this lesson for the first time after opening a
+    link that names it (its settings or an action); None otherwise."""
+    done = st.session_state.setdefault(CONSUMED, set())
+    if lesson_key in done:
+        return None
+    done.add(lesson_key)
+    arrived = _arrived()
+    mine = {k: v for k, v in arrived.items() if k.startswith(lesson_key + ".") or k in ("preset", "train")}
+    return mine or None
+
+
+def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:
+    """The value of an action parameter of the link (the last, if repeated), and off the URL with it."""
+    if not params or name not in params:
+        return None
+    if name in st.query_params:
+        del st.query_params[name]
+    return params[name][-1]
+
+
+def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
+    """The link's settings that the widgets did not take: `shown` is key -> value as drawn."""
+    out = []
+    for key, values in (params or {}).items():
+        if key in ACTIONS:
+            continue
+        raw = values[-1]
+        if key not in shown:
+            out.append(f"{key.split('.')[-1]}={raw} (no such setting here)")
+            if key in st.query_params:
+                del st.query_params[key]
+        elif not _same(raw, shown[key]):
+            out.append(f"{key.split('.')[-1]}={raw}")
+    return out
+
+
+def _same(raw: str, value) -> bool:
+    if isinstance(value, bool):
+        return raw.lower() in ("true", "1") if value else raw.lower() in ("false", "0")
+    if isinstance(value, (int, float)):
+        try:
+            return float(raw) == float(value)
+        except ValueError:
+            return False
+    return raw == str(value)

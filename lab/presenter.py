@@ -1,0 +1,32 @@
+"""Presenter mode: for a projector. The sidebar and the lessons' explanations step aside, text and
+charts grow, and the main chart fits a 1280x720 screen without scrolling. A toggle on every lesson,
+kept in the URL (`?present=true`), so a teacher's link opens in it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+KEY = "present"
+FONT = 17            # chart text, in px (the figures' own is 12-13)
+CHART_HEIGHT = 360   # px: the main chart under the run bar, the progress line and the scrubber
+_CSS = (Path(__file__).parent / "web" / "presenter.css").read_text()
+
+
+def on() -> bool:
+    return bool(st.session_state.get(KEY))
+
+
+def toggle() -> bool:
+    """The toggle; its page's style when it is on."""
+    st.toggle("presenter mode", key=KEY, bind="query-params", persist_state="session",
+              help="For a projector: no sidebar or explanations, larger text and charts (in the link too)")
+    if on():
+        st.html(f"<style>{_CSS}</style>")
+    return on()
+
+
+def chart_layout(fig) -> None:
+    """Larger chart text, and a height that fits the screen (a figure's own height is for a desk)."""
+    if on():
+        fig.update_layout(font_size=FONT, height=min(fig.layout.height or CHART_HEIGHT, CHART_HEIGHT))

@@ -1,0 +1,125 @@
+"""Presets: named setups of a lesson ("experiments") a teacher clicks, each with one line of what to
+notice. A click puts the preset's settings in the sidebar and trains it at once; `?preset=<name>` in a
+lesson's URL does the same (lab.links), so every preset is also a link.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import streamlit as st
+
+from rnnviz.tasks import TASKS
+
+from . import links
+from .lessons import Lesson
+from .messages import say
+from .run_bar import train
+from .settings import Settings, Setup, defaults, put_pace, put_settings, task_for
+
+NOTICE = "lab.preset.notice"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str                 # its id in links: lower case and dashes
+    title: str                # the button
+    notice: str               # one line: what to look at
+    task: str
+    options: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    pace: float | None = None   # record points per second (None: the lesson's)
+
+    def setup(self, lesson: Lesson) -> Setup:
+        mdef, tdef = defaults(lesson, self.task)
+        options = TASKS[self.task].Options(**self.options)
+        return Setup(self.task, options, replace(mdef, **self.model), replace(tdef, **self.train))
+
+
+P = Preset
+PRESETS: dict[str, tuple[Preset, ...]] = {
+    "chars": (
+        P("hihell", "hihell → ihello", "A few epochs in it repeats one letter; then the easy transitions; only the "
+          "hidden state can tell the first h (→ i) from the second (→ e).", "hihell"),
+        P("seoul", "a whole sentence", "Which words does it learn first? The frequent letters come long before "
+          "'capital'.", "seoul"),
+    ),
+    "inside": (
+        P("hihell-lstm", "hihell with an LSTM", "Gates: the forget gate f decides what the cell keeps; look at the "
+          "cell state c carry the count of the l's.", "hihell", model={"cell": "lstm"}),
+        P("hihell-gru", "…then with a GRU", "The same task with a GRU: its update gate z plays the forget gate's "
+          "part, with no separate cell state.", "hihell", model={"cell": "gru"}),
+    ),
+    "gradients": (
+        P("lag-5", "lag 5", "A short lag: all three cells learn it, and ||dL/dh_t|| reaches the first steps.", "copy",
+          options={"lag": 5}),
+        P("lag-30", "lag 30", "A long lag: the RNN's gradient vanishes geometrically before it reaches the "
+          "symbols (a straight falling line on the log axis) and it stays near chance; the LSTM's and GRU's "
+          "gradients survive and they learn.", "copy", options={"lag": 30}),
+        P("orthogonal", "orthogonal init", "W_hh starts with spectral radius 1: the RNN's gradient decays much "
+          "more slowly at first.", "copy", options={"lag": 30}, train={"init": "orthogonal"}),
+        P("big-lr", "large learning rate, no clipping", "lr 0.1 without clipping: watch the gradient norm spike "
+          "and the loss jump (or diverge).", "copy", train={"lr": 0.1, "clip": 0.0}),
+        P("big-lr-clipped", "…and with clipping", "The same lr 0.1, gradients clipped at norm 1: the spikes are "
+          "cut off (Clipping tab) and training stays stable.", "copy", train={"lr": 0.1, "clip": 1.0}),
+    ),
+    "sine": (
+        P("carry-or-reset", "carry h or reset it", "The carried run sees the wave continue across windows; the "
+          "reset one starts each window from zero and gets the first steps of every window wrong.", "sine"),
+    ),
+    "text": (
+        P("dinos", "dinosaur names", "Short names, fast: within a minute the samples end in -saurus.", "text",
+          options={"corpus": "dinos"}),
+    ),
+}
+
+
+def of(lesson: Lesson) -> tuple[Preset, ...]:
+    return PRESETS.get(lesson.key, ())
+
+
+def apply(lesson: Lesson, preset: Preset) -> Setup:
+    """Put the preset's settings in the lesson's widgets (before they draw)."""
+    setup = preset.setup(lesson)
+    put_settings(lesson, task_for(setup.task_name, setup.options), setup.model, setup.train)
+    if preset.pace is not None:
+        put_pace(lesson, setup.task_name, preset.pace)
+    st.session_state[NOTICE] = (lesson.key, preset)
+    return setup
+
+
+def run(lesson: Lesson, preset: Preset) -> None:
+    """on_click: apply the preset and train it."""
+    try:
+        setup = apply(lesson, preset)
+        setup.task  # noqa: B018  (builds the data: ValueError on bad options)
+    except (ValueError, TypeError) as e:
+        return say(lesson.key, "error", f"Could not open the preset: {e}")
+    pace = preset.pace if preset.pace is not None else lesson.pace.get(preset.task, 0.0)
+    train(lesson, Settings(setup, "", pace, False))
+
+
+def from_link(lesson: Lesson, params) -> bool:
+    """A link's `preset=<name>`: apply it (it trains when the link also says train=1). True if it did."""
+    name = links.wanted(params, "preset")
+    found = next((p for p in of(lesson) if p.name == name), None)
+    if name is not None and found is None:
+        say(lesson.key, "warning", f"This lesson has no preset called {name!r}; it opened with its defaults.")
+    if found is not None:
+        apply(lesson, found)
+    return found is not None
+
+
+def picker(lesson: Lesson) -> None:
+    """A row of the lesson's presets; each button trains its setup. What to notice shows under it."""
+    found = of(lesson)
+    if not found:
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown("**Experiments:**")
+        for p in found:
+            st.button(p.title, key=f"{lesson.key}.preset.{p.name}", on_click=run, args=(lesson, p),
+                      icon=":material/science:", help=f"Train it now. {p.notice}")
+    shown = st.session_state.get(NOTICE)
+    if shown and shown[0] == lesson.key:
+        st.caption(f":material/visibility: **{shown[1].title}** — what to notice: {shown[1].notice}")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ModelConfig, TrainConfig
+from ..config import ModelConfig, TrainConfig, check_field_types
 
 IGNORE = -100
 
@@ -85,6 +85,9 @@ class Task:
 
     def __init__(self, options=None):
         self.options = options if options is not None else self.Options()
+        if not isinstance(self.options, self.Options):
+            raise ValueError(f"task {self.name} takes {self.Options.__name__}, got {type(self.options).__name__}")
+        check_field_types(self.options)   # types here; each task checks its ranges
         self.vocab: list[str] = []     # token tasks: id -> token (inputs and classify outputs share it)
         self.sep: str = ""             # how tokens join into readable text ("" for chars, " " for words)
 

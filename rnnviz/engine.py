@@ -17,6 +17,7 @@ from torch import Tensor
 from .cells import LayerTrace, grads, row0
 from .config import ModelConfig, TrainConfig
 from .init import initialise
+from .limits import check_model_size
 from .model import RecurrentNet, State, detach_state
 from .numpy_engine.network import NetConfig
 from .numpy_engine.probing import probe_arrays
@@ -47,8 +48,9 @@ def _fits(state: State, batch: Batch) -> bool:
 
 
 def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNet:
-    """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights."""
-    tcfg.validate()
+    """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights.
+    Its size is checked (rnnviz.limits) before anything is allocated."""
+    check_model_size(task, mcfg, tcfg)
     model = RecurrentNet(mcfg, task.input_size, task.output_size, task.tokens).to(DTYPES[tcfg.dtype])
     initialise(model, tcfg, torch.Generator().manual_seed(tcfg.seed))
     return model

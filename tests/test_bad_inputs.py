@@ -45,27 +45,39 @@ class Ran:
     rc: int
     out: str
     err: str
-    rss_mb: float       # the process's peak resident memory
+    rss_mb: float       # the rnnviz process's peak resident memory
+
+
+# A small launcher starts rnnviz and reports its peak RSS: a process started straight from pytest would
+# count pytest's own pages (mapped until exec) in its ru_maxrss. It forwards Ctrl-C and the exit code.
+LAUNCH = """
+import os, signal, subprocess, sys
+p = subprocess.Popen([sys.executable, "-m", "rnnviz", *sys.argv[2:]])
+signal.signal(signal.SIGINT, lambda *_: p.send_signal(signal.SIGINT))
+_, status, usage = os.wait4(p.pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 def run_cli(*args, timeout=120, env=None, on_start=None) -> Ran:
-    """`python -m rnnviz ARGS` in its own process; its own peak RSS from wait4."""
-    p = subprocess.Popen([sys.executable, "-m", "rnnviz", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+    """`python -m rnnviz ARGS` in its own process, with its peak RSS."""
+    rss_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"rnnviz-rss-{os.getpid()}-{threading.get_ident()}"
+    p = subprocess.Popen([sys.executable, "-c", LAUNCH, rss_file, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     killer = threading.Timer(timeout, p.kill)
     killer.start()
-    if on_start is not None:
-        on_start(p)
-    out, err = [], []
-    readers = [threading.Thread(target=lambda s=s, b=b: b.append(s.read())) for s, b in ((p.stdout, out), (p.stderr, err))]
-    for r in readers:
-        r.start()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    killer.cancel()
-    for r in readers:
-        r.join()
-    return Ran(p.returncode, out[0], err[0], usage.ru_maxrss / 1024)
+    try:
+        if on_start is not None:
+            on_start(p)
+        out, err = p.communicate()
+    finally:
+        killer.cancel()
+    rss_kb = float(rss_file.read_text()) if rss_file.exists() else math.nan   # nan: killed (timeout)
+    rss_file.unlink(missing_ok=True)
+    return Ran(p.returncode, out, err, rss_kb / 1024)
 
 
 def one_line_error(r: Ran, *words) -> None:
@@ -276,10 +288,10 @@ def test_the_largest_benchmark_model_fits_and_a_huge_one_is_refused_before_alloc
         build_model(text, ModelConfig(hidden_size=4096, num_layers=8), TrainConfig(dtype="float64"))
 
 
-def test_model_size_limit_comes_from_the_environment():
-    r = run_cli("train", "--task", "hihell", "--quiet", "--out", "/nonexistent-never-written",
-                env={"RNNVIZ_MAX_PARAMS": "50"})
+def test_model_size_limit_comes_from_the_environment(tmp_path):
+    r = run_cli("train", "--task", "hihell", "--quiet", "--out", tmp_path / "ck", env={"RNNVIZ_MAX_PARAMS": "50"})
     one_line_error(r, "90 parameters", "50")   # hihell's rnn of 5 units has 90
+    assert not (tmp_path / "ck").exists()
 
 
 def test_cli_huge_model_fails_at_once_in_little_memory(tmp_path):

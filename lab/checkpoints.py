@@ -32,6 +32,7 @@ from .lessons import BY_KEY, TASK_LESSON, Lesson
 from .settings import put_settings, task_for
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
+EXTRAS = ("lesson", "run", "status", "loss", "epochs", "bugs", "progress")   # config.json fields a copy keeps
 GOTO = "lab.goto"
 TEACHER = "lab.teacher"
 
@@ -48,23 +49,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
 
 
-def _new_folder(parent: Path, stem: str) -> Path:
-    """A new, empty folder under parent named after stem, made exclusively (never an existing one)."""
-    parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        path = parent / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise CheckpointError(f"too many checkpoints named {stem}")
-
-
 def _save_new(parent: Path, stem: str, *args, **kwargs) -> str:
-    path = _new_folder(parent, stem)
-    checkpoint.save(path, *args, **kwargs)
-    return path.name
+    """A checkpoint under a new name (stem, stem-2, ...: taken exclusively); its name."""
+    return checkpoint.save_new(parent, stem, *args, **kwargs).name
 
 
 def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
@@ -174,7 +161,7 @@ def upload(data: bytes, filename: str) -> str:
     if not data:
         raise CheckpointError(f"{filename} is empty")
     ck = checkpoint.from_bytes(checkpoint.from_zip(data))
-    extra = {k: ck.config[k] for k in ("lesson", "run", "status", "loss", "epochs") if k in ck.config}
+    extra = {k: ck.config[k] for k in EXTRAS if k in ck.config}
     return _save_new(mine(), f"uploaded-{_slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
                      ck.state_dict, ck.history, **extra)
 
@@ -215,8 +202,6 @@ def publish(path: str | Path) -> str:
     src = Path(path).resolve()
     if mine().resolve() not in src.parents:
         raise CheckpointError("publish one of your own checkpoints")
-    dest = _new_folder(root() / CLASS, src.name)
-    for f in src.iterdir():
-        if f.name in checkpoint.FILES:
-            shutil.copyfile(f, dest / f.name)
-    return dest.name
+    ck = checkpoint.load(src)
+    return _save_new(root() / CLASS, src.name, ck.task, ck.model_cfg, ck.train_cfg, ck.state_dict, ck.history,
+                     optimizer=ck.optimizer, **{k: v for k, v in ck.config.items() if k in EXTRAS})

@@ -3,16 +3,63 @@
 A run is fully described by (task name, task options, ModelConfig, TrainConfig); these three are
 what a checkpoint's config.json stores and what the CLI and the app's sliders edit. Defaults give a
 good first demo; each task may suggest its own via `Task.suggested`.
+
+Every config checks itself when it is made (`__post_init__`, so dataclasses.replace checks too):
+field types first (`check_field_types`: a bool field takes only a bool, an int field only an integer,
+never 16.0 nor "16"; a float field any finite real, stored as float), then ranges. A wrong value is a
+ValueError with a one-line message.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import reprlib
 from dataclasses import dataclass, fields
 from typing import Any
 
 CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 INITS = ("default", "orthogonal")
+MAX_HIDDEN, MAX_LAYERS, MAX_EMBEDDING = 4096, 8, 4096   # per field; the model's total size: rnnviz.limits
+MAX_RUN_LENGTH = 10**9                                   # epochs or steps
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 40
+
+
+def shown(value: Any) -> str:
+    """A short one-line repr of a user's value for an error message."""
+    return _short.repr(value)
+
+
+def check_field_types(obj) -> None:
+    """Check (and normalise) every field of a frozen dataclass against its annotation: bool, int,
+    float or str. int fields accept any integral number but bool (numpy ints become int); float
+    fields any finite real but bool (stored as float). Other annotations are not checked."""
+    for f in fields(obj):
+        value, kind, name = getattr(obj, f.name), str(f.type), f.name
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be true or false, got {shown(value)}")
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be a whole number, got {shown(value)}")
+            object.__setattr__(obj, name, int(value))
+        elif kind == "float":
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a number, got {shown(value)}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
+            object.__setattr__(obj, name, float(value))
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be text, got {shown(value)}")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {shown(value)}")
 
 
 @dataclass(frozen=True)
@@ -28,17 +75,17 @@ class ModelConfig:
     bidirectional: bool = False   # a second layer runs back in time; the layer's output is [h_fwd; h_rev] (2H)
     proj_size: int = 0            # lstm only: h_t = W_hr (o * tanh(c_t)) has this size (< hidden_size); 0 = none
 
-    def validate(self) -> None:
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be tanh or relu, got {self.nonlinearity!r}")
-        if not 1 <= self.hidden_size <= 4096:
-            raise ValueError(f"hidden_size must be in 1..4096, got {self.hidden_size}")
-        if not 1 <= self.num_layers <= 8:
-            raise ValueError(f"num_layers must be in 1..8, got {self.num_layers}")
-        if self.embedding_dim < 0:
-            raise ValueError("embedding_dim must be >= 0 (0 means one-hot input)")
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        _one_of("cell", self.cell, CELLS)
+        _one_of("nonlinearity", self.nonlinearity, ("tanh", "relu"))
+        if not 1 <= self.hidden_size <= MAX_HIDDEN:
+            raise ValueError(f"hidden_size must be in 1..{MAX_HIDDEN}, got {self.hidden_size}")
+        if not 1 <= self.num_layers <= MAX_LAYERS:
+            raise ValueError(f"num_layers must be in 1..{MAX_LAYERS}, got {self.num_layers}")
+        if not 0 <= self.embedding_dim <= MAX_EMBEDDING:
+            raise ValueError(f"embedding_dim must be in 0..{MAX_EMBEDDING} (0 means one-hot input), "
+                             f"got {self.embedding_dim}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.peephole and self.cell != "lstm":
@@ -61,6 +108,10 @@ class ModelConfig:
         """The size of h_t of one direction: proj_size when projected, else hidden_size."""
         return self.proj_size or self.hidden_size
 
+    def validate(self) -> None:
+        """Checked when made; kept for callers that still call it."""
+        self.__post_init__()
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -73,34 +124,41 @@ class TrainConfig:
     clip: float = 0.0             # max global grad norm; 0 = no clipping
     init: str = "default"         # default (torch.nn) | orthogonal (recurrent weights)
     forget_bias: float = 0.0      # lstm: added to the forget-gate bias at init (1.0 is the classic choice)
-    seed: int = 0
+    seed: int = 0                 # the weights' initialisation, shuffling and dropout (not the task's data)
     dtype: str = "float32"        # float32 | float64
     engine: str = "torch"         # torch | numpy
     carry_state: bool = False     # carry h (detached) across consecutive batches (truncated BPTT)
     tbptt: int = 0                # > 0: sequential tasks train on pieces of this many steps, the state
                                   # flowing on and the gradient cut between them (rnnviz.truncation)
 
-    def validate(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if not (0.0 < self.lr <= 10.0):
+    def __post_init__(self) -> None:
+        check_field_types(self)
+        _one_of("optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("init", self.init, INITS)
+        _one_of("dtype", self.dtype, ("float32", "float64"))
+        _one_of("engine", self.engine, ("torch", "numpy"))
+        if not 0.0 < self.lr <= 10.0:
             raise ValueError(f"lr must be in (0, 10], got {self.lr}")
-        if self.epochs < 1 and self.steps < 1:
-            raise ValueError("need epochs >= 1 or steps >= 1")
-        if self.steps < 0 or self.epochs < 0:
-            raise ValueError("epochs and steps must not be negative")
-        if self.clip < 0:
-            raise ValueError("clip must be >= 0 (0 disables clipping)")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        if self.engine not in ("torch", "numpy"):
-            raise ValueError(f"engine must be torch or numpy, got {self.engine!r}")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if not 0 <= self.tbptt <= 10_000:
             raise ValueError(f"tbptt must be in 0..10000 (0 = no cuts inside a batch), got {self.tbptt}")
+        if not 0.0 <= self.weight_decay <= 1.0:
+            raise ValueError(f"weight_decay must be in [0, 1], got {self.weight_decay}")
+        if not 0 <= self.epochs <= MAX_RUN_LENGTH or not 0 <= self.steps <= MAX_RUN_LENGTH:
+            raise ValueError(f"epochs and steps must be in 0..{MAX_RUN_LENGTH:,}")
+        if self.epochs < 1 and self.steps < 1:
+            raise ValueError("need epochs >= 1 or steps >= 1")
+        if self.clip < 0:
+            raise ValueError(f"clip must be >= 0 (0 disables clipping), got {self.clip}")
+        if not -100.0 <= self.forget_bias <= 100.0:
+            raise ValueError(f"forget_bias must be in [-100, 100], got {self.forget_bias}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be in 0..2**63-1, got {self.seed}")
+
+    def validate(self) -> None:
+        """Checked when made; kept for callers that still call it."""
+        self.__post_init__()
 
 
 def to_dict(cfg: Any) -> dict:
@@ -108,7 +166,11 @@ def to_dict(cfg: Any) -> dict:
 
 
 def from_dict(cls, d: dict | None):
-    """Build a frozen config from a dict, ignoring unknown keys (older/newer checkpoints)."""
-    d = d or {}
+    """Build a frozen config from a dict, ignoring unknown keys (older/newer checkpoints); ValueError
+    for anything that is not a dict of valid values."""
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {shown(d)}")
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})

@@ -17,6 +17,7 @@ from torch import Tensor
 from .cells import LayerTrace, grads, row0
 from .config import ModelConfig, TrainConfig
 from .init import initialise
+from .limits import check_model_size
 from .model import RecurrentNet, State, detach_state
 from .numpy_engine.network import NetConfig
 from .numpy_engine.probing import probe_arrays
@@ -48,8 +49,9 @@ def _fits(state: State, batch: Batch) -> bool:
 
 
 def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNet:
-    """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights."""
-    tcfg.validate()
+    """The model a (task, config) pair describes, initialised from tcfg.seed; same seed, same weights.
+    Its size is checked (rnnviz.limits) before anything is allocated."""
+    check_model_size(task, mcfg, tcfg)
     model = RecurrentNet(mcfg, task.input_size, task.output_size, task.tokens).to(DTYPES[tcfg.dtype])
     initialise(model, tcfg, torch.Generator().manual_seed(tcfg.seed))
     return model
@@ -102,7 +104,8 @@ class TorchEngine:
         self._names, self.params = map(list, zip(*self.model.named_parameters()))  # the model has no buffers
         self._views()
         self.optimizer = OPTIMIZERS[tcfg.optimizer](self._data, self._grad, tcfg)
-        self._good: list[Tensor] | None = None
+        self._good: Tensor | None = None     # flat [n_params_total]: the last good weights
+        self._spare: Tensor | None = None
         # the probe's NumPy twin (eval mode, so no dropout); none for what it cannot run (the peephole lstm,
         # two directions, a projection): those are probed with autograd
         self._net = None if (mcfg.peephole or mcfg.bidirectional or mcfg.proj_size) else NetConfig.from_model_config(
@@ -284,12 +287,17 @@ class TorchEngine:
     def load_state_dict(self, sd: dict[str, Tensor]) -> None:
         self.model.load_state_dict({k: torch.as_tensor(v) for k, v in sd.items()})
 
-    def mark_good(self) -> None:
-        """Remember the current weights as the last good ones (one fused copy into kept buffers)."""
-        if self._good is None:
-            self._good = [d.clone() for d in self._data]
-        else:
-            torch._foreach_copy_(self._good, self._data)
+    def mark_good(self) -> bool:
+        """Remember the current weights as the last good ones (one flat copy, into the spare buffer);
+        weights that are not all finite are never good: the kept ones stay and this returns False."""
+        spare = self._spare if self._spare is not None else torch.empty_like(self._grad)
+        torch.cat([d.reshape(-1) for d in self._data], out=spare)    # [n_params_total]
+        if not bool(spare.isfinite().all()):
+            self._spare = spare
+            return False
+        self._good, self._spare = spare, self._good
+        return True
 
     def restore_good(self) -> None:
-        torch._foreach_copy_(self._data, self._good)
+        parts = self._good.split([d.numel() for d in self._data])
+        torch._foreach_copy_(self._data, [g.view_as(d) for g, d in zip(parts, self._data)])

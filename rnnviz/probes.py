@@ -11,6 +11,16 @@ GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o
                "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
 
 
+def float32_list(a) -> list | None:
+    """An array as nested lists of floats, at full float32 precision (float64 arrays stay float64): what
+    a JSON file or the CLI writes, so that 3.6e-14 stays 3.6e-14 (rounding to decimals made it 0) and
+    reading it back as float32 gives the very same numbers."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    return a.astype(np.float64 if a.dtype == np.float64 else np.float32).astype(np.float64).tolist()
+
+
 @dataclass
 class Probe:
     """The probe input (row 0) seen through the model at one set of weights.
@@ -67,8 +77,7 @@ class Probe:
         return sum(a.nbytes for a in arrays if a is not None)
 
     def to_json(self) -> dict:
-        def enc(a):
-            return None if a is None else np.asarray(a, dtype=np.float64).round(6).tolist()
+        enc = float32_list
         return {"hidden": enc(self.hidden), "cell": enc(self.cell),
                 "gates": {k: enc(v) for k, v in self.gates.items()},
                 "grad_h": enc(self.grad_h), "grad_c": enc(self.grad_c), "grad_h_last": enc(self.grad_h_last),
@@ -77,11 +86,32 @@ class Probe:
 
     @classmethod
     def from_json(cls, d: dict) -> "Probe":
-        def dec(a):
-            return None if a is None else np.asarray(a, dtype=np.float32)
-        return cls(hidden=dec(d["hidden"]), cell=dec(d.get("cell")),
-                   gates={k: dec(v) for k, v in d.get("gates", {}).items()},
-                   grad_h=dec(d.get("grad_h")), grad_c=dec(d.get("grad_c")),
-                   grad_h_last=dec(d.get("grad_h_last")), out=dec(d["out"]), loss=float(d["loss"]),
-                   spectral_radius=d.get("spectral_radius", {}), directions=int(d.get("directions", 1)),
-                   tbptt=int(d.get("tbptt", 0)))
+        """The inverse of to_json (files written with 6 decimals load too); ValueError for anything that
+        is not a probe: arrays of numbers of the documented ranks, all [L, T] alike."""
+        if not isinstance(d, dict):
+            raise ValueError("a probe must be a JSON object")
+
+        def dec(a, rank):
+            if a is None:
+                return None
+            arr = np.asarray(a, dtype=np.float32)   # ValueError for text or ragged lists
+            if arr.ndim != rank:
+                raise ValueError(f"a probe array has {arr.ndim} dimensions, expected {rank}")
+            return arr
+        gates = d.get("gates") or {}
+        radius = d.get("spectral_radius") or {}
+        if not isinstance(gates, dict) or not isinstance(radius, dict):
+            raise ValueError("a probe's gates and spectral_radius must be JSON objects")
+        p = cls(hidden=dec(d["hidden"], 3), cell=dec(d.get("cell"), 3),
+                gates={str(k): dec(v, 3) for k, v in gates.items()},
+                grad_h=dec(d.get("grad_h"), 2), grad_c=dec(d.get("grad_c"), 2),
+                grad_h_last=dec(d.get("grad_h_last"), 2), out=dec(d["out"], 2), loss=float(d["loss"]),
+                spectral_radius={str(k): [float(x) for x in v] for k, v in radius.items()},
+                directions=int(d.get("directions", 1)), tbptt=int(d.get("tbptt", 0)))
+        if p.directions not in (1, 2) or p.tbptt < 0 or p.hidden.shape[0] % p.directions:
+            raise ValueError("a probe's directions must be 1 or 2 (and divide its rows), its tbptt >= 0")
+        lt = p.hidden.shape[:2]
+        if any(a is not None and a.shape[:2] != lt for a in (p.cell, p.grad_h, p.grad_c, p.grad_h_last,
+                                                             *p.gates.values())):
+            raise ValueError("a probe's arrays do not agree on the number of layers and steps")
+        return p

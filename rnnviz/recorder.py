@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from .probes import Probe
 
+MAX_RECORDS = 10_000   # a loaded history.json (a run keeps at most max_epochs, 2,000 by default)
+
 
 class Deferred:
     """A value built on first use: fn(arg). Picklable when fn and arg are (a tasks.base.Describer and
@@ -73,9 +75,33 @@ class EpochRecord:
 
     @classmethod
     def from_json(cls, d: dict) -> "EpochRecord":
-        d = dict(d)
-        probe = d.pop("probe", None)
-        return cls(**d, probe=Probe.from_json(probe) if probe else None)
+        """The inverse of to_json; unknown keys are ignored (newer files), values of the wrong type raise
+        ValueError."""
+        if not isinstance(d, dict):
+            raise ValueError("a record must be a JSON object")
+        number = lambda k: None if d.get(k) is None else _number(k, d[k])   # noqa: E731
+        prediction = d.get("prediction")
+        if prediction is not None and not isinstance(prediction, dict):
+            raise ValueError("a record's prediction must be a JSON object")
+        probe = d.get("probe")
+        return cls(epoch=_whole("epoch", d.get("epoch")), step=_whole("step", d.get("step", 0)),
+                   loss=_number("loss", d.get("loss")), val_loss=number("val_loss"), val_acc=number("val_acc"),
+                   train_acc=number("train_acc"), lr=_number("lr", d.get("lr", 0.0)),
+                   grad_norm=_number("grad_norm", d.get("grad_norm", 0.0)),
+                   clipped=_number("clipped", d.get("clipped", 0.0)), seconds=_number("seconds", d.get("seconds", 0.0)),
+                   prediction=prediction, probe=Probe.from_json(probe) if probe else None)
+
+
+def _number(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"a record's {name} must be a number, got {type(v).__name__}")
+    return float(v)
+
+
+def _whole(name: str, v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"a record's {name} must be a whole number, got {type(v).__name__}")
+    return v
 
 
 @dataclass
@@ -135,9 +161,19 @@ class History:
 
     @classmethod
     def from_json(cls, d: dict) -> "History":
-        h = cls(max_epochs=d.get("max_epochs", 2000))
-        h.records = [EpochRecord.from_json(r) for r in d.get("records", [])]
+        """The inverse of to_json; ValueError for anything else, or for more than MAX_RECORDS records."""
+        if not isinstance(d, dict) or not isinstance(d.get("records", []), list):
+            raise ValueError("a history must be a JSON object with a list of records")
+        records = d.get("records", [])
+        if len(records) > MAX_RECORDS:
+            raise ValueError(f"the history has {len(records):,} records; at most {MAX_RECORDS:,} are kept")
+        h = cls(max_epochs=min(_whole("max_epochs", d.get("max_epochs", 2000)), MAX_RECORDS))
+        if h.max_epochs < 2:
+            raise ValueError("a history's max_epochs must be at least 2")
+        h.records = [EpochRecord.from_json(r) for r in records]
         h.probe_bytes = sum(r.probe.nbytes() for r in h.records if r.probe is not None)
         h.thinned = bool(d.get("thinned", False))
         h.unit = d.get("unit", "epoch")
+        if h.unit not in ("epoch", "step"):
+            raise ValueError(f"a history's unit must be epoch or step, got {str(h.unit)[:20]!r}")
         return h

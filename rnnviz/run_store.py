@@ -36,7 +36,7 @@ def save(run: Run, root: Path) -> Path | None:
         return None
     path = folder(root, run)
     state = run.state if run.state in ENDED else "stopped"
-    checkpoint.save(path, run.task, run.mcfg, run.tcfg, run.resume.weights, run.history,
+    checkpoint.save(path, run.task, run.mcfg, run.tcfg, run.resume.weights, run.history, replace=True,
                     optimizer=run.resume.optimizer, lesson=run.lesson, group=run.group, run=run.name,
                     owner=run.owner, status=state, reason=run.reason, origin=run.origin, bugs=list(run.bugs),
                     progress=run.resume.counters(), loss=run.history.last.loss if run.history.last else None,

@@ -214,7 +214,12 @@ class Trainer:
                     if at_record:
                         rec = self._record(index, acc, res if is_probe else None, want_probe)
                         acc = self._fresh_acc()
-                        self.engine.mark_good()
+                        if not self.engine.mark_good():   # finite loss, but the update left NaN/inf weights
+                            self.engine.restore_good()
+                            self.status = "diverged"
+                            self.reason = (f"the weights became NaN or infinite at step {self.step}; training "
+                                           f"stopped and the weights of the last good record were restored")
+                            return self.status
                         for cb in self.callbacks:
                             cb.on_record(self, rec)
                         if self.unit == "epoch":   # its last batch: the epoch is done, stopped or not

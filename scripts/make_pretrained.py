@@ -47,7 +47,7 @@ def build(name: str) -> Path:
     t0 = time.perf_counter()
     tr.run()
     last = rec.history.last
-    path = save(OUT / name, task, m, t, tr.engine.state_dict(), rec.history, status=tr.status,
+    path = save(OUT / name, task, m, t, tr.engine.state_dict(), rec.history, replace=True, status=tr.status,
                 reason=tr.reason, steps_done=tr.step, epochs_done=tr.epoch, loss=last.loss,
                 val_loss=last.val_loss, pretrained=True)
     print(f"{name}: {tr.status} in {time.perf_counter() - t0:.0f}s, loss {last.loss:.4f}"

@@ -75,15 +75,6 @@ def test_a_browser_sees_opens_and_deletes_only_its_own_checkpoints(tmp_path, mon
     assert (theirs / "model.safetensors").is_file()
 
 
-def test_two_saves_under_one_name_make_two_checkpoints(tmp_path):
-    task = make_task("hihell")
-    mcfg, tcfg = task.suggested()
-    weights = build_model(task, mcfg, tcfg).state_dict()
-    made = [checkpoints._save_new(tmp_path, "same", task, mcfg, tcfg, weights) for _ in range(3)]
-    assert made == ["same", "same-2", "same-3"]
-    assert all(checkpoint.load(tmp_path / m).task.name == "hihell" for m in made)
-
-
 def _ship(where, name="dinos-lstm", hidden=16):
     task = make_task("text", corpus="dinos")
     mcfg, tcfg = task.suggested()

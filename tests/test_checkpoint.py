@@ -60,9 +60,9 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr(ck, "_write_json", boom)
+    monkeypatch.setattr(ck, "write_json", boom)
     with pytest.raises(OSError):
-        ck.save(path, tr.task, tr.mcfg, tr.tcfg, tr.engine.state_dict(), rec.history)
+        ck.save(path, tr.task, tr.mcfg, tr.tcfg, tr.engine.state_dict(), rec.history, replace=True)
     # the old checkpoint is intact and no temporary directory is left behind
     assert (path / "model.safetensors").read_bytes() == before
     assert ck.load(path).model_cfg == tr.mcfg

@@ -72,3 +72,105 @@ def test_bad_arguments_one_line_no_traceback(args, msg):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- seeds: --seed for training, --data-seed for the task's data ------------------------------
+QUICK = {
+    "hihell": ["--epochs", "3"],
+    "seoul": ["--epochs", "3"],
+    "ship": ["--epochs", "2", "--hidden", "8"],
+    "words": ["--epochs", "3"],
+    "anbn": ["--epochs", "1", "--hidden", "8", "--num-sequences", "40"],
+    "sine": ["--epochs", "2", "--hidden", "8", "--n-windows", "5", "--noise", "0.1"],
+    "text": ["--steps", "3", "--hidden", "8", "--corpus", "dinos", "--max-chars", "3000", "--seq-len", "16",
+             "--batch-size", "4"],
+    "copy": ["--epochs", "1", "--hidden", "8", "--batches-per-epoch", "2", "--val-size", "8"],
+    "adding": ["--epochs", "1", "--hidden", "8", "--batches-per-epoch", "2", "--val-size", "8", "--lag", "10"],
+}
+
+
+def _train_here(tmp_path, task, *flags, name=""):
+    """cli.main in this process; the weights, the record losses and the config written."""
+    from safetensors.torch import load_file
+    from rnnviz.cli import main
+    out = tmp_path / ("-".join([task, *flags]).replace("--", "") + name)
+    assert main(["train", "--task", task, *QUICK[task], *flags, "--quiet", "--out", str(out)]) == 0
+    records = json.loads((out / "history.json").read_text())["records"]
+    return (load_file(out / "model.safetensors"), [(r["loss"], r["val_loss"]) for r in records],
+            json.loads((out / "config.json").read_text()))
+
+
+@pytest.mark.parametrize("task", list(QUICK))
+def test_seed_seeds_training_on_every_task(tmp_path, task):
+    w1, h1, c1 = _train_here(tmp_path, task, "--seed", "1")
+    w2, h2, c2 = _train_here(tmp_path, task, "--seed", "2")
+    again, h1b, _ = _train_here(tmp_path, task, "--seed", "1", name="again")
+    assert c1["train"]["seed"] == 1 and c2["train"]["seed"] == 2
+    assert c1["task"]["options"] == c2["task"]["options"]          # the data's seed is not touched
+    assert any(not torch.equal(w1[k], w2[k]) for k in w1) and h1 != h2
+    assert all(torch.equal(w1[k], again[k]) for k in w1) and h1 == h1b   # and a seed is reproducible
+
+
+@pytest.mark.parametrize("task", ["anbn", "sine", "copy", "adding"])
+def test_data_seed_changes_the_data_only(tmp_path, task):
+    _, h1, c1 = _train_here(tmp_path, task, "--seed", "3", "--data-seed", "1")
+    _, h2, c2 = _train_here(tmp_path, task, "--seed", "3", "--data-seed", "2")
+    assert (c1["task"]["options"]["seed"], c2["task"]["options"]["seed"]) == (1, 2)
+    assert c1["train"]["seed"] == c2["train"]["seed"] == 3
+    assert h1[0][1] != h2[0][1]       # another validation set: another validation loss
+
+
+# ---- numbers keep their significant digits ----------------------------------------------------
+def test_tiny_numbers_survive_history_json():
+    import numpy as np
+    from rnnviz.probes import Probe
+    from rnnviz.recorder import EpochRecord, History
+    tiny = np.array([[1e-30, 3.6e-14, 0.5, 1e-45]], dtype=np.float32)              # [L, T]
+    p = Probe(hidden=np.zeros((1, 4, 2), np.float32), cell=None, gates={}, grad_h=tiny, grad_c=None,
+              grad_h_last=tiny, out=np.zeros((4, 3), np.float32), loss=1e-30)
+    h = History()
+    h.add(EpochRecord(epoch=1, step=1, loss=3.6e-14, grad_norm=1e-30, probe=p))
+    back = History.from_json(json.loads(json.dumps(h.to_json())))
+    assert np.array_equal(back.records[0].probe.grad_h, tiny) and back.records[0].probe.grad_h[0, 0] > 0
+    assert back.records[0].loss == 3.6e-14 and back.records[0].grad_norm == 1e-30
+    old = h.to_json()   # a file written with 6 decimals, as before, still loads
+    old["records"][0]["probe"]["grad_h"] = [[0.0, 0.0, 0.5, 0.0]]
+    assert History.from_json(json.loads(json.dumps(old))).records[0].probe.grad_h[0, 2] == 0.5
+
+
+def test_probe_prints_vanishing_gradients_as_measured(tmp_path):
+    """An rnn whose recurrent weights are tiny: ||dL_last/dh_0|| is ~1e-20, not 0."""
+    from rnnviz import checkpoint as ck
+    from rnnviz.config import ModelConfig, TrainConfig
+    from rnnviz.engine import TorchEngine
+    from rnnviz.tasks import make_task
+    task, m, t = make_task("hihell"), ModelConfig(cell="rnn", hidden_size=5), TrainConfig(seed=1)
+    eng = TorchEngine(task, m, t)
+    with torch.no_grad():
+        eng.model.rnn.weight_hh_l0.mul_(1e-4)
+    expected = eng.probe(task.probe()).grad_h_last[-1]                              # [T]
+    assert 0 < expected[0] < 1e-12
+    ck.save(tmp_path / "ck", task, m, t, eng.state_dict())
+    got = json.loads(cli("probe", "--checkpoint", str(tmp_path / "ck")).stdout)["grad_norms_last"]
+    assert torch.equal(torch.tensor(got, dtype=torch.float32), torch.from_numpy(expected))
+
+
+# ---- --help shows the task's own defaults ---------------------------------------------------------
+def _help(capsys, *args) -> str:
+    from rnnviz.cli import main
+    with pytest.raises(SystemExit) as e:
+        main(["train", *args, "--help"])
+    assert e.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_shows_each_tasks_defaults(capsys):
+    every = _help(capsys)
+    assert "--cell {rnn,lstm,gru} default per task: 'rnn' (hihell, seoul, words, sine, dinos); 'lstm' (ship," in every
+    assert "--lr LR default per task: 0.1 (hihell);" in every and "0.003 (text)" in every
+    sine = _help(capsys, "--task", "sine")
+    assert "--cell {rnn,lstm,gru} default for sine: 'rnn'" in sine
+    assert "--hidden HIDDEN_SIZE default for sine: 32" in sine and "--carry-state, --no-carry-state default for sine: True" in sine
+    assert "--data-seed DATA_SEED seeds the task's data; default for sine: 0" in sine
+    assert "--max-n MAX_N not an option of sine" in sine
+    assert "default for text: 'lstm'" in _help(capsys, "--task=text")

@@ -148,8 +148,13 @@ class NumpyEngine:
     def restore(self, snap: dict[str, np.ndarray]) -> None:
         self.params = {k: v.copy() for k, v in snap.items()}
 
-    def mark_good(self) -> None:
+    def mark_good(self) -> bool:
+        """Remember the current weights as the last good ones; weights that are not all finite are never
+        good (the kept ones stay; returns False)."""
+        if not all(np.isfinite(v).all() for v in self.params.values()):
+            return False
         self._good = self.snapshot()
+        return True
 
     def restore_good(self) -> None:
         self.restore(self._good)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ModelConfig, TrainConfig
+from ..config import ModelConfig, TrainConfig, check_field_types
+from ..probes import float32_list
 
 IGNORE = -100
 
@@ -85,6 +86,9 @@ class Task:
 
     def __init__(self, options=None):
         self.options = options if options is not None else self.Options()
+        if not isinstance(self.options, self.Options):
+            raise ValueError(f"task {self.name} takes {self.Options.__name__}, got {type(self.options).__name__}")
+        check_field_types(self.options)   # types here; each task checks its ranges
         self.vocab: list[str] = []     # token tasks: id -> token (inputs and classify outputs share it)
         self.sep: str = ""             # how tokens join into readable text ("" for chars, " " for words)
 
@@ -199,7 +203,7 @@ class Describer:
                     "predicted": pred.tolist(), "mse": float((((pred - tgt) ** 2) * m).sum() / m.sum())}
         probs = torch.softmax(out, -1)  # [T, V]
         top_p, top_i = probs.topk(min(self.k, probs.shape[-1]), -1)
-        top_p, top_i = top_p.numpy().round(5).tolist(), top_i.tolist()
+        top_p, top_i = float32_list(top_p.float().numpy()), top_i.tolist()   # float32 digits: 1e-7 stays 1e-7
         vocab, target = self.vocab, self.target
         predicted = [vocab[ids[0]] for ids in top_i]  # top-1 is the argmax
         return {

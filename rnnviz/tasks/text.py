@@ -10,6 +10,8 @@ Validation = the last val_frac of the text, batched the same way (fewer rows if 
 """
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,14 +20,40 @@ import numpy as np
 import torch
 
 from ..config import ModelConfig, TrainConfig
+from ..limits import env_limit, read_file
 from . import register
 from .base import Batch, Task
 from .chars import show_token
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CORPORA = {"shakespeare": DATA / "shakespeare.txt", "dinos": DATA / "dinos.txt"}
-MAX_CUSTOM = 1_000_000
+MAX_CUSTOM = 1_000_000                                      # characters of a custom text
+MAX_VOCAB = env_limit("RNNVIZ_MAX_VOCAB", 512)              # distinct characters (the one-hot width)
+MAX_TEXT_BYTES = env_limit("RNNVIZ_MAX_TEXT_BYTES", 4 * MAX_CUSTOM)   # a text file, read as UTF-8
 PROBE_LEN = 64
+
+
+def read_text_file(path: str | os.PathLike) -> str:
+    """A user's corpus file: a regular file only (a FIFO, a device such as /dev/zero or a directory is
+    refused before anything is read), at most MAX_TEXT_BYTES, strict UTF-8 without NUL bytes."""
+    data = read_file(path, MAX_TEXT_BYTES, "the text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the text file {os.fspath(path)!r} is not UTF-8 text (invalid byte at offset "
+                         f"{e.start}); save it as UTF-8") from None
+    if "\0" in text:
+        raise ValueError(f"the text file {os.fspath(path)!r} contains NUL bytes: it is binary data, not text")
+    return text
+
+
+def readable_by_others(path: str | os.PathLike) -> bool:
+    """Whether any user may read the file: it is world-readable and every directory above it
+    world-searchable (a checkpoint made from it must not be readable by more people)."""
+    p = Path(path).resolve()
+    if not os.stat(p).st_mode & stat.S_IROTH:
+        return False
+    return all(os.stat(d).st_mode & stat.S_IXOTH for d in p.parents)
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,9 @@ class Text(Task):
             raise ValueError(f"val_frac must be in (0, 0.5], got {o.val_frac}")
         self.text = full[:o.max_chars]
         self.vocab = sorted(set(self.text))
+        if len(self.vocab) > MAX_VOCAB:
+            raise ValueError(f"the text has {len(self.vocab):,} distinct characters; the limit is {MAX_VOCAB} "
+                             "(RNNVIZ_MAX_VOCAB): a character model needs a small alphabet")
         self.sep = ""
         split = int(len(self.text) * (1 - o.val_frac))
         self.train_text, self.val_text = self.text[:split], self.text[split:]

@@ -23,6 +23,7 @@ import streamlit as st
 from rnnviz import checkpoint
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.engines import Resume
+from rnnviz.limits import env_limit
 from rnnviz.recorder import History
 from rnnviz.run import Run
 
@@ -32,6 +33,7 @@ from .lessons import BY_KEY, TASK_LESSON, Lesson
 from .settings import put_settings, task_for
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
+UPLOAD_MB = env_limit("RNNVIZ_MAX_UPLOAD_MB", 100)   # an uploaded zip, at most (Streamlit holds it in memory)
 EXTRAS = ("lesson", "run", "status", "loss", "epochs", "bugs", "progress")   # config.json fields a copy keeps
 GOTO = "lab.goto"
 TEACHER = "lab.teacher"

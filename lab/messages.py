@@ -8,9 +8,9 @@ _KEY = "lab.messages"
 
 def say(where: str, kind: str, text: str) -> None:
     """kind: success | info | warning | error; `where`: a lesson's key or a page's name."""
-    st.session_state.setdefault(_KEY, {})[where] = (kind, text)
+    st.session_state.setdefault(_KEY, {}).setdefault(where, []).append((kind, text))
 
 
 def show_message(where: str) -> None:
-    if msg := st.session_state.get(_KEY, {}).pop(where, None):
-        getattr(st, msg[0])(msg[1])
+    for kind, text in st.session_state.get(_KEY, {}).pop(where, []):
+        getattr(st, kind)(text)

@@ -5,7 +5,7 @@ import streamlit as st
 from lab import checkpoints, page
 from lab.lessons import LESSONS
 from lab.messages import say, show_message
-from rnnviz.checkpoint import MAX_ZIP_BYTES, CheckpointError, to_zip
+from rnnviz.checkpoint import CheckpointError, to_zip
 
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
 KINDS = {"yours": "yours", "class": "published to the class", "pretrained": "shipped with the lab"}
@@ -72,7 +72,7 @@ else:
 
 st.subheader("Upload a checkpoint")
 up = st.file_uploader("a .zip made by **Download .zip** (model.safetensors + config.json + history.json)",
-                      type=["zip"], key="ckpt.upload", max_upload_size=max(1, MAX_ZIP_BYTES // 2**20))
+                      type=["zip"], key="ckpt.upload", max_upload_size=checkpoints.UPLOAD_MB)
 if up is not None:
     done = st.session_state.setdefault(UPLOADS, {})
     if up.file_id not in done:

@@ -12,10 +12,13 @@ from lab import registry
 from lab.identity import owner_of
 
 
-def app(page: str = "chars", token: str | None = None) -> AppTest:
-    """The app as one browser opens it (`token`: the browser's cookie; None: a new browser)."""
+def app(page: str = "chars", token: str | None = None, query: dict | None = None) -> AppTest:
+    """The app as one browser opens it (`token`: the browser's cookie, None: a new browser; `query`:
+    the link's query parameters)."""
     at = AppTest.from_file("../main.py", default_timeout=30)
     at.session_state["lab.identity"] = token or secrets.token_hex(16)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
     at.run()
     if page != "chars":
         at.switch_page(f"pages/{page}.py").run()

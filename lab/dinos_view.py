@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import generation, views
-from .panel import Snapshot
+from .snapshot import Snapshot
 
 
 def samples(views_: dict[str, Snapshot], key: str) -> None:

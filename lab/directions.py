@@ -5,7 +5,7 @@ import streamlit as st
 
 from rnnviz.probes import DIRECTION_NAMES
 
-from .panel import Snapshot
+from .snapshot import Snapshot
 
 
 def choice(view: Snapshot, key: str) -> int:

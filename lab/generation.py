@@ -19,7 +19,7 @@ from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.tasks.base import IGNORE, Batch
 from rnnviz.engines import make_engine
 
-from .panel import Snapshot
+from .snapshot import Snapshot
 from .throttle import Memo
 
 _engines: OrderedDict = OrderedDict()

@@ -9,44 +9,20 @@ scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 
 from rnnviz.figures import empty_figure
-from rnnviz.recorder import EpochRecord
 from rnnviz.run import Run
 
-from . import identity, links, progress, registry, run_bar
+from . import compare, identity, links, progress, registry, run_bar
 from .lessons import Lesson
 from .settings import Settings
+from .snapshot import Snapshot
 
 VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
-
-
-@dataclass
-class Snapshot:
-    """One run as the views see it: its records up to the epoch shown."""
-    name: str
-    run: Run
-    records: list[EpochRecord]       # recorded up to the selected epoch
-    all_records: list[EpochRecord]   # everything recorded (e.g. to fit one PCA basis for all epochs)
-    rec: EpochRecord | None          # the selected epoch's record
-    probe_rec: EpochRecord | None    # the latest record with a probe, up to the selected epoch
-
-    @property
-    def task(self):
-        return self.run.task
-
-    @property
-    def thinned(self) -> bool:
-        return self.run.history.thinned
-
-    @property
-    def unit(self) -> str:
-        return self.run.history.unit
 
 
 def lesson_runs(lesson: Lesson) -> dict[str, Run]:
@@ -102,6 +78,7 @@ def _views(lesson: Lesson, body: Callable[[dict[str, Snapshot]], None]) -> None:
         body(shown)
     else:
         st.info("Waiting for the first record…", icon=":material/hourglass_top:")
+    compare.show(lesson)
 
 
 def views_interval() -> float:

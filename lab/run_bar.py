@@ -14,6 +14,7 @@ import time
 import streamlit as st
 
 from rnnviz.checkpoint import CheckpointError
+from rnnviz.export import history_csv
 from rnnviz.numpy_engine.cells import check_bugs
 from rnnviz.run import Run
 
@@ -135,6 +136,11 @@ def draw(lesson: Lesson, s: Settings) -> None:
                   help="Stop the run and clear the screen (it stays among your earlier runs; your settings stay)")
         st.button("Save checkpoint", icon=":material/save:", key=f"{k}.save", on_click=_save, args=(lesson,),
                   disabled=not runs, help="Save the weights and history of the latest record point")
+        st.download_button("CSV", data=lambda: history_csv({n: r.history.snapshot() for n, r in runs.items()}),
+                           file_name=f"rnnviz-{k}-history.csv", mime="text/csv", on_click="ignore",
+                           icon=":material/download:", key=f"{k}.csv", disabled=not runs,
+                           help="The runs' history, every record point (epoch, step, loss, validation loss, "
+                                "accuracy, gradient norm, clipped, ...). Each chart's camera icon saves it as PNG.")
     if s.error:
         st.error(f"These settings cannot be trained: {s.error}", icon=":material/error:")
     elif changed:

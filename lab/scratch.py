@@ -25,7 +25,8 @@ from rnnviz.tasks.anbn import expected_completion
 
 from . import generation, views
 from .lessons import Lesson
-from .panel import Snapshot, lesson_runs
+from .panel import lesson_runs
+from .snapshot import Snapshot
 from .settings import BUG_KEY, Settings, prefix
 
 TOL = 1e-5          # a correct float64 backward scores ~1e-8 or less; a wrong one 1e-3 .. 1

@@ -22,7 +22,7 @@ from rnnviz.checkpoint import CheckpointError
 from rnnviz.figures.style import RIGHT, WRONG, show_token
 
 from . import presenter
-from .panel import Snapshot
+from .snapshot import Snapshot
 from .throttle import Memo
 
 log = logging.getLogger("rnnviz.lab")

@@ -1,0 +1,87 @@
+"""The classroom (AppTest): links that open a setup, presets, presenter mode, earlier runs laid over
+the one on screen, the history as CSV."""
+from __future__ import annotations
+
+import pytest
+from apptest import app, finished, runs_of, wait
+
+from lab import presets
+
+pytestmark = pytest.mark.usefixtures("lab_env")
+
+
+def test_a_link_opens_exactly_its_setup_in_a_fresh_browser():
+    at = app("gradients", query={"gradients.task": "copy", "gradients.copy.task.lag": "30",
+                                 "gradients.copy.model.hidden_size": "24", "gradients.copy.train.lr": "0.003",
+                                 "gradients.copy.train.init": "orthogonal"})
+    assert at.slider(key="gradients.copy.task.lag").value == 30
+    assert at.slider(key="gradients.copy.model.hidden_size").value == 24
+    assert at.select_slider(key="gradients.copy.train.lr").value == 0.003
+    assert at.selectbox(key="gradients.copy.train.init").value == "orthogonal"
+    assert not at.warning and runs_of(at, "gradients") == {}        # nothing starts unless the link says so
+
+
+def test_a_link_that_says_train_starts_training_once():
+    at = app(query={"chars.task": "seoul", "train": "1"})
+    (run,) = runs_of(at, "chars").values()
+    assert run.task.name == "seoul" and run.active
+    at.run()
+    assert runs_of(at, "chars") == {"rnn": run}                      # a rerun does not train again
+
+
+def test_a_preset_is_one_click_and_says_what_to_notice():
+    at = app("gradients")
+    (lag30,) = [p for p in presets.PRESETS["gradients"] if p.name == "lag-30"]
+    at.button(key="gradients.preset.lag-30").click().run()
+    found = runs_of(at, "gradients")
+    assert set(found) == {"rnn", "lstm", "gru"} and all(r.task.options.lag == 30 for r in found.values())
+    assert at.slider(key="gradients.copy.task.lag").value == 30      # the sidebar shows the preset
+    assert any(lag30.notice in c.value for c in at.caption)
+
+
+def test_a_preset_link_opens_and_trains_it():
+    at = app("inside", query={"preset": "hihell-gru", "train": "1"})
+    (run,) = runs_of(at, "inside").values()
+    assert run.mcfg.cell == "gru" and run.task.name == "hihell"
+
+
+def test_presenter_mode_sets_text_aside_and_enlarges_the_charts():
+    at = app(query={"present": "true"})
+    assert at.toggle(key="present").value is True
+    assert not any("one character at a time" in m.value for m in at.markdown)   # the intro steps aside
+    assert any("[data-testid=\"stSidebar\"]" in h.proto.body for h in at.get("html"))
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", finished)
+    at.session_state["chars.tabs"] = "Loss"
+    at.run()
+    import json
+    layouts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    assert layouts and all(lay.get("font", {}).get("size") == 17 and lay.get("height", 999) <= 360 for lay in layouts)
+
+
+def test_earlier_runs_are_laid_over_the_one_on_screen_and_named_by_what_differs():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", finished)
+    at.select_slider(key="chars.hihell.train.lr").set_value(0.02).run()
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", finished)
+    at.session_state["chars.compare.open"] = True
+    at.run()
+    import json
+    names = {t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]}
+    assert {"lr 0.1", "lr 0.02"} <= names, names
+
+
+def test_the_history_downloads_as_csv():
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    (run,) = wait(at, "chars", finished).values()
+    (button,) = [b for b in at.get("download_button") if b.proto.id.endswith("chars.csv") or "CSV" in b.proto.label]
+    assert button.proto.label == "CSV" and not button.proto.disabled

@@ -21,7 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 OFFLINE = ("net::ERR_NAME_NOT_RESOLVED", "net::ERR_INTERNET_DISCONNECTED", "net::ERR_CONNECTION_REFUSED")
-SPEED = "speed limit (record points per second)"
+SPEED = "speed limit (epochs per second)"   # seoul trains in epochs
 TRAIN = re.compile(r"(^|\s)Train$")
 
 OBSERVER_JS = """() => {

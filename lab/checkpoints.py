@@ -76,7 +76,8 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
                                lesson=lesson.key, run=name, status=run.state, bugs=list(run.bugs),
                                loss=recs[-1].loss, epochs=epoch, **extra))
     if not names:
-        raise ValueError("nothing to save yet: no record point reached")
+        raise ValueError("nothing to save yet: train until the first epoch (in step mode: the first "
+                         "record) is recorded")
     return names
 
 

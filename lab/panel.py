@@ -13,7 +13,7 @@ from typing import Callable
 
 import streamlit as st
 
-from rnnviz.figures import empty_figure
+from rnnviz.figures import empty_figure, themed
 from rnnviz.run import Run
 
 from . import compare, identity, links, progress, registry, run_bar
@@ -70,7 +70,8 @@ def _views(lesson: Lesson, body: Callable[[dict[str, Snapshot]], None]) -> None:
         st.info("Press **Train** to start a run; it trains in the background while you watch.",
                 icon=":material/play_circle:")
         # empty axes where the curves will be; it also makes the browser load plotly.js now
-        st.plotly_chart(empty_figure("no run yet: press Train", title="loss"), theme=None,
+        blank = themed(empty_figure("no run yet: press Train", title="loss"), st.context.theme.type)
+        st.plotly_chart(blank, theme=None,
                         key=f"{lesson.key}.placeholder", config={"displaylogo": False, "staticPlot": True})
         return
     shown = _scrub(lesson, runs)

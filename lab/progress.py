@@ -26,6 +26,7 @@ from streamlit import config
 from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowed
 
 from rnnviz.run import Run
+from rnnviz.trainer import record_words
 
 from . import identity, registry
 
@@ -59,7 +60,8 @@ def facts(run: Run) -> dict:
         parts.append(f"{run.unit} {last.epoch:,} of {run.total:,}")
         parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
     if state in ("running", "paused") and run.steps_per_second:
-        limit = f", slowed to {run.pace:g} record points/s to be watchable" if run.pace else ""
+        name, what = record_words(run.tcfg.steps)
+        limit = f", slowed to {run.pace:g} {name}/s{f' ({what})' if what else ''} to be watchable" if run.pace else ""
         parts.append(f"{run.steps_per_second:,.0f} steps/s{limit}")
     elif state in ("finished", "stopped", "diverged") and last and last.seconds > 0:
         parts.append(f"{last.step / last.seconds:,.0f} steps/s overall")

@@ -135,7 +135,8 @@ def draw(lesson: Lesson, s: Settings) -> None:
                   args=(identity.owner(), k), disabled=not runs,
                   help="Stop the run and clear the screen (it stays among your earlier runs; your settings stay)")
         st.button("Save checkpoint", icon=":material/save:", key=f"{k}.save", on_click=_save, args=(lesson,),
-                  disabled=not runs, help="Save the weights and history of the latest record point")
+                  disabled=not runs, help="Save the weights and the history up to the latest recorded epoch "
+                                          "(in step mode: the latest record)")
         st.download_button("CSV", data=lambda: history_csv({n: r.history.snapshot() for n, r in runs.items()}),
                            file_name=f"rnnviz-{k}-history.csv", mime="text/csv", on_click="ignore",
                            icon=":material/download:", key=f"{k}.csv", disabled=not runs,

@@ -21,7 +21,7 @@ from rnnviz.config import CELLS
 from rnnviz.engine import build_model
 from rnnviz.numpy_engine import cells, network
 from rnnviz.numpy_engine.gradcheck import check_engine, check_hidden
-from rnnviz.tasks.anbn import expected_completion
+from rnnviz.tasks.anbn import read_prefix
 
 from . import generation, views
 from .lessons import Lesson
@@ -142,9 +142,10 @@ def agreement(views_: dict[str, Snapshot], key: str) -> None:
     left.caption(f"over {epochs} {a.unit}(s) recorded by both runs" + (
         "; the numpy run has a bug injected, so they are *meant* to differ" if a.run.bugs else ""))
     with right:
-        views.loss(views_, key, accuracy=True)
-        if diff is not None and diff < 1e-6:
-            st.caption("The curves coincide: numpy's (blue) lies under torch's (orange).")
+        views.loss(views_, key, accuracy=True, dotted=("torch",))
+        st.caption(f"numpy: solid {F.color_name(F.PALETTE[0])} line; torch: dotted {F.color_name(F.PALETTE[1])} "
+                   "line, drawn on top" + (" — the curves coincide, so numpy's shows through torch's dots."
+                                           if diff is not None and diff < 1e-6 else "."))
     views.chart(lambda: F.loss_difference_figure(a.records, b.records, x=a.unit, thinned=a.thinned),
                 f"{key}.reldiff", (a, b), (views._at(a), views._at(b)))
     st.caption("NumPy and PyTorch compute the same formulas but may add up in a different order, so a result "
@@ -155,22 +156,20 @@ def agreement(views_: dict[str, Snapshot], key: str) -> None:
 
 def continuations(views_: dict[str, Snapshot], key: str) -> None:
     """anbn: each engine continues a typed prefix greedily with the weights of the shown epoch."""
-    prefix = st.text_input("prefix (tokens separated by spaces)", "a a b", key=f"{key}.prefix")
-    want = expected_completion(prefix.split())
+    text = st.text_input("prefix (a's and b's separated by spaces)", "a a b", key=f"{key}.prefix", max_chars=600)
+    try:
+        prefix = read_prefix(text)
+    except ValueError as e:
+        st.error(f"Cannot continue that prefix: {e}", icon=":material/error:")
+        return
     for col, (name, view) in zip(st.columns(len(views_)), views_.items()):
         if view.rec is None:        # side by side, one run may not have recorded yet
             col.info(f"**{name}**: waiting for its first record…", icon=":material/hourglass_top:")
             continue
         with col, views.explained(f"{name} cannot continue that prefix"):
-            epoch, tokens = generation.continuation(view, prefix)
+            epoch, tokens = generation.continuation(view, " ".join(prefix))
             st.markdown(f"**{name}**, greedy, with the weights of {view.unit} {epoch}")
-            st.markdown(f"### `{prefix}` → `{' '.join(tokens)}`")
-            if want is not None:
-                (st.success if tokens == want else st.warning)(
-                    "right: the only correct continuation" if tokens == want else
-                    f"not right: the correct continuation is `{' '.join(want)}`")
-    if want is None:
-        st.caption("This prefix does not fix n yet (no *b* after the a's), so any continuation is a guess.")
+            views.continuation(prefix, tokens)
 
 
 def predictions(views_: dict[str, Snapshot]) -> None:

@@ -16,12 +16,13 @@ import streamlit as st
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
 from rnnviz.tasks import TASKS, Task
+from rnnviz.trainer import record_words
 
 from . import fields, identity, links, registry
 from .messages import say
 from .lessons import Lesson
 
-SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points per second; 0 = full speed
+SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points (rnnviz.trainer) per second; 0 = full speed
 BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (lab.scratch)
 
 
@@ -141,13 +142,15 @@ def sidebar(lesson: Lesson) -> Settings:
         with st.expander("Training", expanded=True):
             tvals = fields.form(TrainConfig, tdef, pre + ".train", {**ctx, **mvals}, skip=lesson.fixed,
                                 drawn=drawn)
-            pace = drawn[pre + ".live.pace"] = fields.widget(fields.Spec("steps", "speed limit (record points per second)", options=SPEEDS,
+            records, what = record_words(tvals["steps"])
+            per = f"{records} per second" + (f"; {what}" if what else "")
+            pace = drawn[pre + ".live.pace"] = fields.widget(fields.Spec("steps", f"speed limit ({per})", options=SPEEDS,
                                              fmt=lambda v: f"{v:g}/s" if v else "full speed",
                                              help="Slow a run down to watch it learn; applies at once, "
                                                   "also to a running run."),
                                  pre + ".live.pace", lesson.pace.get(name, 0.0))
             auto = drawn[pre + ".live.auto_stop"] = fields.widget(fields.Spec("bool", "stop when converged", help=(
-                "Stop once the training loss has not got 2% better than its best for 20 record points; "
+                f"Stop once the training loss has not got 2% better than its best for 20 {records}; "
                 "applies at once, also to a running run.")), pre + ".live.auto_stop", False)
         st.button("Defaults", icon=":material/restart_alt:", on_click=reset, args=(lesson, name),
                   help="Back to the suggested settings of this task", key=f"{lesson.key}.defaults")

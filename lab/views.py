@@ -9,7 +9,6 @@ Figures are memoised on what they show and rebuilt only as often as the server c
 """
 from __future__ import annotations
 
-import html
 import logging
 from contextlib import contextmanager
 from typing import Callable
@@ -19,7 +18,7 @@ import streamlit as st
 
 from rnnviz import figures as F
 from rnnviz.checkpoint import CheckpointError
-from rnnviz.figures.style import RIGHT, WRONG, show_token
+from rnnviz.tasks.anbn import expected_completion, scored_continuation
 
 from . import presenter
 from .snapshot import Snapshot
@@ -37,10 +36,20 @@ def _memo(build, key: str, runs: tuple[Snapshot, ...], what: tuple, options: tup
     return _figures.get(slot, what, build, live=any(v.run.active for v in runs))
 
 
+def theme() -> str | None:
+    """The browser's theme: "light", "dark", or None before the browser has said."""
+    return st.context.theme.type
+
+
 def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), options: tuple = ()) -> None:
-    """Show a figure with the figures' own template. With `runs`, `fig` is a builder (see _memo)."""
+    """Show a figure with the figures' own template, dark on a dark page (rnnviz.figures.theme). With
+    `runs`, `fig` is a builder (see _memo), memoised per theme."""
+    page = theme()
     if runs:
-        fig = _memo(fig, key, runs, what, options)
+        build = fig
+        fig = _memo(lambda: F.themed(build(), page), key, runs, what, (*options, page))
+    else:
+        fig = F.themed(fig, page)
     if presenter.on():
         fig = go.Figure(fig)      # a copy: the memo's figure is shared by every page that shows it
         presenter.chart_layout(fig)
@@ -85,38 +94,53 @@ def _runs(views: dict[str, Snapshot]) -> dict:
 
 
 # ---- training curves -------------------------------------------------------------------------------
-def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False) -> None:
+def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False, dotted: tuple[str, ...] = ()) -> None:
+    """The loss (and accuracy) curves of the runs; `dotted` runs dotted, on top (F.loss_figure)."""
     log = st.toggle("log scale", key=f"{key}.log", persist_state="session",
                     help="A log axis shows the late, small improvements as clearly as the first ones")
     thinned = any(v.thinned for v in views.values())
     unit = next(iter(views.values())).unit
     runs, what = tuple(views.values()), tuple(_at(v) for v in views.values())
-    chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=unit), f"{key}.loss", runs, what, (log,))
+    chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=unit, dotted=dotted), f"{key}.loss",
+          runs, what, (log,))
     if accuracy and any(r.val_acc is not None or r.train_acc is not None for v in runs for r in v.records):
-        chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=unit), f"{key}.acc", runs, what)
+        chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=unit, dotted=dotted), f"{key}.acc",
+              runs, what)
 
 
 # ---- predictions ------------------------------------------------------------------------------------
-def headline(view: Snapshot) -> None:
-    """The selected epoch's prediction in big letters, green where right and red where wrong."""
-    p = view.rec.prediction if view.rec else None
-    if not p or p.get("kind") != "tokens":
-        return
-    shown = [(tok, ok) for tok, ok in zip(p["predicted"], p["correct"]) if ok is not None]
-    cells = [f'<span style="color:{RIGHT if ok else WRONG}">{html.escape(show_token(tok))}</span>' for tok, ok in shown]
-    right = sum(ok for _, ok in shown)
-    target = p.get("sep", "").join(show_token(t) for t in p["target"] if t is not None)
-    size = "2.4rem" if len(shown) <= 24 else "1.3rem"
-    st.markdown(
-        f'<div style="font-family:monospace;font-size:{size};line-height:1.3;overflow-wrap:anywhere">'
-        f'{view.unit} {view.rec.epoch}: {p.get("sep", "").join(cells)} <span style="font-size:1.2rem;color:#555">'
-        f'target {html.escape(target)} · {right}/{len(shown)} right</span></div>', unsafe_allow_html=True)
+def headline(view: Snapshot, with_inputs: bool = False) -> None:
+    """The selected epoch's prediction in big letters, coloured where it is scored (F.headline_html);
+    with_inputs: the input tokens first."""
+    text = F.headline_html(view.rec.prediction, f"{view.unit} {view.rec.epoch}", with_inputs) if view.rec else ""
+    if text:
+        st.markdown(text, unsafe_allow_html=True)
 
 
-def predictions(view: Snapshot, key: str) -> None:
-    headline(view)
+def predictions(view: Snapshot, key: str, with_inputs: bool = False) -> None:
+    """The headline and the table of predictions per epoch; with_inputs: with the input tokens."""
+    headline(view, with_inputs)
     # HTML, not a plotly text heatmap: a browser draws it many times faster (see rnnviz.figures.tables)
-    st.html(_memo(lambda: F.prediction_table_html(view.records), f"{key}.table", (view,), _at(view)))
+    st.html(_memo(lambda: F.prediction_table_html(view.records, with_inputs=with_inputs), f"{key}.table", (view,),
+                  _at(view)))
+
+
+def continuation(prefix: list[str], continued: list[str]) -> None:
+    """aⁿbⁿaⁿ: a prefix and a model's continuation, coloured where it is scored (as the task's accuracy:
+    every token after the first b), and whether it is the one correct continuation."""
+    st.markdown(F.continuation_html(prefix, continued, scored_continuation(prefix, continued)),
+                unsafe_allow_html=True)
+    want = expected_completion(prefix)
+    if want is None and "b" not in prefix:
+        st.caption("This prefix does not fix n yet (no *b* after the a's): until the first *b* the next token "
+                   "is a guess and is not scored (faded); after it every token is determined.")
+    elif want is None:
+        st.warning("This prefix is not the start of any aⁿbⁿaⁿ EOS, so no continuation is right.",
+                   icon=":material/close:")
+    elif continued == want:
+        st.success(f"Right: the only correct continuation is `{' '.join(want)}`.", icon=":material/check:")
+    else:
+        st.warning(f"Not right yet: the correct continuation is `{' '.join(want)}`.", icon=":material/close:")
 
 
 def topk(view: Snapshot, key: str) -> None:

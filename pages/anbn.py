@@ -3,7 +3,7 @@ import streamlit as st
 
 from lab import equations, generation, page, panel, views
 from lab.settings import sidebar
-from rnnviz.tasks.anbn import expected_completion
+from rnnviz.tasks.anbn import read_prefix
 
 lesson = page.lesson("anbn")
 page.header(lesson)
@@ -11,25 +11,19 @@ settings = sidebar(lesson)
 equations.explain(
     "Sequences like *a a b b a a EOS* or *a a a b b b a a a EOS*: n a's, n b's, n a's again. Before the "
     "first *b* the next token is a guess (another *a*, or the first *b*?), but once a *b* is seen n is fixed "
-    "and every later token is determined — accuracy is measured on those positions only. To get them right "
+    "and every later token is determined — accuracy is measured on those positions only, and only they are "
+    "coloured right or wrong under **Predictions** and **Generate** (the guesses are faded). To get them right "
     "the network must **count** in its hidden state. Type a prefix under **Generate** and see how it "
     "continues; look at **Hidden state** to see the counter as a path through state space.",
     *settings.cells, "loss")
 
 
 def generate(view):
-    prefix = st.text_input("prefix (tokens separated by spaces)", "a a b", key="anbn.prefix")
+    prefix = st.text_input("prefix (a's and b's separated by spaces)", "a a b", key="anbn.prefix", max_chars=600)
     with views.explained("Cannot continue that prefix"):
-        epoch, tokens = generation.continuation(view, prefix)
-        want = expected_completion(prefix.split())
-        ok = want is not None and tokens == want
-        st.markdown(f"### `{prefix}` → `{' '.join(tokens)}`")
-        if want is None:
-            st.caption("This prefix does not fix n yet (no *b* after the a's), so any continuation is a guess.")
-        elif ok:
-            st.success(f"Right: the only correct continuation is `{' '.join(want)}`.", icon=":material/check:")
-        else:
-            st.warning(f"Not right yet: the correct continuation is `{' '.join(want)}`.", icon=":material/close:")
+        tokens = read_prefix(prefix)
+        epoch, continued = generation.continuation(view, " ".join(tokens))
+        views.continuation(tokens, continued)
         st.caption(f"greedy continuation (the most likely token each step) with the weights of {view.unit} {epoch}")
 
 

@@ -8,7 +8,8 @@ lesson = page.lesson("inside")
 page.header(lesson)
 settings = sidebar(lesson)
 equations.explain(
-    "Every record point the trainer runs the task's fixed **probe** input through the model and keeps "
+    "At the end of every epoch (in step mode: every recorded step) the trainer runs the task's fixed "
+    "**probe** input through the model and keeps "
     "everything: $h_t$, $c_t$ and each gate, at every time step (the input tokens label the time axis). "
     "**Trajectory**: the hidden states as a path, projected on the 2 or 3 directions of largest variance "
     "(one PCA basis for all epochs, so the picture stays put while you scrub). **Gates**: 1 = open, "

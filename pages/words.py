@@ -11,7 +11,8 @@ settings = sidebar(lesson)
 equations.explain(
     "Six sentences of three words — *i like dogs, i love coffee, i hate milk, you like cats, you love milk, "
     "you hate coffee*. Each word is one token (a one-hot vector of 9). The network reads the first two "
-    "words and only its answer after the second word is scored (the first step has no target, shown grey). "
+    "words and only its answer after the second word is scored (the first step has no target, shown grey; "
+    "the table's first row is what it reads). "
     "*like* alone cannot tell *dogs* from *cats*: the hidden state must still remember *i* or *you*. "
     "Type your own two words under **Try it**.",
     *settings.cells, "loss")
@@ -28,7 +29,7 @@ def try_it(view):
 def body(runs):
     (view,) = runs.values()
     views.tabs("words.tabs", {
-        "Predictions": lambda: views.predictions(view, "words"),
+        "Predictions": lambda: views.predictions(view, "words", with_inputs=True),
         "Try it": lambda: try_it(view),
         "Top-k probabilities": lambda: views.topk(view, "words"),
         "Loss": lambda: views.loss(runs, "words", accuracy=True),

@@ -27,7 +27,23 @@ from .tasks.base import Task
 from .truncation import cut_batches
 
 SCORE_EVERY = 16  # steps whose training accuracy may wait for the next record point
+RECORDS_PER_RUN = 200   # step mode: a run of N steps records every N // 200 steps (at least every step)
 
+
+def steps_per_record(steps: int) -> int:
+    """Optimizer steps between two record points of a run of `steps` steps (TrainConfig.steps; 0 =
+    epoch mode, where a record point is the end of each epoch: returns 0)."""
+    return max(1, steps // RECORDS_PER_RUN) if steps > 0 else 0
+
+
+def record_words(steps: int) -> tuple[str, str]:
+    """A run's record points in plain words, for TrainConfig.steps = `steps`: (their name, plural; what
+    one is, "" when the name says it): ("epochs", "") in epoch mode, ("records", "one every 25
+    optimizer steps") in step mode."""
+    n = steps_per_record(steps)
+    if not n:
+        return "epochs", ""
+    return "records", "one every optimizer step" if n == 1 else f"one every {n} optimizer steps"
 
 class Callback:
     def on_start(self, trainer: "Trainer") -> None: ...
@@ -58,7 +74,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.unit = "step" if self.tcfg.steps > 0 else "epoch"
         self.total = self.tcfg.steps if self.unit == "step" else self.tcfg.epochs
-        self.record_every = record_every or (max(1, self.total // 200) if self.unit == "step" else 1)
+        self.record_every = record_every or steps_per_record(self.tcfg.steps) or 1
         r = resume or Resume({})
         self.step = r.step       # optimizer steps taken
         self.epoch = r.epoch     # epochs started
@@ -87,8 +103,8 @@ class Trainer:
         val_tokens = sum(b.size * b.steps for b in self._val)
         batches = list(self.task.train_batches(1, np.random.default_rng(0)))
         per_step = sum(b.size * b.steps for b in batches) / max(len(batches), 1)
-        steps_per_record = self.record_every if self.unit == "step" else len(batches)
-        ratio = val_tokens / (3 * per_step * steps_per_record)
+        per_record = self.record_every if self.unit == "step" else len(batches)
+        ratio = val_tokens / (3 * per_step * per_record)
         return max(1, math.ceil(ratio / budget))
 
     # ---- control from another thread ---------------------------------------------------------

@@ -27,7 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-b
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 T = 60_000            # ms: the default wait; CI is a loaded 2-core machine
 START_S = 120         # s: server start-up at most
-SPEED = "speed limit (record points per second)"
+SPEED = "speed limit (epochs per second)"   # the lessons it drives train in epochs
 
 
 def _why_no_browser() -> str:

@@ -9,7 +9,7 @@ import os
 import re
 import time
 
-from browser import T, artifacts, button, chromium, expect, lab, progress, server, set_slider, slider  # noqa: F401
+from browser import T, artifacts, button, chromium, expect, lab, progress, server, set_slider, slider, SPEED  # noqa: F401
 from browser import assert_clean, after_rerun, open_lesson
 
 EFFECT_MS = 15_000      # a click's effect must show within this (the machine is loaded: 2 cores, 3+ runs)
@@ -113,7 +113,7 @@ def test_three_hundred_clicks_and_not_one_lost(lab):
     # 2. three runs side by side at full speed (2 trainers: one waits)
     open_lesson(page, "Vanishing & exploding gradients")
     set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))
-    expect(slider(page, "speed limit (record points per second)")).to_have_attribute("aria-valuetext", "full speed")
+    expect(slider(page, SPEED)).to_have_attribute("aria-valuetext", "full speed")
     for i in range(CYCLES):
         _cycle(page, click, "gradients full speed", rewind=i % 3 == 2, problems=problems)
     # 3. two sine runs at full speed

@@ -13,6 +13,7 @@ from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_he
                             prediction_table_figure, prediction_table_html, project, sine_figure, spectral_radius_figure,
                             spectral_radius_text, topk_figure, trajectory_figure, char_probs_figure)
 from rnnviz.figures.style import RIGHT, WRONG, NO_TARGET
+from rnnviz.figures.theme import TEMPLATE_DARK_DICT
 from rnnviz.probes import Probe
 from rnnviz.recorder import Deferred, EpochRecord
 
@@ -445,6 +446,7 @@ def every_figure() -> dict[str, list[go.Figure]]:
                              F.gradcheck_figure({"0": 1e-9, "1": 1e-3}, 1e-6, "t", "time step t", horizontal=False)],
         "loss_difference_figure": [F.loss_difference_figure(twin, lstm, thinned=True)],
         "empty_figure": [F.empty_figure("nothing yet", "A title")],
+        "themed": [F.themed(topk_figure(lstm[-1].prediction), "dark"), F.themed(sine_figure(sine), "dark")],
         "apply_style": [F.apply_style(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "A title", ["a note"], height=300)],
     }
 
@@ -463,7 +465,7 @@ def test_every_figure_is_what_plotly_would_have_built():
         for i, fig in enumerate(figs):
             assert isinstance(fig, go.Figure)
             d = fig.to_dict()
-            assert d["layout"]["template"] == F.TEMPLATE.to_plotly_json()
+            assert d["layout"]["template"] == (TEMPLATE_DARK_DICT if name == "themed" else F.TEMPLATE.to_plotly_json())
             _same(go.Figure(d).to_dict(), d, f"{name}[{i}]")
     with pytest.raises(ValueError):  # the check bites: an invalid property does not pass
         go.Figure({"data": [{"type": "heatmap", "zz": [1]}], "layout": {}})

@@ -2,7 +2,8 @@
 `go.Figure` (no streamlit here). Every number drawn is a measurement; whatever is projected (PCA),
 thinned or left out is said on the figure itself (title / subtitle).
 
-In Streamlit, show them with `st.plotly_chart(fig, theme=None)` so the shared template below is kept.
+In Streamlit, show them with `st.plotly_chart(themed(fig, st.context.theme.type), theme=None)`: the
+shared template, dark on a dark page (theme.py).
 The predictions per epoch also come as an HTML table (tables.prediction_table_html, `st.html`): the
 same rows as prediction_table_figure, which a browser draws far faster than a plotly text heatmap.
 """
@@ -13,15 +14,16 @@ from .scratch import gradcheck_figure, loss_difference_figure, max_relative_diff
 from .sequences import char_probs_figure, sine_figure
 from .shapes import word_tensor_figure
 from .steps import step_table_html
-from .tables import prediction_table, prediction_table_html
-from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, empty_figure, figure_text
+from .tables import continuation_html, headline_html, prediction_table, prediction_table_html
+from .style import LAYOUT, PALETTE, TEMPLATE, apply_style, color_name, empty_figure, figure_text
+from .theme import themed
 from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, prediction_table_figure,
                        topk_figure)
 
 __all__ = [
-    "LAYOUT", "PALETTE", "TEMPLATE", "apply_style", "empty_figure", "figure_text",
+    "LAYOUT", "PALETTE", "TEMPLATE", "apply_style", "color_name", "empty_figure", "figure_text", "themed",
     "loss_figure", "accuracy_figure", "prediction_table_figure", "prediction_table",
-    "prediction_table_html", "topk_figure", "grad_norm_clip_figure",
+    "prediction_table_html", "headline_html", "continuation_html", "topk_figure", "grad_norm_clip_figure",
     "PCABasis", "fit_pca_basis", "project", "trajectory_figure", "hidden_heatmap", "gate_heatmaps",
     "gate_means_figure",
     "grad_norm_figure", "grad_heatmap", "spectral_radius_text", "spectral_radius_figure",

@@ -5,8 +5,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
-from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, layer_index,
-                    layer_name, merge, plain, rows_grid, styled, symmetric_range, time_axis, time_labels, unit_range)
+from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, label_every,
+                    layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range, time_axis,
+                    time_labels, unit_range)
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # on [0, 1]; g, n (tanh) and c on a diverging scale
 
@@ -99,9 +100,11 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
                       dims: int = 2, title_epoch: int | None = None, ranges=None) -> go.Figure:
     """The probe's hidden-state trajectory in a fixed basis (from fit_pca_basis), 2-D or 3-D.
 
-    Points joined in time order, each labelled with its input token, coloured by time; start and end
-    marked. Axis ranges come from `ranges` ([dims, 2]) or the basis' pooled projection range, so the
-    view stays put between epochs. The subtitle states the projection and its explained variance.
+    Points joined in time order, labelled with their input token (every k-th only, and the last, when
+    the labels would crowd: label_every; the subtitle says so, the hover text has them all), coloured
+    by time; start and end marked. Axis ranges come from `ranges` ([dims, 2]) or the basis' pooled
+    projection range, so the view stays put between epochs. The subtitle states the projection and
+    its explained variance.
     """
     title = "Hidden-state trajectory" + (f", epoch {title_epoch}" if title_epoch is not None else "")
     if probe is None or basis is None:
@@ -124,7 +127,9 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     custom = [[t, labs[t]] + [fmt(v) for v in P[t]] for t in range(T)]
     hover = "t = %{customdata[0]}, input %{customdata[1]}" + "".join(
         f"<br>{n} = %{{customdata[{k + 2 + (dims == 1)}]}}" for k, n in enumerate(names)) + "<extra></extra>"
-    pts = {"mode": "lines+markers+text", "text": labs, "textposition": "top center", "customdata": custom,
+    every = label_every(labs)
+    text = [lab if t % every == 0 or t == T - 1 else "" for t, lab in enumerate(labs)]
+    pts = {"mode": "lines+markers+text", "text": text, "textposition": "top center", "customdata": custom,
            "hovertemplate": hover, "showlegend": False, "line": {"color": "#999999", "width": 2},
            "textfont": {"family": MONO_FAMILY, "size": 15},
            "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": 9,
@@ -139,7 +144,8 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
         what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
                 + (f"one basis fitted on {n} probe(s) pooled" if n else "fixed basis"))
     bad = int((~finite).sum())
-    return styled(traces, layout, title, [_layer_note(probe, layer), what,
+    thinned = f"every {ordinal(every)} point labelled" if every > 1 else ""
+    return styled(traces, layout, title, [_layer_note(probe, layer), what, thinned,
                                           f"{bad} step(s) with non-finite h not drawn" if bad else ""])
 
 

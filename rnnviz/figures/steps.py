@@ -9,6 +9,7 @@ import html
 import numpy as np
 
 from .style import MONO_FAMILY, NOTE_SEP
+from .theme import MUTED_STYLE
 
 TITLE = "One step by hand"
 
@@ -30,12 +31,12 @@ def step_table_html(entries, t: int, token: str | None = None, max_numbers: int 
     head = f'<div style="font-size:1.35rem;margin-bottom:.3rem">{TITLE}: t = {t}' + (
         f" (input {html.escape(token)!s})" if token is not None else "") + "</div>"
     if not entries:
-        return f"<div>{head}<div style='color:#555'>nothing to show</div></div>"
+        return f"<div>{head}<div style='{MUTED_STYLE}'>nothing to show</div></div>"
     css = (f".rnnviz-step table{{border-collapse:separate;border-spacing:2px 3px;font-size:15px}}"
            f".rnnviz-step td{{vertical-align:middle;padding:0 .4em}}"
            f".rnnviz-step code{{font-family:{MONO_FAMILY};white-space:nowrap}}"
            f".rnnviz-step span.n{{display:inline-block;min-width:3.6em;text-align:right;margin:0 1px;"
-           f"padding:0 .2em;font-family:{MONO_FAMILY};font-size:13px}}"
+           f"padding:0 .2em;font-family:{MONO_FAMILY};font-size:13px;color:#222}}"
            ".rnnviz-step th{text-align:left;padding:.6em .4em .1em;font-weight:600}")
     rows, cut, layer = [], 0, object()
     for e in entries:
@@ -52,11 +53,11 @@ def step_table_html(entries, t: int, token: str | None = None, max_numbers: int 
         more = ""
         if len(v) > len(shown):
             cut += 1
-            more = f' <span style="color:#555">… {len(v) - len(shown)} more of {len(v)}</span>'
-        rows.append(f"<tr><td>{html.escape(e.label)} <span style='color:#555'>[{len(v)}]</span></td>"
+            more = f' <span style="{MUTED_STYLE}">… {len(v) - len(shown)} more of {len(v)}</span>'
+        rows.append(f"<tr><td>{html.escape(e.label)} <span style='{MUTED_STYLE}'>[{len(v)}]</span></td>"
                     f"<td><code>{html.escape(e.source)}</code></td><td>{cells}{more}</td></tr>")
     notes = ["the numbers of this epoch's weights on the probe input; 3 decimals shown, the exact value in "
              "each cell's tooltip", f"{cut} array(s) cut to their first {max_numbers} numbers" if cut else ""]
-    note = f'<div style="color:#555;margin-top:.3rem">{html.escape(NOTE_SEP.join(n for n in notes if n))}</div>'
+    note = f'<div style="{MUTED_STYLE};margin-top:.3rem">{html.escape(NOTE_SEP.join(n for n in notes if n))}</div>'
     return (f'<style>{css}</style><div class="rnnviz-step">{head}<div style="overflow-x:auto"><table>'
             f'{"".join(rows)}</table></div>{note}</div>')

@@ -34,6 +34,10 @@ HEADER = "#4D4D4D"     # dark grey (the target row of the prediction table)
 DIVERGING = "RdBu_r"   # blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"
 NOTE_SEP = "  ·  "
+# what the colours are called in captions and legends: name them with color_name(), never by hand
+COLOR_NAMES = {"#0072B2": "blue", "#E69F00": "orange", "#009E73": "green", "#D55E00": "red-orange",
+               "#CC79A7": "pink", "#56B4E9": "sky blue", "#F0E442": "yellow", "#000000": "black",
+               NO_TARGET: "light grey", HEADER: "dark grey"}
 
 LAYOUT = dict(
     font=dict(size=FONT_SIZE, family=FONT_FAMILY, color="#222222"),
@@ -170,6 +174,11 @@ def show_token(tok) -> str:
     return s.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥") if s else "∅"
 
 
+def color_name(color: str) -> str:
+    """The plain word for one of the figures' colours ("red-orange" for WRONG); KeyError for others."""
+    return COLOR_NAMES[color.upper()]
+
+
 def fmt(v) -> str:
     """A number with enough digits to be exact for reading off (hover text)."""
     return "–" if v is None else f"{float(v):.6g}"
@@ -199,9 +208,18 @@ def time_axis(labels: list[str], max_ticks: int = 60) -> dict:
     every = max(1, int(np.ceil(T / max_ticks)))
     vals = list(range(0, T, every))
     size = FONT_SIZE if T <= 40 else max(10, int(FONT_SIZE * 40 / min(T, max_ticks)))
-    title = "time step t (input token)" + (f", every {every}th labelled" if every > 1 else "")
+    title = "time step t (input token)" + (f", every {ordinal(every)} labelled" if every > 1 else "")
     return {"tickmode": "array", "tickvals": vals, "ticktext": [labels[v] for v in vals],
             "tickfont": {"size": size, "family": MONO_FAMILY}, "title": {"text": title}}
+
+
+def label_every(labels: list[str], max_chars: int = 72) -> int:
+    """Label every k-th point of a scatter so that about max_chars characters of labels are drawn
+    (labels written beside points overlap when there are many, or long ones); 1 = all."""
+    if not labels:
+        return 1
+    width = max(len(lab) for lab in labels) + 1
+    return max(1, int(np.ceil(len(labels) * width / max_chars)))
 
 
 def even_indices(n: int, k: int) -> np.ndarray:
@@ -225,11 +243,11 @@ def epoch_gap_note(epochs, thinned: bool) -> str:
         e = np.sort(np.asarray([x for x in e if x is not None], dtype=float))
         if len(e) > 1:
             gap = max(gap, int(np.max(np.diff(e))))
-    return ("history thinned: older epochs shown only every " + _ordinal(gap)) if gap > 1 \
+    return ("history thinned: older epochs shown only every " + ordinal(gap)) if gap > 1 \
         else "history thinned: some epochs not kept"
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
     return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..recorder import EpochRecord
-from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, even_indices, show_token
+from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, color_name, even_indices, show_token
+from .theme import MUTED_STYLE
 
 TITLE = "Predictions per epoch"
 # cell codes, shared with the heatmap's discrete colour scale (z in 0..3)
@@ -39,10 +40,19 @@ class PredictionTable:
     empty: str = ""
 
 
-def prediction_table(records: list[EpochRecord], max_rows: int = 15) -> PredictionTable:
+def scored(prediction: dict) -> list[bool]:
+    """Which positions of a tokens prediction accuracy counts (every one with a target when the
+    prediction predates "scored")."""
+    if "scored" in prediction:
+        return list(prediction["scored"])
+    return [c is not None for c in prediction["correct"]]
+
+
+def prediction_table(records: list[EpochRecord], max_rows: int = 15, with_inputs: bool = False) -> PredictionTable:
     """Epoch -> predicted tokens, one cell per token aligned under the target: max_rows evenly spaced
     recorded epochs (first and last included). One cell per character for character tasks and per word
-    for word tasks (a cell is one token either way)."""
+    for word tasks (a cell is one token either way). Only the positions accuracy counts are coloured
+    right or wrong; the others are grey. with_inputs: a first row of the input tokens."""
     # rows are chosen before any prediction is read: reading one builds it from the probe's outputs, and
     # a long run has thousands of records of which max_rows are shown
     recs = [r for r in (records or []) if r.has_prediction]
@@ -61,38 +71,83 @@ def prediction_table(records: list[EpochRecord], max_rows: int = 15) -> Predicti
                 [HEADER_CODE if t is not None else NONE_CODE for t in target],
                 [[f"position {j}", f"input {show_token(inputs[j])!r}", f"target {show_token(target[j])!r}"]
                  for j in range(T)])]
+    if with_inputs:
+        rows.insert(0, Row("input", [show_token(t) for t in inputs], [HEADER_CODE] * T,
+                           [[f"position {j}", f"input {show_token(inputs[j])!r}"] for j in range(T)]))
     for r in recs:
         p = r.prediction
         pred = list(p["predicted"]) + [None] * (T - len(p["predicted"]))
         corr = list(p["correct"]) + [None] * (T - len(p["correct"]))
+        counts = scored(p) + [False] * (T - len(p["correct"]))
         codes, hovers = [], []
-        for j, c in enumerate(corr):
-            codes.append(NONE_CODE if c is None else RIGHT_CODE if c else WRONG_CODE)
-            verdict = "no target" if c is None else "right" if c else f"wrong (target {show_token(target[j])!r})"
+        for j, (c, count) in enumerate(zip(corr, counts)):
+            codes.append(NONE_CODE if c is None or not count else RIGHT_CODE if c else WRONG_CODE)
+            verdict = ("no target" if c is None else f"not scored (target {show_token(target[j])!r})" if not count
+                       else "right" if c else f"wrong (target {show_token(target[j])!r})")
             hovers.append([f"epoch {r.epoch}, position {j}", f"input {show_token(inputs[j])!r}",
                            f"predicted {show_token(pred[j])!r}: {verdict}"])
         rows.append(Row(f"epoch {r.epoch}", [show_token(t) for t in pred], codes, hovers))
 
-    notes = ["green = right, red = wrong, grey = no target"]
+    notes = [f"{color_name(RIGHT)} = right, {color_name(WRONG)} = wrong, {color_name(NO_TARGET)} = not scored"]
     if n_total > len(recs):
         notes.append(f"showing {len(recs)} of {n_total} recorded epochs (evenly spaced, first and last included)")
-    right = [c for c in recs[-1].prediction["correct"] if c is not None]
+    last = recs[-1].prediction
+    right = [c for c, count in zip(last["correct"], scored(last)) if c is not None and count]
     if right:
-        notes.append(f"epoch {recs[-1].epoch}: {np.mean(right):.0%} of the probe's targets right")
+        notes.append(f"epoch {recs[-1].epoch}: {np.mean(right):.0%} of the probe's scored positions right")
     return PredictionTable(rows, notes)
+
+
+def headline_html(prediction: dict | None, at: str, with_inputs: bool = False) -> str:
+    """One prediction in big letters (`at`: "epoch 12"): each predicted token with a target, in
+    RIGHT or WRONG where it is scored and faded where it is not; the target and how many scored
+    positions are right. with_inputs: the input tokens first ("i like → dogs"). "" for a values prediction."""
+    p = prediction
+    if not p or p.get("kind") != "tokens":
+        return ""
+    sep = p.get("sep", "")
+    shown = [(tok, ok, count) for tok, ok, count in zip(p["predicted"], p["correct"], scored(p)) if ok is not None]
+    cells = [f'<span style="{f"color:{RIGHT if ok else WRONG}" if count else MUTED_STYLE}">'
+             f'{html.escape(show_token(tok))}</span>' for tok, ok, count in shown]
+    counted = [ok for _, ok, count in shown if count]
+    target = sep.join(show_token(t) for t in p["target"] if t is not None)
+    size = "2.4rem" if len(shown) <= 24 else "1.3rem"
+    read = ""
+    if with_inputs:
+        read = (f'<span style="{MUTED_STYLE}">{html.escape(sep.join(show_token(t) for t in p.get("input", [])))}'
+                f'</span> → ')
+    faded = len(shown) - len(counted)
+    tally = f"{sum(counted)}/{len(counted)} right" + (f" · {faded} faded: not scored" if faded else "")
+    return (f'<div style="font-family:monospace;font-size:{size};line-height:1.3;overflow-wrap:anywhere">'
+            f'{html.escape(at)}: {read}{sep.join(cells)} <span style="font-size:1.2rem;{MUTED_STYLE}">'
+            f'target {html.escape(target)} · {tally}</span></div>')
 
 
 CSS_CLASS = {NONE_CODE: "n", WRONG_CODE: "w", RIGHT_CODE: "r", HEADER_CODE: "h"}
 
 
-def prediction_table_html(records: list[EpochRecord], max_rows: int = 15) -> str:
+def continuation_html(prefix: list[str], continued: list[str], scores: list[bool | None]) -> str:
+    """A prefix (faded) and a generated continuation in big letters: each generated token in RIGHT or
+    WRONG where it is scored (scores[i] True / False), faded where it is not (None); and the count."""
+    cells = [f'<span style="{MUTED_STYLE if ok is None else f"color:{RIGHT if ok else WRONG}"}">'
+             f'{html.escape(show_token(tok))}</span>' for tok, ok in zip(continued, scores)]
+    counted = [ok for ok in scores if ok is not None]
+    faded = len(scores) - len(counted)
+    tally = f"{sum(counted)}/{len(counted)} scored tokens right" + (f" · {faded} faded: a guess, not scored"
+                                                                   if faded else "")
+    return (f'<div style="font-family:monospace;font-size:2rem;line-height:1.3;overflow-wrap:anywhere">'
+            f'<span style="{MUTED_STYLE}">{html.escape(" ".join(prefix))} →</span> {" ".join(cells)} '
+            f'<span style="font-size:1.1rem;{MUTED_STYLE}">{tally}</span></div>')
+
+
+def prediction_table_html(records: list[EpochRecord], max_rows: int = 15, with_inputs: bool = False) -> str:
     """The prediction table as one HTML block (title, table, notes), each cell with its hover text as a
     tooltip. Long sequences scroll sideways rather than shrink below a readable size. Cells carry a class,
     not a style: a page sanitises this HTML at every redraw, and its cost grows with the attributes."""
-    t = prediction_table(records, max_rows)
+    t = prediction_table(records, max_rows, with_inputs)
     head = f'<div style="font-size:1.35rem;margin-bottom:.3rem">{TITLE}</div>'
     if t.empty:
-        return f'<div>{head}<div style="color:#555">{html.escape(t.empty)}</div></div>'
+        return f'<div>{head}<div style="{MUTED_STYLE}">{html.escape(t.empty)}</div></div>'
     T = len(t.rows[0].texts)
     # a cell is about 1.15em + 2px wide and the labels about 5em: fit ~800 px (Streamlit's main column)
     size = int(np.clip((800 - 2 * T) / (1.15 * T + 5), 12, 28))
@@ -107,6 +162,6 @@ def prediction_table_html(records: list[EpochRecord], max_rows: int = 15) -> str
         cells = "".join(f'<td class="{CSS_CLASS[code]}" title="{html.escape(chr(10).join(hover))}">'
                         f'{html.escape(text)}</td>' for text, code, hover in zip(row.texts, row.codes, row.hovers))
         lines.append(f"<tr><th>{html.escape(row.label)}</th>{cells}</tr>")
-    notes = f'<div style="color:#555;margin-top:.3rem">{html.escape(NOTE_SEP.join(t.notes))}</div>'
+    notes = f'<div style="{MUTED_STYLE};margin-top:.3rem">{html.escape(NOTE_SEP.join(t.notes))}</div>'
     return (f'<style>{css}</style><div class="rnnviz-pt">{head}<div style="overflow-x:auto"><table>'
             f'{"".join(lines)}</table></div>{notes}</div>')

@@ -5,22 +5,27 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..recorder import EpochRecord
-from .style import (MONO_FAMILY, NO_TARGET, PALETTE, empty_figure, epoch_gap_note, fmt, plain, secondary_y_grid,
-                    show_token, styled)
+from .style import (MONO_FAMILY, NO_TARGET, PALETTE, color_name, empty_figure, epoch_gap_note, fmt, plain,
+                    secondary_y_grid, show_token, styled)
 from .tables import CODE_COLORS, TITLE, prediction_table
 
 X_TITLES = {"epoch": "epoch", "step": "optimizer step", "seconds": "wall time (s)"}
 
 
-def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None) -> go.Figure:
+DOTTED = {"solid": "dot", "dash": "dashdot"}   # a dotted run's training and validation curves
+
+
+def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotted=()) -> go.Figure:
     """Shared body of loss_figure / accuracy_figure: fields = [(attr, label, dash), ...]."""
     runs = {k: v for k, v in (runs or {}).items() if v}
     if not runs:
         return empty_figure("no epochs recorded yet", title)
     traces, dropped = [], 0
-    for i, (name, recs) in enumerate(runs.items()):
-        color = PALETTE[i % len(PALETTE)]
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(runs)}
+    for name in sorted(runs, key=lambda n: n in dotted):       # the dotted runs on top
+        recs, color = runs[name], colors[name]
         for attr, label, dash in fields:
+            dash = DOTTED[dash] if name in dotted else dash
             pts = [(getattr(r, x), getattr(r, attr)) for r in recs if getattr(r, attr) is not None]
             if log_y:
                 dropped += sum(1 for _, v in pts if not v > 0)
@@ -42,29 +47,36 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None) -> go
     notes = [epoch_gap_note([[r.epoch for r in recs] for recs in runs.values()], thinned),
              f"{dropped} value(s) ≤ 0 not drawn on the log axis" if dropped else "",
              "solid = training, dashed = validation"]
+    if any(n in dotted for n in runs):      # short: a subtitle is one line
+        dots = ", ".join(f"{n} ({color_name(colors[n])})" for n in runs if n in dotted)
+        notes.append(f"{dots}: dotted / dash-dot, on top")
     return styled(traces, layout, title, notes)
 
 
 def loss_figure(runs: dict[str, list[EpochRecord]], log_y: bool = False, thinned: bool = False,
-                x: str = "epoch") -> go.Figure:
+                x: str = "epoch", dotted: tuple[str, ...] = ()) -> go.Figure:
     """Training loss (solid) and validation loss (dashed, where measured) of each run, one colour per run.
 
     runs: {"lstm": records, "gru": records} or a single run; x: "epoch" | "step" | "seconds".
     thinned: the History dropped old records (History.thinned); the figure then says so.
+    dotted: runs drawn dotted (training) and dash-dot (validation), so that a run whose curve
+    coincides with another's still shows (later runs are drawn on top).
     """
     return _curves(runs, [("loss", "train", "solid"), ("val_loss", "val", "dash")], x, log_y, thinned,
-                   "Loss", "loss (mean over counted steps)")
+                   "Loss", "loss (mean over counted steps)", dotted=dotted)
 
 
-def accuracy_figure(runs: dict[str, list[EpochRecord]], thinned: bool = False, x: str = "epoch") -> go.Figure:
-    """Training (solid) and validation (dashed) accuracy per run: fraction of counted positions right."""
+def accuracy_figure(runs: dict[str, list[EpochRecord]], thinned: bool = False, x: str = "epoch",
+                    dotted: tuple[str, ...] = ()) -> go.Figure:
+    """Training (solid) and validation (dashed) accuracy per run: fraction of counted positions right.
+    dotted: as loss_figure."""
     return _curves(runs, [("train_acc", "train", "solid"), ("val_acc", "val", "dash")], x, False, thinned,
-                   "Accuracy", "fraction right", y_range=[0, 1.02])
+                   "Accuracy", "fraction right", y_range=[0, 1.02], dotted=dotted)
 
 
 def prediction_table_figure(records: list[EpochRecord], max_rows: int = 15) -> go.Figure:
-    """The prediction table (tables.prediction_table) as a heatmap: green = right, red = wrong, grey = no
-    target at this position, the target in the first row. The app shows tables.prediction_table_html,
+    """The prediction table (tables.prediction_table) as a heatmap: RIGHT = right, WRONG = wrong, NO_TARGET
+    = not scored at this position, the target in the first row. The app shows tables.prediction_table_html,
     which a browser draws far faster; this one is for notebooks and exported figures."""
     t = prediction_table(records, max_rows)
     if t.empty:

@@ -41,6 +41,41 @@ def expected_completion(prefix: list[str]) -> list[str] | None:
     return full[len(prefix):] if full[:len(prefix)] == list(prefix) else None
 
 
+PREFIX_TOKENS = ("a", "b")   # what a typed prefix may hold (EOS ends a sequence, UNK is for unknown words)
+MAX_PREFIX = 200             # tokens
+
+
+def read_prefix(text: str) -> list[str]:
+    """A typed prefix as tokens; ValueError with a one-line message when it is empty, too long or holds
+    anything but a and b (encode() would read an unknown word as UNK without a word)."""
+    tokens = text.split()
+    if not tokens:
+        raise ValueError("type a prefix: a's and b's separated by spaces, e.g. a a b")
+    if len(tokens) > MAX_PREFIX:
+        raise ValueError(f"a prefix holds at most {MAX_PREFIX} tokens, got {len(tokens)}")
+    unknown = sorted({t for t in tokens if t not in PREFIX_TOKENS})
+    if unknown:
+        shown = ", ".join(repr(t[:20]) for t in unknown[:5]) + (", …" if len(unknown) > 5 else "")
+        raise ValueError(f"unknown token(s) {shown}: a prefix holds only "
+                         + " and ".join(PREFIX_TOKENS) + ", separated by spaces (e.g. a a b)")
+    return tokens
+
+
+def scored_continuation(prefix: list[str], continuation: list[str]) -> list[bool | None]:
+    """For each token of `continuation`: None where it is not scored (no b before it yet: the next
+    token is a guess, as in counted_mask), else whether it is the one correct token. Once a b is seen
+    n = the a's before it, and the sequence must go on as a^n b^n a^n EOS; a prefix that is not the
+    start of one has no correct token left (every scored one is False)."""
+    seq = list(prefix) + list(continuation)
+    n = seq.index("b") if "b" in seq else len(seq)
+    full = anbn(n) if n and all(t == "a" for t in seq[:n]) else []
+    valid = full[:len(prefix)] == list(prefix) if "b" in prefix else True
+    out: list[bool | None] = []
+    for i in range(len(prefix), len(seq)):
+        out.append(None if "b" not in seq[:i] else valid and i < len(full) and seq[i] == full[i])
+    return out
+
+
 @dataclass(frozen=True)
 class AnbnOptions:
     max_n: int = 5              # n is drawn from 1..max_n

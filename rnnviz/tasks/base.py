@@ -173,8 +173,10 @@ class Describer:
     """Readable predictions for row 0 of one fixed batch (the probe): call it with outputs [T, O].
 
     classify -> {"kind": "tokens", "input": [str], "target": [str|None], "predicted": [str],
-                 "correct": [bool|None], "topk": [[[token, prob], ...k] per step],
+                 "correct": [bool|None], "scored": [bool], "topk": [[[token, prob], ...k] per step],
                  "text": str, "target_text": str, "sep": str}
+    "scored" marks the positions accuracy counts (Task.counted_mask): every position with a target,
+    or fewer (anbn: only the determined ones). Predictions read from older files may lack it.
     regress  -> {"kind": "values", "input": [float], "target": [float], "predicted": [float], "mse": float}
 
     What does not change between calls (inputs, targets, the vocabulary) is read once. It keeps no
@@ -193,6 +195,7 @@ class Describer:
         self.input = [self.vocab[i] for i in batch.x[0].tolist()]
         self.target = [self.vocab[t] if t != IGNORE else None for t in batch.y[0].tolist()]
         self.target_text = self.sep.join(t for t in self.target if t is not None)
+        self.scored = [bool(c) for c in task.counted_mask(batch)[0].tolist()]
 
     def __call__(self, out) -> dict:
         """out: [T, O] outputs of row 0 (logits or values), a tensor or an array."""
@@ -212,6 +215,7 @@ class Describer:
             "target": list(target),
             "predicted": predicted,
             "correct": [None if t is None else p == t for p, t in zip(predicted, target)],
+            "scored": list(self.scored),
             "topk": [[[vocab[i], p] for p, i in zip(ps, ids)] for ps, ids in zip(top_p, top_i)],
             "text": self.sep.join(p for p, t in zip(predicted, target) if t is not None),
             "target_text": self.target_text,

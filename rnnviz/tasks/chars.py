@@ -65,6 +65,16 @@ class CharSentence(Task):
     def probe_labels(self) -> list[str]:
         return [show_token(c) for c in self.sentence[:-1]]
 
+    def ambiguous(self) -> dict[str, list[str]]:
+        """Characters of the sentence followed by more than one character, and those (in sentence
+        order): where the current character alone cannot tell the next, the hidden state must."""
+        after: dict[str, list[str]] = {}
+        for c, nxt in zip(self.sentence, self.sentence[1:]):
+            seen = after.setdefault(c, [])
+            if nxt not in seen:
+                seen.append(nxt)
+        return {c: n for c, n in after.items() if len(n) > 1}
+
 
 @register
 class HiHello(CharSentence):

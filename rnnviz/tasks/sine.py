@@ -92,7 +92,8 @@ class Sine(Task):
         return self.val_batches()[0]                # [1, T, 1]
 
     def probe_labels(self) -> list[str]:
-        return [f"{t:.2f}" for t in self.times(self.options.n_windows)[:-1]]
+        """The probe's input values (noise included), 2 decimals: what the model reads at each step."""
+        return [f"{v:.2f}" for v in self.probe().x[0, :, 0].tolist()]
 
     @classmethod
     def suggested(cls) -> tuple[ModelConfig, TrainConfig]:

@@ -1,0 +1,122 @@
+"""The lessons' words follow what they show (AppTest): the character lesson's text follows its task,
+aⁿbⁿaⁿ colours only what it scores and refuses unknown tokens, the words table shows its inputs, the
+speed limit says what it counts, the From scratch curves are told apart, the charts follow the theme."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from apptest import app, progress_texts, recorded, text_of, wait
+
+from rnnviz.figures.style import RIGHT, WRONG
+from rnnviz.figures.theme import MUTED_STYLE, PAGE
+from rnnviz.tasks.anbn import scored_continuation
+
+pytestmark = pytest.mark.usefixtures("lab_env")
+
+
+def charts(at) -> dict[str, dict]:
+    """key -> the plotly spec of every chart on the page."""
+    return {json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("text", "") or c.proto.id:
+            json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def train(at, lesson: str, task: str, records: int = 1) -> dict:
+    at.session_state[f"{lesson}.{task}.live.pace"] = 0.0
+    at.run()
+    at.button(key=f"{lesson}.train").click().run()
+    return wait(at, lesson, recorded(records))
+
+
+def test_the_chars_text_follows_the_chosen_task():
+    at = app()
+    assert "*h i h e l l*" in text_of(at)
+    at.radio(key="chars.task").set_value("seoul").run()
+    text = text_of(at)
+    assert "seoul is the capital of south korea" in text and "h i h e l l" not in text
+    assert "`s` by `e`, `␣`, `o` —" in text and "15 numbers" in text and "Nothing is held out" in text
+    at.radio(key="chars.task").set_value("ship").run()
+    text = text_of(at)
+    assert "if you want to build a ship" in text and "windows of **10** characters" in text
+    assert "`o` by `u`, `␣`, `n`, `p`, …" in text
+    at.slider(key="chars.ship.task.seq_len").set_value(25).run()
+    assert "windows of **25** characters" in text_of(at)
+    assert not at.exception and not at.error
+
+
+def test_anbn_colours_only_the_scored_positions_and_refuses_unknown_tokens():
+    at = app("anbn")
+    train(at, "anbn", "anbn", records=2)
+    at.session_state["anbn.tabs"] = "Predictions"
+    at.run()
+    (head,) = [m.value for m in at.markdown if "target" in m.value and "right" in m.value]
+    assert len(re.findall(f"color:({RIGHT}|{WRONG})", head)) == 6          # b b a a a EOS of a a a b b b a a a EOS
+    assert re.search(r"\d/6 right · 3 faded: not scored", head)
+    at.session_state["anbn.tabs"] = "Generate"
+    at.run()
+    at.text_input(key="anbn.prefix").input("a a c").run()
+    assert any("unknown token(s) 'c'" in e.value and "only a and b" in e.value for e in at.error)
+    assert not at.exception
+    at.text_input(key="anbn.prefix").input("a a").run()
+    (line,) = [m.value for m in at.markdown if m.value.startswith('<div style="font-family:monospace')]
+    spans = re.findall(r'<span style="([^"]*)">([^<]*)</span>', line)
+    tokens = [tok for _, tok in spans[1:-1]]
+    styles = [style for style, _ in spans[1:-1]]
+    expect = {None: MUTED_STYLE, True: f"color:{RIGHT}", False: f"color:{WRONG}"}
+    assert tokens and styles == [expect[s] for s in scored_continuation(["a", "a"], tokens)]
+    assert any("until the first *b* the next token is a guess" in c.value for c in at.caption)
+
+
+def test_the_words_table_shows_the_two_input_words():
+    at = app("words")
+    train(at, "words", "words")
+    (head,) = [m.value for m in at.markdown if "target" in m.value and "right" in m.value]
+    assert re.search(r">i like</span> → <span", head)
+    (table,) = [h.proto.body for h in at.html if "Predictions per epoch" in h.proto.body]
+    assert re.search(r"<tr><th>input</th><td[^>]*>i</td><td[^>]*>like</td></tr><tr><th>target</th>", table)
+
+
+def test_the_speed_limit_says_what_it_counts():
+    at = app()
+    assert at.select_slider(key="chars.hihell.live.pace").label == "speed limit (epochs per second)"
+    assert "for 20 epochs" in at.toggle(key="chars.hihell.live.auto_stop").help
+    at.button(key="chars.train").click().run()          # the lesson's pace: 10 a second
+    wait(at, "chars", recorded(1))
+    assert any("slowed to 10 epochs/s to be watchable" in p for p in progress_texts(at))
+    text = app("text")
+    assert text.select_slider(key="text.text.live.pace").label == \
+        "speed limit (records per second; one every 10 optimizer steps)"
+    text.slider(key="text.text.train.steps").set_value(4000).run()
+    assert text.select_slider(key="text.text.live.pace").label.endswith("one every 20 optimizer steps)")
+    assert not any("record point" in (s.label + (s.help or "")) for s in text.select_slider)
+
+
+def test_the_charts_follow_the_pages_theme():
+    at = app()
+    for theme, bg in (("dark", PAGE["dark"]["bg"]), ("light", "white")):
+        at.context["theme"] = theme
+        at.run()
+        (placeholder,) = charts(at).values()
+        assert placeholder["layout"]["template"]["layout"]["paper_bgcolor"] == bg
+    at.context["theme"] = "dark"
+    train(at, "chars", "hihell")
+    at.session_state["chars.tabs"] = "Loss"
+    at.run()
+    loss = charts(at)["Loss"]["layout"]["template"]["layout"]
+    assert loss["paper_bgcolor"] == PAGE["dark"]["bg"] and loss["font"]["color"] == "#EEEEEE"
+    at.context["theme"] = "light"
+    at.run()
+    assert charts(at)["Loss"]["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
+    assert not at.exception and not at.error
+
+
+def test_from_scratch_dots_torch_over_numpy_and_says_which_is_which():
+    at = app("from_scratch")
+    at.radio(key="scratch.task").set_value("hihell").run()
+    train(at, "scratch", "hihell")
+    loss = charts(at)["Loss"]
+    assert {t["name"]: t["line"]["dash"] for t in loss["data"]} == {"numpy train": "solid", "torch train": "dot"}
+    assert [t["name"] for t in loss["data"]][-1] == "torch train"              # drawn on top
+    assert "torch (orange): dotted / dash-dot, on top" in loss["layout"]["title"]["subtitle"]["text"]
+    assert any("numpy: solid blue line; torch: dotted orange line" in c.value for c in at.caption)

@@ -15,6 +15,8 @@ from .callbacks import PrintProgress, Recorder
 from .checkpoint import CheckpointError, load, save
 from .config import CELLS, INITS, OPTIMIZERS, ModelConfig, TrainConfig
 from .generate import sample_text
+from .sweep_cli import add_parser as add_sweep_parser
+from .sweep_cli import cmd_sweep
 from .tasks import TASKS, make_task
 from .trainer import Trainer
 
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=1.0)
     s.add_argument("--top-k", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)
+    add_sweep_parser(sub)
     return p
 
 
@@ -151,7 +154,8 @@ def cmd_sample(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"tasks": cmd_tasks, "train": cmd_train, "probe": cmd_probe, "sample": cmd_sample}[args.command](args)
+        return {"tasks": cmd_tasks, "train": cmd_train, "probe": cmd_probe, "sample": cmd_sample,
+                "sweep": cmd_sweep}[args.command](args)
     except (ValueError, CheckpointError, OSError) as e:
         print(f"rnnviz: error: {e}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import sys
 import time
 
 from .sweep import METRICS, PRESETS, REPEATS, SweepError, from_preset, parse_grid, plan
-from .sweep_exec import import_ray, make_executor
+from .sweep_exec import make_executor
 from .sweep_out import Row, prepare, run_sweep
 from .tasks import TASKS
 
@@ -84,16 +84,14 @@ def cmd_sweep(args) -> int:
     else:
         specs = plan(task, grid, args.epochs, args.seconds, args.metric or "val_acc")
     metric = specs[0].metric
-    if args.ray:
-        import_ray()   # says how to install it before the folder is touched
     about = {"task": task, "preset": args.preset, "grid": {k: v for k, v in (grid or {}).items()},
              "metric": metric, "argv": sys.argv[1:]}
     if args.preset:
         about["grid"] = {**PRESETS[args.preset]["grid"], **about["grid"]}
-    out = prepare(args.out, specs, args.force, about)
     say = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))  # noqa: E731
     t0 = time.perf_counter()
-    with make_executor(args.ray, args.workers) as ex:
+    with make_executor(args.ray, args.workers) as ex:   # a Ray cluster that cannot be had: before the folder is touched
+        out = prepare(args.out, specs, args.force, about)
         say(f"sweep: {len(specs)} runs of {task} on {ex.describe()}, writing {out}")
         rows = run_sweep(specs, ex, out, about, on_row=lambda row, rows: say(progress_line(row, rows, metric)))
     finished = sum(r.status == "finished" for r in rows)

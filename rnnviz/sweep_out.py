@@ -146,6 +146,8 @@ def run_sweep(specs: Sequence[RunSpec], executor, out: Path | None = None, about
     rows = rows if rows is not None else [Row(s) for s in specs]
     by_index = {r.spec.index: r for r in rows}
     try:
+        if out is not None:
+            write_table(out, rows, about)    # every run "not run" until it finishes
         for spec, result in executor.run(specs):
             row = by_index[spec.index].fill(result)
             if out is not None:

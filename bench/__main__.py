@@ -2,7 +2,7 @@
 
 Parts: core (1: the course's plain loops vs rnnviz with full recording), numpy (2: NumPy engine vs
 torch), memory (3: peak memory and a long run), app (4: the Streamlit app in Chromium), classroom
-(5: N browser sessions at once). --only takes part names and/or case names (hihell, seoul, sine, anbn,
+(5: N browser sessions at once), sweep (6: a sweep's runs per minute, local and on Ray). --only takes part names and/or case names (hihell, seoul, sine, anbn,
 text-128x1, text-512x2), comma-separated. Results: a table on stdout, JSON at --out.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")   # before numpy loads (torch imports it): idle BLAS threads spin on CPU time
 import torch  # noqa: E402
 
-PARTS = ("core", "numpy", "memory", "app", "classroom")
+PARTS = ("core", "numpy", "memory", "app", "classroom", "sweep")
 
 
 def _args(argv):
@@ -123,6 +123,11 @@ def main(argv=None) -> int:
         log("\n[3] memory (each run in its own subprocess)")
         result["parts"]["memory"] = memory.part3(args.quick, cases, log, targets)
         done("memory")
+    if "sweep" in parts:
+        from . import sweep
+        log("\n[6] sweeps: runs per minute, the CLI one by one vs a sweep, local and on Ray")
+        result["parts"]["sweep"] = sweep.part6(args.quick, log, targets)
+        done("sweep")
     if "app" in parts or "classroom" in parts:
         from . import app
         why = app.browser_unavailable()

@@ -1,4 +1,4 @@
-"""Command line: `python -m rnnviz {tasks,train,probe,sample}`.
+"""Command line: `python -m rnnviz {tasks,train,probe,sample,sweep}`.
 
 Every ModelConfig / TrainConfig field and every task option is a flag (underscores become dashes);
 what is not given comes from the task's suggested defaults, which `train --task X --help` shows. A
@@ -23,6 +23,8 @@ from .config import CELLS, INITS, OPTIMIZERS, ModelConfig, TrainConfig
 from .generate import sample_text
 from .limits import read_file
 from .probes import float32_list
+from .sweep_cli import add_parser as add_sweep_parser
+from .sweep_cli import cmd_sweep
 from .tasks import TASKS, make_task
 from .tasks.text import MAX_TEXT_BYTES, read_text_file, readable_by_others
 from .trainer import Trainer
@@ -118,6 +120,7 @@ def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
     s.add_argument("--temperature", type=float, default=1.0)
     s.add_argument("--top-k", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)
+    add_sweep_parser(sub)
     return p
 
 
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser(_chosen_task(argv)).parse_args(argv)
     try:
-        return {"tasks": cmd_tasks, "train": cmd_train, "probe": cmd_probe, "sample": cmd_sample}[args.command](args)
+        return {"tasks": cmd_tasks, "train": cmd_train, "probe": cmd_probe, "sample": cmd_sample,
+                "sweep": cmd_sweep}[args.command](args)
     except (ValueError, OSError, RecursionError, MemoryError) as e:   # CheckpointError is a ValueError
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"rnnviz: error: {message}", file=sys.stderr)

@@ -91,9 +91,10 @@ def listed() -> list[dict]:
 
 
 def _allowed(path: str | Path) -> Path:
-    """The checkpoint folder at path if this student may open it (own, class or pretrained)."""
+    """The checkpoint folder at path if this student may open it (own, class, pretrained, or a run of
+    the student's sweeps)."""
     p = Path(path).resolve()
-    for base in (mine(), root() / CLASS, root() / PRETRAINED):
+    for base in (mine(), root() / CLASS, root() / PRETRAINED, registry.get().root / identity.owner()):
         if base.resolve() in p.parents:
             return p
     raise CheckpointError("that checkpoint is not yours to open")

@@ -53,6 +53,7 @@ LESSONS = [
            train_defaults={"anbn": dict(optimizer="sgd", lr=1.0, momentum=0.0, dtype="float64", epochs=30),
                            "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64"),
                            "dinos": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64", epochs=30)}),
+    Lesson("sweep", "Sweeps: the memory experiment", ":material/grid_on:", "pages/sweep.py"),   # a grid of runs
 ]
 CHECKPOINTS_PAGE = "pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}

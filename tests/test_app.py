@@ -18,7 +18,8 @@ from starlette.requests import Request
 from lab import progress
 
 pytestmark = pytest.mark.usefixtures("lab_env")
-PAGES = ["chars", "shapes", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "checkpoints"]
+PAGES = ["chars", "shapes", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "sweep",
+         "checkpoints"]
 TABS = {"chars": ["Predictions", "Top-k probabilities", "Loss", "Hidden state"],
         "words": ["Predictions", "Try it", "Top-k probabilities", "Loss"],
         "anbn": ["Generate", "Predictions", "Loss and accuracy", "Hidden state"],

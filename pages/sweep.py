@@ -1,0 +1,30 @@
+"""Lesson 11: sweeps. The classic memory experiment as a grid of runs: as the lag grows, a vanilla RNN
+stops learning to copy while an LSTM and a GRU go on."""
+import streamlit as st
+
+from lab import equations, page, sweep_view
+
+lesson = page.lesson("sweep")
+page.header(lesson)
+equations.explain(
+    "One run says little; the result every RNN course cites is a curve over many: train an **RNN**, an "
+    "**LSTM** and a **GRU** to copy a few symbols across a growing *lag*, several seeds each, and plot "
+    "what each learned against the lag. The RNN's gradient through time shrinks geometrically with the "
+    "lag (switch the metric to $\\lVert\\partial L/\\partial h_0\\rVert / \\lVert\\partial L/\\partial h_T\\rVert$: "
+    "orders of magnitude), so at long lags it stays near chance while the gated cells bridge it. Edit "
+    "the grid, press **Run sweep**, and watch the points fill in as runs finish.",
+    "bptt", "lstm")
+preset, grid, epochs = sweep_view.editor()
+with st.container(horizontal=True):
+    st.button("Run sweep", type="primary", icon=":material/play_arrow:", key="sweep.run",
+              on_click=sweep_view.start, args=(preset, grid, epochs))
+    st.button("Stop", icon=":material/stop:", key="sweep.stop", on_click=sweep_view.stop,
+              disabled=(bg := sweep_view.current()) is None or bg.done)
+
+
+@st.fragment(run_every=2.0 if (bg is not None and not bg.done) else None)
+def live():
+    sweep_view.results(sweep_view.current())
+
+
+live()

@@ -1,0 +1,47 @@
+"""The sweep lesson (AppTest): a small grid of the memory experiment runs on the lab's worker
+processes, fills its table and figure, keeps its results on disk, and opens a run in the gradients
+lesson."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from apptest import app, owner, runs_of
+
+from lab import sweep_view
+
+pytestmark = pytest.mark.usefixtures("lab_env")
+
+
+def test_a_small_memory_sweep_runs_fills_in_and_opens_a_run(tmp_path):
+    at = app("sweep")
+    assert not at.exception and any("Run sweep" in i.value for i in at.info)
+    at.text_input(key="sweep.grid.memory.cell").input("rnn,lstm").run()
+    at.text_input(key="sweep.grid.memory.lag").input("5").run()
+    at.text_input(key="sweep.grid.memory.seed").input("0").run()
+    at.number_input(key="sweep.epochs.memory").set_value(3).run()
+    at.button(key="sweep.run").click().run()
+    assert not at.error, [e.value for e in at.error]
+    bg = sweep_view._sweeps()[0][owner(at)]
+    end = time.time() + 120
+    while not bg.done and time.time() < end:
+        time.sleep(0.2)
+    at.run()
+    assert bg.done and [r.status for r in bg.rows] == ["finished", "finished"]
+    assert all(0 <= r.metrics["val_acc"] <= 1 and r.metrics["grad_ratio"] > 0 for r in bg.rows)
+    assert any("2 of 2 runs done" in p.proto.text for p in at.get("progress"))
+    assert (bg.out / "results.csv").is_file() and len(list((bg.out / "runs").iterdir())) == 2
+    (lstm,) = [r.spec.name for r in bg.rows if r.spec.values["cell"] == "lstm"]
+    at.selectbox(key="sweep.pick").set_value(lstm).run()
+    at.button(key="sweep.open").click().run()
+    assert at.title[0].value.startswith("7. Vanishing")
+    (opened,) = runs_of(at, "gradients").values()
+    assert opened.mcfg.cell == "lstm" and opened.task.options.lag == 5 and opened.state == "loaded"
+
+
+def test_a_bad_grid_says_why_and_runs_nothing():
+    at = app("sweep")
+    at.text_input(key="sweep.grid.memory.lag").input("5,abc").run()
+    at.button(key="sweep.run").click().run()
+    assert any("Could not start the sweep" in e.value and "abc" in e.value for e in at.error)
+    assert owner(at) not in sweep_view._sweeps()[0]

@@ -65,13 +65,12 @@ def explain(look_at: str, *names: str) -> None:
     """A lesson's short 'what to look at' text, and its equations one click away. They are drawn only
     while the expander is open: KaTeX's spans were half of a lesson page's DOM, and a bigger DOM makes
     every redraw of the live views cost the browser more (the cores the training worker needs). In
-    presenter mode the text steps aside too (into the expander)."""
-    if not presenter.on():
-        st.markdown(look_at)
+    presenter mode both step aside (the teacher says them)."""
+    if presenter.on():
+        return
+    st.markdown(look_at)
     box = st.expander("The equations, in plain words", icon=":material/function:", key="equations.open",
                       on_change="rerun")
     if box.open:
         with box:
-            if presenter.on():
-                st.markdown(look_at)
             show(*names)

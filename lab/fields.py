@@ -146,7 +146,7 @@ def widget(spec: Spec, key: str, default: Any) -> Any:
     if spec.kind in ("log", "log0", "steps"):
         value = _stored(key, default)
         grid = LR_GRID if spec.kind == "log" else list(spec.options)
-        options = sorted(set(grid) | {value, default})
+        options = list(grid) if value in grid and default in grid else sorted(set(grid) | {value, default})
         fmt = spec.fmt or (lambda v: f"{v:g}" if v < 1e4 else f"{v:,}")
         return st.select_slider(spec.label, options, value=default, format_func=fmt, **kw)
     if spec.kind in ("int", "float"):

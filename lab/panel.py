@@ -16,7 +16,7 @@ import streamlit as st
 from rnnviz.figures import empty_figure, themed
 from rnnviz.run import Run
 
-from . import compare, identity, links, progress, registry, run_bar
+from . import compare, identity, links, presenter, presets, progress, registry, run_bar
 from .lessons import Lesson
 from .settings import Settings
 from .snapshot import Snapshot
@@ -89,25 +89,31 @@ def views_interval() -> float:
 
 def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None]) -> None:
     """The run bar, progress lines and `body(snapshots)` of the lesson's runs, in one fragment (a
-    link's train=1 starts the runs first)."""
+    link's train=1 starts the runs first). In presenter mode the views come first, then the bar and
+    the lesson's presets, so that the main chart fits the screen."""
     if links.wanted(links.visit(lesson.key), "train") == "1" and s.setup is not None:
         run_bar.train(lesson, s)
+
     @st.fragment
     def run_panel():
-        run_bar.draw(lesson, s)
-        runs = lesson_runs(lesson)
-        progress.show(runs, key=f"{lesson.key}.progress")
-        if any(r.reason and not r.active for r in runs.values()):
-            cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]
-            for col, run in zip(cols, runs.values()):
-                with col:
-                    _notes(run)
-        if any(r.active and not r.held for r in runs.values()):
-            st.fragment(run_every=views_interval())(_views)(lesson, body)
-        else:
-            with st.container():
+        first, then = (st.container(), st.container()) if presenter.on() else (None, None)
+        with then or st.container():
+            run_bar.draw(lesson, s)
+            runs = lesson_runs(lesson)
+            progress.show(runs, key=f"{lesson.key}.progress")
+            if any(r.reason and not r.active for r in runs.values()):
+                cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]
+                for col, run in zip(cols, runs.values()):
+                    with col:
+                        _notes(run)
+        with first or st.container():
+            if any(r.active and not r.held for r in runs.values()):
+                st.fragment(run_every=views_interval())(_views)(lesson, body)
+            else:
                 _views(lesson, body)
     run_panel()
+    if presenter.on():
+        presets.picker(lesson)
 
 
 def sidebar_status(titles: dict[str, str], lesson_key: str | None) -> None:

@@ -1,7 +1,8 @@
-"""Share this setup: the page's own URL (its settings are in it, lab.links) and the presets' links,
-with a copy button, in a popover beside the lesson's title."""
+"""Share this setup: the page's own address (it carries every setting that differs from the default,
+lab.links) with a Copy button, and the lesson's presets as links, in a popover beside the title."""
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
@@ -9,18 +10,29 @@ import streamlit as st
 from .lessons import Lesson
 from .presets import of
 
+_WEB = Path(__file__).parent / "web"
+CSS = """.rv-share-row { display: flex; gap: .5rem; align-items: center; margin: .3rem 0; }
+.rv-share-row label { min-width: 11rem; font-size: .9rem; }
+.rv-share-row input { flex: 1; font-family: monospace; font-size: .85rem; padding: .25rem; }"""
+
+
+@st.cache_resource(show_spinner=False)
+def _component():
+    return st.components.v2.component("rnnviz_share", html="", css=CSS, js=(_WEB / "share.js").read_text())
+
 
 def base() -> str:
-    """This page's address without its query (st.context.url: what the browser opened)."""
+    """This page's address without its query."""
     parts = urlsplit(st.context.url or "")
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def button(lesson: Lesson) -> None:
-    with st.popover("Share", icon=":material/link:", help="Links to this setup and to the lesson's presets"):
-        st.markdown("**This setup**: the address bar is the link (it carries every setting you changed). "
-                    "Add `&train=1` to start training when it opens, `&present=true` for presenter mode.")
-        st.code(st.context.url or base(), language=None, wrap_lines=True)
+    with st.popover("Share", icon=":material/link:", help="A link to this setup, and to the lesson's presets"):
+        st.markdown("The address bar is the link: it carries every setting you changed, so another browser "
+                    "opens the same setup. `&present=true` opens it in presenter mode.")
+        _component()(data=[{"this_setup": "this setup", "and_train": "this setup, training at once"}],
+                     key=f"{lesson.key}.share")
         for p in of(lesson):
-            st.markdown(f"**{p.title}** — opens and trains it")
+            st.markdown(f"**{p.title}** (opens and trains it)")
             st.code(f"{base()}?preset={p.name}&train=1", language=None, wrap_lines=True)

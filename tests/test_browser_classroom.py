@@ -1,0 +1,72 @@
+"""The classroom in a real browser: a link copied in one browser opens the same setup in another; in
+presenter mode at 1280x720 the main chart is whole on screen; the history downloads as CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from browser import (ARGS, CHROMIUM, T, artifacts, button, chromium, expect, lab, progress, server,  # noqa: F401
+                     set_slider, slider, ScriptRuns)
+
+
+def _page(chromium, url: str, width: int = 1400, height: int = 1000):
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(T)
+    page = context.new_page()
+    page.page_errors = []
+    page.on("pageerror", lambda e: page.page_errors.append(str(e)))
+    page.script_runs = ScriptRuns(page)
+    page.goto(url, wait_until="domcontentloaded")
+    expect(button(page, "Train")).to_be_enabled()
+    return page
+
+
+def test_a_copied_link_opens_the_same_setup_in_another_browser(chromium, server):
+    teacher = _page(chromium, server.url + "gradients")
+    set_slider(teacher, "lag (steps to bridge)", "End", "200")
+    expect(teacher).to_have_url(re.compile(r"gradients\.copy\.task\.lag=200"))
+    teacher.get_by_role("button", name=re.compile("Share")).click()
+    field = teacher.locator('[data-testid="rnnviz-link"]').first
+    expect(field).to_have_value(re.compile(r"lag=200"))
+    link = field.input_value()
+    assert link.startswith(server.url.rstrip("/")) and "gradients.copy.task.lag=200" in link
+    student = _page(chromium, link)                            # a fresh browser: another context, no cookie
+    expect(slider(student, "lag (steps to bridge)")).to_have_attribute("aria-valuetext", "200")
+    expect(student.get_by_role("heading", name=re.compile("Vanishing"))).to_be_visible()
+    for p in (teacher, student):
+        assert not p.page_errors, p.page_errors
+        p.context.close()
+
+
+def test_presenter_mode_shows_the_main_chart_whole_at_1280x720(chromium, server, artifacts):
+    page = _page(chromium, server.url + "gradients?present=true", 1280, 720)
+    expect(page.get_by_test_id("stSidebar")).to_be_hidden()
+    button(page, "lag 30").click()                              # a preset: it trains at once
+    expect(progress(page)).to_have_count(3)
+    chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Gradient through time").filter(visible=True)
+    expect(chart).to_have_count(1)
+    expect(chart.locator(".scatterlayer .trace").first).to_be_attached()
+    page.mouse.wheel(0, -2000)                                  # at the top of the page, as it opens
+    page.wait_for_timeout(300)
+    box = chart.bounding_box()
+    page.screenshot(path=str(artifacts / "presenter-1280x720.png"))
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1280, box
+    button(page, "Stop").click()
+    expect(progress(page).first).to_contain_text("stopped")
+    page.context.close()
+
+
+def test_the_history_downloads_as_csv(lab):
+    page = lab
+    speed = slider(page, "speed limit (epochs per second)")
+    speed.focus()
+    speed.press("End")
+    button(page, "Train").click()
+    expect(progress(page)).to_contain_text(re.compile(r"finished\s*·\s*epoch 100 of 100"), timeout=2 * T)
+    with page.expect_download() as got:
+        page.get_by_test_id("stDownloadButton").filter(has_text="CSV").get_by_role("button").click()
+    rows = list(csv.DictReader(io.StringIO(open(got.value.path()).read())))
+    assert len(rows) == 100 and rows[0]["run"] == "rnn" and rows[-1]["epoch"] == "100"
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])

@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .config import GATES
+
 
 @dataclass
 class LayerTrace:
@@ -148,7 +150,7 @@ class CellSpec:
 
 
 CELL_SPECS: dict[str, CellSpec] = {
-    "rnn": CellSpec(torch.nn.RNN, 1, (), rnn_layer),
-    "lstm": CellSpec(torch.nn.LSTM, 4, ("i", "f", "g", "o"), lstm_layer, has_cell_state=True),
-    "gru": CellSpec(torch.nn.GRU, 3, ("r", "z", "n"), gru_layer, h_via_w_hh=False),
+    "rnn": CellSpec(torch.nn.RNN, 1, GATES["rnn"], rnn_layer),
+    "lstm": CellSpec(torch.nn.LSTM, 4, GATES["lstm"], lstm_layer, has_cell_state=True),
+    "gru": CellSpec(torch.nn.GRU, 3, GATES["gru"], gru_layer, h_via_w_hh=False),
 }

@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 CELLS = ("rnn", "lstm", "gru")
+# each cell's gates in torch.nn's row order of W_ih / W_hh (the one place they are named; rnnviz.cells.CELL_SPECS)
+GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 INITS = ("default", "orthogonal")
 MAX_HIDDEN, MAX_LAYERS, MAX_EMBEDDING = 4096, 8, 4096   # per field; the model's total size: rnnviz.limits

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .cells import LayerTrace, grads, row0
-from .config import ModelConfig, TrainConfig
+from .config import GATES, ModelConfig, TrainConfig
 from .init import initialise
 from .limits import check_model_size
 from .model import RecurrentNet, State, detach_state
@@ -62,7 +62,7 @@ def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
     With a projection the block is W_hh,gate W_hr (what carries o * tanh(c_t) into step t+1's gate);
     the reverse direction's blocks are named "<gate> reverse"."""
     H = cfg.hidden_size
-    names = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}[cfg.cell]
+    names = GATES[cfg.cell] or ("h",)   # an rnn's one block is named after h
     out: dict[str, list[float]] = {}
     for d in range(cfg.directions):
         sfx = "_reverse" if d else ""

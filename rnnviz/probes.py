@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+from .config import GATES
+
+GATE_NAMES = GATES
 DIRECTION_NAMES = ("forward", "reverse")
 GATE_TITLES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
                "r": "reset gate r", "z": "update gate z", "n": "candidate n"}

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-NUM_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+from ..config import GATES
+
+NUM_GATES = {cell: max(1, len(names)) for cell, names in GATES.items()}   # an rnn has one block
 
 # Deliberate mistakes for the teaching page: each one is a classic slip in a hand-written BPTT.
 BUGS = {

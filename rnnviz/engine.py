@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from .cells import LayerTrace, grads, row0
-from .config import GATES, ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig
 from .init import initialise
 from .limits import check_model_size
 from .model import RecurrentNet, State, detach_state
@@ -23,6 +23,7 @@ from .numpy_engine.network import NetConfig
 from .numpy_engine.probing import probe_arrays
 from .optim import OPTIMIZERS
 from .probes import Probe
+from .spectral import spectral_radius_of
 from .tasks.base import Batch, Task, last_counted_step, masked_loss, step_losses
 from .truncation import cuts, truncated_probe
 
@@ -55,24 +56,6 @@ def build_model(task: Task, mcfg: ModelConfig, tcfg: TrainConfig) -> RecurrentNe
     model = RecurrentNet(mcfg, task.input_size, task.output_size, task.tokens).to(DTYPES[tcfg.dtype])
     initialise(model, tcfg, torch.Generator().manual_seed(tcfg.seed))
     return model
-
-
-def spectral_radius_of(weights, cfg: ModelConfig) -> dict[str, list[float]]:
-    """max |eigenvalue| of each [H, H] recurrent block (per gate), per layer; weights: name -> array.
-    With a projection the block is W_hh,gate W_hr (what carries o * tanh(c_t) into step t+1's gate);
-    the reverse direction's blocks are named "<gate> reverse"."""
-    H = cfg.hidden_size
-    names = GATES[cfg.cell] or ("h",)   # an rnn's one block is named after h
-    out: dict[str, list[float]] = {}
-    for d in range(cfg.directions):
-        sfx = "_reverse" if d else ""
-        for k in range(cfg.num_layers):
-            w = np.asarray(weights[f"rnn.weight_hh_l{k}{sfx}"], dtype=np.float64).reshape(len(names), H, -1)
-            if cfg.proj_size:
-                w = w @ np.asarray(weights[f"rnn.weight_hr_l{k}{sfx}"], dtype=np.float64)   # [G, H, H]
-            for n, blk in zip(names, w):
-                out.setdefault(n + (" reverse" if d else ""), []).append(float(np.abs(np.linalg.eigvals(blk)).max()))
-    return out
 
 
 def probe_from_traces(traces: list[LayerTrace], out: Tensor, loss: float, cell_state: bool,

@@ -23,10 +23,10 @@ from .config import ModelConfig, TrainConfig
 from .engine import _fits
 from .engines import Resume, make_engine
 from .recorder import Deferred, EpochRecord
+from .tally import Tally
 from .tasks.base import Task
 from .truncation import cut_batches
 
-SCORE_EVERY = 16  # steps whose training accuracy may wait for the next record point
 RECORDS_PER_RUN = 200   # step mode: a run of N steps records every N // 200 steps (at least every step)
 
 
@@ -183,7 +183,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_start(self)
         carry = tcfg.carry_state and task.sequential
-        acc = self._fresh_acc()
+        acc = Tally()
         try:
             while self.done < self.total and not self._stop.is_set():
                 self.epoch += 1
@@ -222,14 +222,14 @@ class Trainer:
                                        f"were restored (try a lower learning rate or gradient clipping)")
                         return self.status
                     state = res.state
-                    self._accumulate(acc, res, batch, at_record)
+                    acc.add(task, res, batch, at_record)
                     for cb in self.callbacks:
                         cb.on_step(self, res)
                     if self.unit == "step":
                         self.done = self.step
                     if at_record:
                         rec = self._record(index, acc, res if is_probe else None, want_probe)
-                        acc = self._fresh_acc()
+                        acc = Tally()
                         if not self.engine.mark_good():   # finite loss, but the update left NaN/inf weights
                             self.engine.restore_good()
                             self.status = "diverged"
@@ -256,37 +256,11 @@ class Trainer:
         return self.status
 
     # ---- measurements at a record point ------------------------------------------------------
-    @staticmethod
-    def _fresh_acc() -> dict:
-        return {"loss": 0.0, "n": 0, "norm": 0.0, "clipped": 0, "right": 0, "counted": 0, "unscored": []}
-
-    def _accumulate(self, acc: dict, res, batch, at_record: bool) -> None:
-        acc["loss"] += res.loss
-        acc["norm"] += res.grad_norm
-        acc["clipped"] += int(res.clipped)
-        acc["n"] += 1
-        acc["unscored"].append((res.out, batch))
-        if at_record or len(acc["unscored"]) >= SCORE_EVERY:
-            self._score(acc)
-
-    def _score(self, acc: dict) -> None:
-        """Training accuracy of the steps not scored yet. Scoring the steps in a row, at the record point,
-        costs about half as much as scoring each one between two training steps (measured on anbn);
-        their outputs (detached, [B, T, O]) wait until then, at most SCORE_EVERY of them."""
-        for out, batch in acc["unscored"]:
-            r, c = self.task.accuracy(out, batch)
-            acc["right"] += r
-            acc["counted"] += c
-        acc["unscored"].clear()
-
-    def _record(self, index: int, acc: dict, res, want_probe: bool) -> EpochRecord:
+    def _record(self, index: int, acc: Tally, res, want_probe: bool) -> EpochRecord:
         """res: this step's result when its batch was the probe input: its outputs are the prediction
         and its recording (if asked for) the probe."""
         task, engine, pb = self.task, self.engine, self._probe_batch
-        n = max(acc["n"], 1)
-        rec = EpochRecord(epoch=index, step=self.step, loss=acc["loss"] / n, lr=engine.lr,
-                          grad_norm=acc["norm"] / n, clipped=acc["clipped"] / n,
-                          train_acc=acc["right"] / acc["counted"] if acc["counted"] else None)
+        rec = EpochRecord(epoch=index, step=self.step, lr=engine.lr, **acc.means())
         self._records += 1
         final = (self.epoch if self.unit == "epoch" else self.step) >= self.total
         val = self._val if (self._records == 1 or final or self._records % self.val_every == 0) else None

@@ -17,7 +17,8 @@ from rnnviz.engine import TorchEngine, build_model
 from rnnviz.recorder import EpochRecord, History
 from rnnviz.probes import Probe
 from rnnviz.tasks import make_task
-from rnnviz.trainer import SCORE_EVERY, Callback, Trainer
+from rnnviz.tally import SCORE_EVERY
+from rnnviz.trainer import Callback, Trainer
 
 
 def _run(task_name="hihell", cbs=(), **train):

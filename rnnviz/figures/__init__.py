@@ -8,8 +8,8 @@ The predictions per epoch also come as an HTML table (tables.prediction_table_ht
 same rows as prediction_table_figure, which a browser draws far faster than a plotly text heatmap.
 """
 from .gradients import grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
-from .inside import (PCABasis, fit_pca_basis, gate_heatmaps, gate_means_figure, hidden_heatmap, project,
-                     trajectory_figure)
+from .inside import gate_heatmaps, gate_means_figure, hidden_heatmap, trajectory_figure
+from .pca import PCABasis, fit_pca_basis, project
 from .scratch import gradcheck_figure, loss_difference_figure, max_relative_difference, relative_differences
 from .sequences import char_probs_figure, sine_figure
 from .shapes import word_tensor_figure

@@ -1,6 +1,5 @@
 """Lesson 2: tensor shapes. What nn.RNN, nn.LSTM and nn.GRU take and give, measured by running them on
 the lecture's words; one-hot against embedding."""
-import streamlit as st
 
 from lab import equations, page, shapes_view
 

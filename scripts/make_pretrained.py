@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT))
 
 from rnnviz.callbacks import Recorder  # noqa: E402
 from rnnviz.checkpoint import save  # noqa: E402
-from rnnviz.config import ModelConfig, TrainConfig  # noqa: E402
 from rnnviz.recorder import History  # noqa: E402
 from rnnviz.tasks import make_task  # noqa: E402
 from rnnviz.trainer import Trainer  # noqa: E402

@@ -73,3 +73,12 @@ def progress_texts(at: AppTest) -> list[str]:
 
 def text_of(at: AppTest) -> str:
     return re.sub(r"<[^>]+>", "", "\n".join(m.value for m in at.markdown))
+
+
+def hihell_trained(at: AppTest):
+    """Train the first lesson's hihell run at full speed to its end; the run."""
+    at.session_state["chars.hihell.live.pace"] = 0.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    (run,) = wait(at, "chars", finished).values()
+    return run

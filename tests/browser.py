@@ -8,7 +8,6 @@ RNNVIZ_BROWSER_SHOTS=<folder> also keeps screenshots of the passing steps.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket

@@ -3,7 +3,7 @@ folder the teacher publishes to; the shipped models; a broken file that must not
 from __future__ import annotations
 
 import pytest
-from apptest import app, finished, owner, runs_of, wait
+from apptest import app, finished, hihell_trained, owner, runs_of, wait
 
 from lab import checkpoints
 from rnnviz import checkpoint
@@ -16,10 +16,7 @@ pytestmark = pytest.mark.usefixtures("lab_env")
 
 def trained(lesson_page: str = "chars"):
     at = app(lesson_page)
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.run()
-    at.button(key="chars.train").click().run()
-    wait(at, "chars", finished)
+    hihell_trained(at)
     return at
 
 

@@ -3,7 +3,7 @@ the one on screen, the history as CSV."""
 from __future__ import annotations
 
 import pytest
-from apptest import app, finished, runs_of, wait
+from apptest import app, finished, hihell_trained, runs_of, wait
 
 from lab import presets
 
@@ -50,10 +50,7 @@ def test_presenter_mode_sets_text_aside_and_enlarges_the_charts():
     assert at.toggle(key="present").value is True
     assert not any("one character at a time" in m.value for m in at.markdown)   # the intro steps aside
     assert any("[data-testid=\"stSidebar\"]" in h.proto.body for h in at.get("html"))
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.run()
-    at.button(key="chars.train").click().run()
-    wait(at, "chars", finished)
+    hihell_trained(at)
     at.session_state["chars.tabs"] = "Loss"
     at.run()
     import json
@@ -63,10 +60,7 @@ def test_presenter_mode_sets_text_aside_and_enlarges_the_charts():
 
 def test_earlier_runs_are_laid_over_the_one_on_screen_and_named_by_what_differs():
     at = app()
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.run()
-    at.button(key="chars.train").click().run()
-    wait(at, "chars", finished)
+    hihell_trained(at)
     at.select_slider(key="chars.hihell.train.lr").set_value(0.02).run()
     at.button(key="chars.train").click().run()
     wait(at, "chars", finished)
@@ -79,9 +73,6 @@ def test_earlier_runs_are_laid_over_the_one_on_screen_and_named_by_what_differs(
 
 def test_the_history_downloads_as_csv():
     at = app()
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.run()
-    at.button(key="chars.train").click().run()
-    (run,) = wait(at, "chars", finished).values()
+    hihell_trained(at)
     (button,) = [b for b in at.get("download_button") if b.proto.id.endswith("chars.csv") or "CSV" in b.proto.label]
     assert button.proto.label == "CSV" and not button.proto.disabled

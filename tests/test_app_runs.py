@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from apptest import app, finished, progress_texts, recorded, runs_of, text_of, wait
+from apptest import app, finished, hihell_trained, progress_texts, recorded, runs_of, text_of, wait
 
 from lab import registry
 from rnnviz.callbacks import Recorder
@@ -106,10 +106,7 @@ def test_one_student_trains_at_most_three_runs_at_once():
 
 def test_reset_clears_the_screen_and_keeps_the_run_among_the_earlier_ones():
     at = app()
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.run()
-    at.button(key="chars.train").click().run()
-    (run,) = wait(at, "chars", finished).values()
+    run = hihell_trained(at)
     at.button(key="chars.reset").click().run()
     assert runs_of(at, "chars") == {} and any("Press **Train**" in i.value for i in at.info)
     groups = registry.get().groups(run.owner, "chars")

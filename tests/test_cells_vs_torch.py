@@ -11,7 +11,6 @@ from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import TorchEngine
 from rnnviz.model import RecurrentNet
 from rnnviz.tasks import make_task
-from rnnviz.tasks.base import Batch
 
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 SHAPES = [(1, 1, 3, 4), (3, 7, 5, 4), (2, 12, 16, 6)]  # (B, T, H, V)

@@ -3,11 +3,9 @@ import dataclasses
 import io
 import json
 import os
-import zipfile
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from rnnviz import checkpoint as ck
 from rnnviz.callbacks import Recorder

@@ -1,9 +1,7 @@
 """The course results, with each task's own defaults, for seeds 0..4."""
 import dataclasses
-import math
 
 import pytest
-import torch
 
 from rnnviz.callbacks import Recorder
 from rnnviz.tasks import make_task

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptest import app, finished, runs_of, wait
+from apptest import app, finished, wait
 
 from lab import scratch
 from rnnviz import figures as F

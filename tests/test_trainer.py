@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from rnnviz.callbacks import ConvergenceStop, Recorder
-from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import TorchEngine, build_model
 from rnnviz.recorder import EpochRecord, History
 from rnnviz.probes import Probe

@@ -225,15 +225,21 @@ def cmd_probe(args) -> int:
     batch = task.probe()
     p = engine.probe(batch)
     desc = task.describe(torch.from_numpy(p.out)[None], batch)
-    last = lambda a: None if a is None else float32_list(a[-1])   # noqa: E731  (the top layer)
+    def top(a, direction: int = 0):   # the top layer's row, forward (or reverse) direction
+        return None if a is None else float32_list(a[p.row(-1, direction)])
+
     result = {
         "task": task.name, "cell": ckpt.model_cfg.cell, "labels": task.probe_labels(), "loss": p.loss,
         "prediction": desc.get("text", desc.get("predicted")), "target": desc.get("target_text", desc.get("target")),
-        "hidden": last(p.hidden), "cell_state": last(p.cell),
-        "gates": {k: last(v) for k, v in p.gates.items()},
-        "grad_norms": last(p.grad_h), "grad_norms_last": last(p.grad_h_last),
+        "hidden": top(p.hidden), "cell_state": top(p.cell),
+        "gates": {k: top(v) for k, v in p.gates.items()},
+        "grad_norms": top(p.grad_h), "grad_norms_last": top(p.grad_h_last),
         "spectral_radius": p.spectral_radius,
     }
+    if p.directions == 2:      # a bidirectional model: the reverse direction beside the forward one
+        result["reverse"] = {"hidden": top(p.hidden, 1), "cell_state": top(p.cell, 1),
+                             "gates": {k: top(v, 1) for k, v in p.gates.items()},
+                             "grad_norms": top(p.grad_h, 1), "grad_norms_last": top(p.grad_h_last, 1)}
     print(json.dumps(result))
     return 0
 

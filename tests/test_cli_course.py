@@ -29,7 +29,10 @@ def test_cli_trains_a_bidirectional_projected_lstm(tmp_path, capsys):
     assert hist["records"][-1]["loss"] < hist["records"][0]["loss"]
     capsys.readouterr()
     assert main(["probe", "--checkpoint", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out)["cell"] == "lstm"
+    probed = json.loads(capsys.readouterr().out)
+    assert probed["cell"] == "lstm"      # both directions, each as torch.nn's output halves have them
+    assert torch.allclose(torch.tensor(probed["hidden"]), seq[0, :, :3], atol=1e-5)
+    assert torch.allclose(torch.tensor(probed["reverse"]["hidden"]), seq[0, :, 3:], atol=1e-5)
 
 
 def test_cli_trains_sine_with_tbptt(tmp_path):

@@ -19,24 +19,21 @@ import logging
 import multiprocessing as mp
 import os
 import queue
-import sys
 import threading
 import time
-import types
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .engines import Resume
+from .processes import without_main
 from .run import Run
 from .worker import Start, serve
 
 log = logging.getLogger("rnnviz.runner")
 POLL_S = 0.5     # how often the reader looks whether the worker processes are alive
-_MAIN_LOCK = threading.Lock()
 
 
 def _context():
@@ -48,21 +45,6 @@ def _context():
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["rnnviz.worker"])
     return ctx
-
-
-@contextmanager
-def _without_main():
-    """A new process imports its parent's __main__ module first; in a Streamlit server that is the page
-    script (Streamlit installs each script run's module as __main__), which must not run in a worker.
-    So, while a process starts, __main__ is a bare module with nothing to import."""
-    with _MAIN_LOCK:
-        real, stand_in = sys.modules.get("__main__"), types.ModuleType("__main__")
-        sys.modules["__main__"] = stand_in
-        try:
-            yield
-        finally:
-            if sys.modules.get("__main__") is stand_in:   # (unless a script run installed its own meanwhile)
-                sys.modules["__main__"] = real
 
 
 @dataclass
@@ -91,7 +73,7 @@ class Runner:
     def _spawn(self) -> _Worker:
         commands = self._ctx.Queue()
         process = self._ctx.Process(target=serve, args=(commands, self._events), name="rnnviz-worker", daemon=True)
-        with _without_main():
+        with without_main():
             process.start()
         return _Worker(process, commands, set())
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import sweep
+from .processes import without_main
 from .sweep import RunSpec, SweepError, run_one
 
 RAY_ENV = "RNNVIZ_RAY_ADDRESS"
@@ -58,7 +59,8 @@ class LocalExecutor:
     def run(self, specs: Sequence[RunSpec]) -> Iterator[tuple[RunSpec, dict]]:
         self._cancelled.clear()
         self._stop.clear()
-        futures = {self._pool.submit(run_one, s): s for s in specs}
+        with without_main():                      # submit starts the spawned processes
+            futures = {self._pool.submit(run_one, s): s for s in specs}
         pending = self._running = set(futures)
         try:
             while pending and not self._cancelled.is_set():

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +166,21 @@ def test_ray_cancel_keeps_what_finished(ray_cluster):
     while ray_cluster.available_resources().get("CPU", 0) < 2 and time.perf_counter() - t1 < 20:
         time.sleep(0.2)
     assert ray_cluster.available_resources().get("CPU", 0) == 2
+
+
+def test_local_runs_do_not_import_the_servers_page_script(tmp_path, monkeypatch):
+    # in a Streamlit server (or after AppTest in this process) __main__ is a page script: a spawned
+    # process that imported it would run the page, not the sweep
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('the page script ran in a sweep process')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    specs = plan("copy", {"lag": [2], "hidden_size": [8]}, epochs=1)
+    with sweep_exec.LocalExecutor(1) as ex:
+        got = [r for _, r in ex.run(specs)]
+    assert [r["status"] for r in got] == ["finished"]
+    assert sys.modules["__main__"] is fake          # put back once the processes started
 
 
 # ---- failures, stops, the table ------------------------------------------------------------------

@@ -58,16 +58,18 @@ def _one_block_of_views(page, lesson: str, problems: list) -> None:
 
 
 def _views_follow_the_end(page, lesson: str, problems: list) -> None:
-    """Once stopped, the scrubber ends at the epoch the progress line shows: no view is stale."""
+    """Once stopped, the scrubber ends at the last epoch of the runs side by side: no view is stale."""
     deadline = time.monotonic() + EFFECT_MS / 1000
     while time.monotonic() < deadline:
-        shown = _epoch(progress(page).first.inner_text())
+        epochs = [e for e in map(_epoch, progress(page).all_inner_texts()) if e is not None]
+        shown = max(epochs, default=None)
         scrub = page.get_by_role("slider", name=re.compile(SCRUB))
-        if shown is not None and scrub.count() and scrub.first.get_attribute("aria-valuemax") == str(shown):
+        # the scrubber is an <input type="range">: its max is the last epoch, its value the one shown
+        ends = (scrub.first.get_attribute("max"), scrub.first.input_value()) if scrub.count() else None
+        if shown is not None and ends == (str(shown), str(shown)):
             return
         page.wait_for_timeout(100)
-    problems.append(f"{lesson}: after Stop the views end at {scrub.first.get_attribute('aria-valuemax')}, "
-                    f"the run at {shown}")
+    problems.append(f"{lesson}: after Stop the views (max, shown) are {ends}, the run at {shown}")
 
 
 def _cycle(page, click: Clicks, lesson: str, rewind: bool, problems: list) -> None:
@@ -124,7 +126,7 @@ def test_three_hundred_clicks_and_not_one_lost(lab):
     waits = sorted(click.seconds)
     print(f"[stress] {click.n} clicks in {time.monotonic() - t0:.0f} s; click to effect: median "
           f"{waits[len(waits) // 2]:.2f} s, slowest {waits[-1]:.2f} s")
-    assert click.n >= 300
+    assert click.n >= 30 * CYCLES
     assert not click.lost, f"{len(click.lost)} of {click.n} clicks lost:\n" + "\n".join(click.lost)
     assert not problems, "\n".join(problems)
     assert_clean(page)

@@ -98,9 +98,12 @@ def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None
     def run_panel():
         first, then = (st.container(), st.container()) if presenter.on() else (None, None)
         with then or st.container():
-            run_bar.draw(lesson, s)
             runs = lesson_runs(lesson)
-            progress.show(runs, key=f"{lesson.key}.progress")
+            # read before the bar is drawn: a run that ends while it is drawn then differs from what the
+            # browser polls, and the component reruns this fragment so the buttons follow
+            drawn = progress.phases(runs)
+            run_bar.draw(lesson, s)
+            progress.show(runs, key=f"{lesson.key}.progress", drawn=drawn)
             if any(r.reason and not r.active for r in runs.values()):
                 cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]
                 for col, run in zip(cols, runs.values()):

@@ -126,12 +126,18 @@ def _mount(named: dict[str, Run], key: str, with_busy: bool, **options) -> None:
     _component()(data=[data], key=key, on_phases_change=lambda: None)
 
 
-def show(named: dict[str, Run], key: str) -> None:
+def phases(named: dict[str, Run]) -> str:
+    """The runs' phases as the page's buttons were drawn for them (the component compares)."""
+    return ",".join(run.phase for run in named.values())
+
+
+def show(named: dict[str, Run], key: str, drawn: str) -> None:
     """Progress lines of a lesson's runs (name -> Run), side by side. While one is active the browser
-    keeps them current; a phase that changes by itself reruns the fragment they stand in (the panel)."""
-    phases = ",".join(run.phase for run in named.values())
-    _mount(named, key, False, poll=any(r.active for r in named.values()), rerun=True, columns=True,
-           phases=phases, testid="rnnviz-progress")
+    keeps them current; when their phases differ from `drawn` (those the buttons were drawn for) it
+    reruns the fragment they stand in (the panel), also when they changed while the page was drawn."""
+    poll = drawn != phases(named) or any(r.active for r in named.values())
+    _mount(named, key, False, poll=poll, rerun=True, columns=True,
+           phases=drawn, testid="rnnviz-progress")
 
 
 def show_status(named: dict[str, Run], key: str) -> None:

@@ -7,9 +7,10 @@ import re
 
 import numpy as np
 import pytest
-from apptest import app, finished, hihell_trained, progress_texts, recorded, runs_of, text_of, wait
+from apptest import (app, finished, hihell_trained, progress_data, progress_texts, recorded, runs_of, text_of,
+                     wait)
 
-from lab import registry
+from lab import registry, run_bar
 from rnnviz.callbacks import Recorder
 from rnnviz.trainer import Trainer
 
@@ -114,3 +115,27 @@ def test_reset_clears_the_screen_and_keeps_the_run_among_the_earlier_ones():
     assert run.ended.wait(10)                                 # (set once the run is written down)
     (saved,) = registry.get().root.glob(f"{run.owner}/chars/[!.]*")
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}-rnn", saved.name) and (saved / "model.safetensors").is_file()
+
+
+def test_a_run_that_ends_while_the_buttons_are_drawn_reruns_them(monkeypatch):
+    """The progress component reruns the panel when its runs' phases differ from those the buttons
+    were drawn for; a run that ends between the two must count as a difference, or Continue stays
+    disabled with every run stopped."""
+    at = app()
+    at.radio(key="chars.task").set_value("seoul").run()
+    at.button(key="chars.train").click().run()
+    (run,) = wait(at, "chars", recorded(2)).values()
+    drawn = run_bar.draw
+
+    def draw_then_end(lesson, s):
+        drawn(lesson, s)                    # drawn for a running run: Pause and Stop enabled
+        registry.get().runner.stop(run)
+        assert run.ended.wait(30)
+    monkeypatch.setattr(run_bar, "draw", draw_then_end)
+    at.run()
+    (data,) = progress_data(at)
+    assert data["runs"][0]["facts"]["phase"] == "stopped"
+    assert data["phases"] == "running" and data["poll"]    # so the browser asks, sees "stopped", reruns
+    monkeypatch.setattr(run_bar, "draw", drawn)
+    at.run()
+    assert not at.button(key="chars.continue").disabled and at.button(key="chars.stop").disabled

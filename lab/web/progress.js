@@ -1,11 +1,14 @@
 // The progress lines of a lesson's runs (lab/progress.py), kept current by the browser itself: it asks
 // the server for the runs' progress every data.interval seconds (GET .../rnnviz/progress), changes a
 // few DOM nodes and reruns no Streamlit script. When a run's phase (running, paused, finished, ...)
-// differs from the one the page's buttons were drawn for, it reruns the panel it stands in, once.
+// differs from the one the page's buttons were drawn for, it reruns the panel it stands in; if the page
+// has not been drawn for the new phases RESEND_S later (a rerun lost in a burst of clicks), it asks again.
+const RESEND_S = 2, RESENDS = 5;
 export default function ({ parentElement, data: [data], setTriggerValue }) {
-  const me = parentElement.__rv || (parentElement.__rv = { newest: {}, timer: null, sent: null });
-  if (me.data && me.data.phases !== data.phases) me.sent = null;   // drawn for new phases: any change counts
+  const me = parentElement.__rv || (parentElement.__rv = { newest: {}, timer: null, sent: null, tries: 0 });
+  if (me.data && me.data.phases !== data.phases) { me.sent = null; me.tries = 0; }   // drawn for new phases
   me.data = data;
+  me.trigger = setTriggerValue;   // this mount's: a poll scheduled by an earlier call must not use a stale one
 
   let root = parentElement.querySelector(".rv-progress");
   if (!root) {
@@ -53,10 +56,14 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     const d = me.data;
     if (!d.rerun) return;
     const phases = d.runs.map(r => (me.newest[r.id] || { facts: r.facts }).facts.phase).join(",");
-    if (phases !== d.phases && phases !== me.sent) {
-      me.sent = phases;
-      setTriggerValue("phases", phases);
-    }
+    if (phases === d.phases) return;
+    const now = Date.now();
+    if (phases !== me.sent) me.tries = 0;
+    else if (me.tries >= RESENDS || now - me.sentAt < 1000 * RESEND_S) return;
+    me.sent = phases;
+    me.sentAt = now;
+    me.tries += 1;
+    me.trigger("phases", `${phases}#${me.tries}`);
   };
   const ask = async () => {
     me.timer = null;

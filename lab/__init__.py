@@ -19,7 +19,10 @@ runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel
   pretrained   the shipped models, one click away on their lessons
   messages     one-time messages under a run bar or on a page
   equations    the cells' equations in LaTeX with plain words
-  scratch      the From scratch lesson: NumPy against PyTorch, gradient check, injected bugs
+  scratch      the From scratch lesson: NumPy against PyTorch, the bug picker
+  scratch_bugs the injected bugs in words, filled from their measured effects (rnnviz.numpy_engine.bug_effects)
+  gradcheck_view   the From scratch lesson's gradient check
+  scratch_code the From scratch lesson's equations next to the engine's source
 """
 
 try:  # a pages/ folder next to main.py makes Streamlit start in its legacy multipage mode until st.navigation

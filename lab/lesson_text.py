@@ -1,8 +1,11 @@
 """Lesson texts that follow the chosen task: what to look at, worded from the task's own data."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
+from rnnviz.config import ModelConfig
 from rnnviz.tasks import TASKS
 from rnnviz.tasks.chars import CharSentence, show_token
 
@@ -13,7 +16,29 @@ HIHELL = ("The network reads a sentence one character at a time (one-hot: `h` = 
           "step guesses the **next** character. With `hihell` the input is *h i h e l l* and the target is "
           "*i h e l l o*. Press **Train** and watch the prediction row by row: at first it repeats one letter, "
           "then it learns the easy transitions, and only the hidden state can tell the first `h` (→ i) from "
-          "the second (→ e), and the first `l` (→ l) from the second (→ o).")
+          "the second (→ e), and the first `l` (→ l) from the second (→ o). ")
+# The course's hihell (deck 001, its first version): h_t itself is the logits, no Linear head, so the hidden
+# size is the 5 letters; Adam lr 0.1, 100 epochs. The deck prints a final loss of 0.458 reading "ihello";
+# lab.presets' "hihell-course" reproduces that program exactly (tests/test_course_preset.py).
+COURSE_FINAL_LOSS = 0.458
+
+
+def tanh_logit_floor(classes: int) -> float:
+    """The least cross-entropy when every logit is a tanh in [-1, 1]: the right one at 1, the others at -1."""
+    return math.log(1 + (classes - 1) / math.e ** 2)
+
+
+def hihell_setup(model: ModelConfig | None) -> str:
+    """Which of the two hihell setups the settings are: the course's (h_t as the logits) or the lab's."""
+    floor = tanh_logit_floor(5)
+    if model is not None and not model.head:
+        return (f"**Shown: the course's first version** — no Linear head, so $h_t$ itself is the 5 letters' "
+                f"logits. Every logit is a tanh in [-1, 1], so the loss cannot fall below "
+                f"log(1 + 4/e²) = {floor:.3f}; the course's run ends at {COURSE_FINAL_LOSS}.")
+    return ("**Shown: the lab's default** — a Linear head turns $h_t$ into the letters' logits, so the loss can "
+            f"fall towards 0, below the course's final {COURSE_FINAL_LOSS}. The course's first version used $h_t$ "
+            "itself as the logits (its loss stops above "
+            f"{floor:.3f}): the experiment *hihell as in the course* runs it exactly.")
 
 
 def chosen(lesson: Lesson, settings: Settings):
@@ -25,10 +50,11 @@ def chosen(lesson: Lesson, settings: Settings):
     return task_for(name, TASKS[name].Options())
 
 
-def chars(task: CharSentence) -> str:
-    """The character lesson's text for hihell, seoul or ship."""
+def chars(task: CharSentence, model: ModelConfig | None = None) -> str:
+    """The character lesson's text for hihell, seoul or ship (`model`: the settings' model, None when
+    they describe nothing trainable)."""
     if task.name == "hihell":
-        return HIHELL
+        return HIHELL + hihell_setup(model)
     ambiguous = task.ambiguous()
     # the letter with the most different successors (a space is hard to read in the text)
     c, nexts = max(ambiguous.items(), key=lambda kv: (kv[0] != " ", len(kv[1])))

@@ -11,6 +11,7 @@ import streamlit as st
 from rnnviz.tasks import TASKS
 
 from . import links
+from .lesson_text import COURSE_FINAL_LOSS, tanh_logit_floor
 from .lessons import Lesson
 from .messages import say
 from .run_bar import train
@@ -41,6 +42,14 @@ PRESETS: dict[str, tuple[Preset, ...]] = {
     "chars": (
         P("hihell", "hihell → ihello", "A few epochs in it repeats one letter; then the easy transitions; only the "
           "hidden state can tell the first h (→ i) from the second (→ e).", "hihell"),
+        # deck 001's program, exactly: nn.RNN(5, 5) whose h_t is the logits, Adam lr 0.1, 100 epochs. The deck
+        # fixes no seed; with seed 2 its program (and this preset) ends at the deck's 0.458 reading ihello.
+        P("hihell-course", "hihell as in the course", "The course's first version: no Linear head, h_t itself is "
+          f"the logits (hidden size 5 = the letters). Each logit is a tanh in [-1, 1], so the loss stops above "
+          f"{tanh_logit_floor(5):.3f}; it ends at the course's {COURSE_FINAL_LOSS}, reading ihello.", "hihell",
+          model={"cell": "rnn", "hidden_size": 5, "num_layers": 1, "embedding_dim": 0, "head": False},
+          train={"optimizer": "adam", "lr": 0.1, "weight_decay": 0.0, "epochs": 100, "steps": 0, "clip": 0.0,
+                 "init": "default", "seed": 2, "dtype": "float32", "engine": "torch"}),
         P("seoul", "a whole sentence", "Which words does it learn first? The frequent letters come long before "
           "'capital'.", "seoul"),
     ),

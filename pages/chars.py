@@ -5,7 +5,8 @@ from lab.settings import sidebar
 lesson = page.lesson("chars")
 page.header(lesson)
 settings = sidebar(lesson)
-equations.explain(lesson_text.chars(lesson_text.chosen(lesson, settings)), *settings.cells, "bptt", "loss")
+model = settings.setup.model if settings.setup else None
+equations.explain(lesson_text.chars(lesson_text.chosen(lesson, settings), model), *settings.cells, "bptt", "loss")
 
 
 def body(runs):

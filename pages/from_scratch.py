@@ -2,7 +2,7 @@
 a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import dinos_view, equations, page, panel, scratch, step_view, views
+from lab import dinos_view, equations, gradcheck_view, page, panel, scratch, scratch_code, step_view, views
 from lab.settings import sidebar
 
 lesson = page.lesson("scratch")
@@ -21,7 +21,7 @@ equations.explain(
     "and samples new ones. The NumPy engine runs one direction without a projection (no bidirectional, "
     "proj_size, peepholes or dropout: those need the torch engine, so this lesson leaves them out).",
     *settings.cells, "bptt", "loss")
-settings = scratch.bug_picker(settings)
+settings = scratch.bug_picker(lesson, settings)
 scratch.exact_note(lesson, settings)
 
 
@@ -41,6 +41,6 @@ def body(runs):
 panel.show(lesson, settings, body)
 st.header("Inside the NumPy engine", divider="gray")
 views.tabs("scratch.inside", {
-    "Gradient check": lambda: scratch.gradient_check(lesson, settings),
-    "Equations next to the code": lambda: scratch.equations_and_code(settings),
+    "Gradient check": lambda: gradcheck_view.gradient_check(lesson, settings),
+    "Equations next to the code": lambda: scratch_code.equations_and_code(settings),
 })

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from apptest import app, finished, wait
 
-from lab import scratch
+from lab import scratch_bugs, scratch_code
 from rnnviz import figures as F
 from rnnviz.numpy_engine import NetConfig, check_hidden, init_params
 from rnnviz.recorder import EpochRecord
@@ -82,7 +82,7 @@ def test_gradient_check_passes_and_an_injected_bug_fails_it():
     at.radio(key="scratch.task").set_value("hihell").run()
     ok, bad = _check_message(at)
     assert ok and not bad, (ok, bad)
-    assert scratch.BUG_TITLES["forget_derivative"] not in at.selectbox(key="scratch.bug").options  # an rnn has none
+    assert scratch_bugs.BUG_TITLES["forget_derivative"] not in at.selectbox(key="scratch.bug").options  # an rnn has none
     assert "Tolerance: 1e-05" in "\n".join(m.value for m in at.markdown)
     at.selectbox(key="scratch.bug").set_value("no_bptt").run()
     ok, bad = _check_message(at)
@@ -90,7 +90,7 @@ def test_gradient_check_passes_and_an_injected_bug_fails_it():
     assert any("no_bptt" in w.value for w in at.warning)      # what the bug did, measured
     # anbn's LSTM can have the forget-gate bug
     at.radio(key="scratch.task").set_value("anbn").run()
-    assert scratch.BUG_TITLES["forget_derivative"] in at.selectbox(key="scratch.bug").options
+    assert scratch_bugs.BUG_TITLES["forget_derivative"] in at.selectbox(key="scratch.bug").options
     at.selectbox(key="scratch.bug").set_value("forget_derivative").run()
     assert _check_message(at)[1]
 
@@ -124,10 +124,10 @@ def test_equations_and_code_for_every_cell():
 
 
 def test_forward_source_shows_only_the_cells_branch():
-    assert 'if lc.cell == "lstm"' not in scratch.forward_source("rnn")
-    assert 'if lc.cell == "rnn"' not in scratch.forward_source("lstm")
-    assert "pre = pre.copy()" not in scratch.forward_source("lstm")
-    assert 'if lc.cell == "lstm"' not in scratch.forward_source("gru")
+    assert 'if lc.cell == "lstm"' not in scratch_code.forward_source("rnn")
+    assert 'if lc.cell == "rnn"' not in scratch_code.forward_source("lstm")
+    assert "pre = pre.copy()" not in scratch_code.forward_source("lstm")
+    assert 'if lc.cell == "lstm"' not in scratch_code.forward_source("gru")
 
 
 # ---- the core pieces ---------------------------------------------------------------------------------

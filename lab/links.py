@@ -3,7 +3,7 @@ default: the settings' widgets are bound to the URL's query parameters (lab.fiel
 bar is always the link to what is on screen. Besides those, a link may say
     preset=<name>   open one of the lesson's presets (lab.presets)
     train=1         start training once it is open
-    present=1       presenter mode (lab.page)
+    present=true    presenter mode (lab.presenter)
 What a link asks for that cannot be shown (an old setting's name, a value the widget refuses) is left
 out, and the lesson says so in one line; nothing else happens to it.
 """

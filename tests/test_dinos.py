@@ -65,6 +65,8 @@ def test_the_data_seed_shuffles_the_names_before_the_split():
     assert make_task("dinos", seed=1).val_text == splits[1].val_text
     shakespeare = [make_task("text", max_chars=5000, seed=s).text for s in (0, 1)]
     assert shakespeare[0] == shakespeare[1]             # running text keeps its order
+    with pytest.raises(ValueError, match="seed must be in 0"):
+        make_task("text", corpus="dinos", seed=-1)
 
 
 def _entropy(text: str) -> float:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from rnnviz.config import CELLS, INITS, OPTIMIZERS
+from rnnviz.tasks.text import CORPORA, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
 ERRORS = "lab.field_errors"
@@ -36,6 +37,7 @@ class Spec:
     when: Callable[[dict], bool] | None = None
     fmt: Callable[[Any], str] | None = None   # how a select_slider shows its options
     hi_of: Callable[[dict], float] | None = None  # the upper end from the values so far (replaces hi)
+    resets: bool = False            # the task's model and training defaults follow it (form's `changed`)
 
 
 def _cells(*names):
@@ -104,11 +106,17 @@ SPECS: dict[str, Spec] = {
     "n_symbols": Spec("int", "different symbols", 2, 10),
     "batches_per_epoch": Spec("int", "batches per epoch", 1, 100),
     "val_size": Spec("int", "validation sequences", 16, 1024, 16),
-    "corpus": Spec("choice", "corpus", options=("shakespeare", "dinos", "custom")),
+    "corpus": Spec("choice", "corpus", options=(*CORPORA, "custom"), resets=True,
+                   help="A new corpus brings its own model and training defaults."),
+    "TextOptions.seed": Spec("seed", "data seed (the order of the names)", when=lambda v: v.get("corpus") in NAME_LISTS,
+                             help="The names are shuffled with it before the last part is held out for validation."),
+    "DinosOptions.seed": Spec("seed", "data seed (the order of the names)",
+                              help="The names are shuffled with it before the last part is held out for validation."),
     "text": Spec("text", "your text", when=lambda v: v.get("corpus") == "custom"),
     "max_chars": Spec("steps", "characters used", options=(1_000, 5_000, 20_000, 50_000, 100_000, 200_000,
                                                             500_000, 1_000_000)),
-    "val_frac": Spec("float", "validation fraction (end of the text)", 0.05, 0.5, 0.05),
+    "val_frac": Spec("float", "validation fraction (end of the text)", 0.05, 0.5, 0.05,
+                     help="Held out: the end of the text (of a list of names: after shuffling it)."),
 }
 
 
@@ -129,11 +137,11 @@ def _stored(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) 
     return st.session_state.get(key, default)
 
 
-def widget(spec: Spec, key: str, default: Any) -> Any:
+def widget(spec: Spec, key: str, default: Any, on_change: Callable[[], None] | None = None) -> Any:
     """Draw one widget (in the current container) and return its value. Its value is kept in the URL
     (bind="query-params": a link to the page opens the same settings) while it differs from the
     default, and for the session (persist_state): switching pages keeps it."""
-    kw = dict(key=key, help=spec.help or None, persist_state="session", bind="query-params")
+    kw = dict(key=key, help=spec.help or None, persist_state="session", bind="query-params", on_change=on_change)
     if spec.kind == "choice":
         _stored(key, default, lambda v: v in spec.options)
         index = spec.options.index(default)
@@ -166,9 +174,11 @@ def widget(spec: Spec, key: str, default: Any) -> Any:
     return st.text_input(spec.label, value=str(default), **{**kw, "bind": None})
 
 
-def form(cls: type, defaults: Any, prefix: str, context: dict, skip=(), drawn: dict | None = None) -> dict:
+def form(cls: type, defaults: Any, prefix: str, context: dict, skip=(), drawn: dict | None = None,
+         changed: Callable[[], None] | None = None) -> dict:
     """One widget per field of dataclass `cls` that matters now; the others keep their default.
-    Returns {field: value} for building `cls(**values)`; `drawn` gets key -> value of the widgets."""
+    Returns {field: value} for building `cls(**values)`; `drawn` gets key -> value of the widgets;
+    `changed` is called when a field whose spec `resets` changes."""
     values: dict = {}
     for f in dataclasses.fields(cls):
         default = getattr(defaults, f.name)
@@ -179,7 +189,7 @@ def form(cls: type, defaults: Any, prefix: str, context: dict, skip=(), drawn: d
         if f.name in skip or spec.kind == "hidden" or (spec.when is not None and not spec.when(seen)):
             values[f.name] = default
         else:
-            values[f.name] = widget(spec, f"{prefix}.{f.name}", default)
+            values[f.name] = widget(spec, f"{prefix}.{f.name}", default, changed if spec.resets else None)
             if drawn is not None:
                 drawn[f"{prefix}.{f.name}"] = values[f.name]
     return values

@@ -32,8 +32,8 @@ class Preset:
     pace: float | None = None   # record points per second (None: the lesson's)
 
     def setup(self, lesson: Lesson) -> Setup:
-        mdef, tdef = defaults(lesson, self.task)
         options = TASKS[self.task].Options(**self.options)
+        mdef, tdef = defaults(lesson, self.task, options)
         return Setup(self.task, options, replace(mdef, **self.model), replace(tdef, **self.train))
 
 

@@ -84,8 +84,10 @@ def prefix(lesson: Lesson, task_name: str) -> str:
     return f"{lesson.key}.{task_name}"
 
 
-def defaults(lesson: Lesson, task_name: str) -> tuple[ModelConfig, TrainConfig]:
-    mcfg, tcfg = TASKS[task_name].suggested()
+def defaults(lesson: Lesson, task_name: str, options=None) -> tuple[ModelConfig, TrainConfig]:
+    """The lesson's model and training defaults of the task with these options (None: its defaults)."""
+    cls = TASKS[task_name]
+    mcfg, tcfg = cls.suggested_for(cls.Options() if options is None else options)
     return replace(mcfg, **lesson.model_defaults), replace(tcfg, **lesson.train_defaults.get(task_name, {}))
 
 
@@ -117,6 +119,17 @@ def reset(lesson: Lesson, task_name: str) -> None:
     st.session_state[f"{prefix(lesson, task_name)}.live.auto_stop"] = False
 
 
+def _options_changed(lesson: Lesson, task_name: str) -> None:
+    """on_change of a data option the defaults follow (the text task's corpus): the model and training
+    widgets show the defaults for the new options."""
+    cls, pre = TASKS[task_name], prefix(lesson, task_name) + ".task"
+    options = cls.Options(**{f.name: st.session_state[f"{pre}.{f.name}"] for f in dataclasses.fields(cls.Options)
+                             if f"{pre}.{f.name}" in st.session_state})
+    mdef, tdef = defaults(lesson, task_name, options)
+    fields.put(prefix(lesson, task_name) + ".model", mdef)
+    fields.put(prefix(lesson, task_name) + ".train", tdef)
+
+
 def sidebar(lesson: Lesson) -> Settings:
     """Draw the lesson's settings in the sidebar and return what they describe."""
     _restore(lesson)
@@ -128,15 +141,17 @@ def sidebar(lesson: Lesson) -> Settings:
                                                                f"{lesson.key}.task", name)
         cls, pre = TASKS[name], prefix(lesson, name)
         st.caption(cls.summary)
-        mdef, tdef = defaults(lesson, name)
-        ctx = {"tokens": cls.tokens, "sequential": cls.sequential, "steps_mode": tdef.steps > 0}
+        ctx = {"tokens": cls.tokens, "sequential": cls.sequential}
         if "cell" in lesson.fixed:  # side by side: settings of every cell apply to its run
             ctx["cells"] = {m["cell"] for m, _ in lesson.variants.values()}
         if dataclasses.fields(cls.Options):
             with st.expander("Data", expanded=True):
-                ovals = fields.form(cls.Options, cls.Options(), pre + ".task", ctx, drawn=drawn)
+                ovals = fields.form(cls.Options, cls.Options(), pre + ".task", ctx, drawn=drawn,
+                                    changed=functools.partial(_options_changed, lesson, name))
         else:
             ovals = {}
+        mdef, tdef = defaults(lesson, name, cls.Options(**ovals))
+        ctx["steps_mode"] = tdef.steps > 0
         with st.expander("Model", expanded=True):
             mvals = fields.form(ModelConfig, mdef, pre + ".model", ctx, skip=lesson.fixed, drawn=drawn)
         with st.expander("Training", expanded=True):

@@ -44,8 +44,15 @@ def samples(view):
 
 def loss(runs, view):
     views.loss(runs, "text")
-    st.caption(f"A model that knows only how often each character occurs scores "
-               f"{view.task.unigram_entropy():.3f} nats; anything below that has learnt context.")
+    unigram = view.task.unigram_entropy()
+    shown = ""
+    if view.rec is not None and view.rec.val_loss is not None:
+        v = view.rec.val_loss
+        shown = (f" This run's validation loss at {view.unit} {view.rec.epoch:,}: {v:.3f}, "
+                 + ("below it." if v < unigram else "not below it."))
+    st.caption(f"A model that knows only how often each character occurs scores {unigram:.3f} nats per character "
+               "on the training text (the entropy of its character counts); below that, a model has learnt "
+               "context." + shown)
 
 
 def body(runs):

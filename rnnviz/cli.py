@@ -178,7 +178,7 @@ def cmd_train(args) -> int:
     if args.probe_every < 1:
         raise ValueError(f"--probe-every must be at least 1, got {args.probe_every}")
     task = make_task(args.task, **options)
-    m, t = task.suggested()
+    m, t = task.suggested_for(task.options)
     mcfg = dataclasses.replace(m, **{k: v for k, v in given.items() if k in {f.name for f in dataclasses.fields(m)}})
     tcfg = dataclasses.replace(t, **{k: v for k, v in given.items() if k in {f.name for f in dataclasses.fields(t)}})
     target = check_writable(args.out, replace=args.force)    # before the run spends time training

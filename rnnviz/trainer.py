@@ -60,7 +60,7 @@ class Trainer:
                  resume: Resume | None = None, bugs: tuple[str, ...] = ()):
         """resume: go on where a run stood (its weights and optimizer, unless `engine` is given, its
         counters and data stream); the run then ends at tcfg's epochs (or steps) in all."""
-        sm, st = task.suggested()
+        sm, st = task.suggested_for(task.options)
         self.task, self.mcfg, self.tcfg = task, mcfg or sm, tcfg or st
         self.mcfg.validate()
         self.tcfg.validate()

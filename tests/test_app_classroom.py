@@ -6,6 +6,7 @@ import pytest
 from apptest import app, finished, hihell_trained, runs_of, wait
 
 from lab import presets
+from lab.lessons import BY_KEY
 
 pytestmark = pytest.mark.usefixtures("lab_env")
 
@@ -43,6 +44,29 @@ def test_a_preset_link_opens_and_trains_it():
     at = app("inside", query={"preset": "hihell-gru", "train": "1"})
     (run,) = runs_of(at, "inside").values()
     assert run.mcfg.cell == "gru" and run.task.name == "hihell"
+
+
+def test_picking_the_dinosaur_names_brings_their_defaults_and_a_link_opens_them():
+    at = app("text")
+    assert at.slider(key="text.text.model.hidden_size").value == 128
+    at.selectbox(key="text.text.task.corpus").set_value("dinos").run()
+    assert at.slider(key="text.text.model.hidden_size").value == 64 and at.slider(key="text.text.train.steps").value == 400
+    assert at.number_input(key="text.text.task.seed").value == 0          # the data seed orders the names
+    at.button(key="text.train").click().run()
+    (run,) = runs_of(at, "text").values()
+    assert (run.task.options.corpus, run.mcfg.hidden_size, run.tcfg.steps, run.tcfg.lr) == ("dinos", 64, 400, 0.005)
+    wait(at, "text", finished, timeout=120)
+    at.session_state["text.tabs"] = "Loss"
+    at.run()
+    (said,) = [c.value for c in at.caption if "validation loss at step 400" in c.value]
+    assert said.endswith(", below it.") and run.history.last.val_loss < run.task.unigram_entropy()
+    at.selectbox(key="text.text.task.corpus").set_value("shakespeare").run()
+    assert at.slider(key="text.text.model.hidden_size").value == 128
+    assert "text.text.task.seed" not in [n.key for n in at.number_input]  # running text has no order to draw
+    linked = app("text", query={"text.text.task.corpus": "dinos"})
+    assert linked.slider(key="text.text.model.hidden_size").value == 64
+    (dinos,) = presets.PRESETS["text"]
+    assert dinos.setup(BY_KEY["text"]).model.hidden_size == 64           # the preset too
 
 
 def test_presenter_mode_sets_text_aside_and_enlarges_the_charts():

@@ -165,6 +165,12 @@ class Task:
         """Model and training defaults that give a good first demo of this task."""
         return ModelConfig(), TrainConfig()
 
+    @classmethod
+    def suggested_for(cls, options) -> tuple[ModelConfig, TrainConfig]:
+        """The defaults for these options: suggested(), unless they depend on the data (the text
+        task's corpus)."""
+        return cls.suggested()
+
     def to_config(self) -> dict[str, Any]:
         return {"name": self.name, "options": dataclasses.asdict(self.options), "vocab": list(self.vocab)}
 

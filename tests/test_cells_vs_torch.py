@@ -116,15 +116,9 @@ def test_grad_norms_equal_autograd(cell, layers):
     assert abs(probe.hidden[-1] - torch.stack([h[0] for h in hs[-1]]).detach().numpy()).max() < 1e-10
 
 
-@pytest.mark.parametrize("cell,layers,peephole", [
-    ("rnn", 1, False), ("rnn", 2, False), ("lstm", 1, False), ("lstm", 2, False), ("gru", 1, False),
-    ("gru", 2, False), ("lstm", 2, True)])
-def test_grad_norms_recorded_in_training_step_equal_autograd(cell, layers, peephole):
-    """When the probe is the training batch, the trainer reads the probe from the step itself: the same
-    numbers as torch.autograd.grad with respect to every h_t and c_t at the weights before the update."""
-    task = make_task("hihell")
-    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=5, num_layers=layers, peephole=peephole),
-                      TrainConfig(dtype="float64", lr=0.1))
+def _step_probe_and_autograd(eng, task):
+    """The probe a training step records on the probe batch, and autograd's at the weights before the
+    update; asserts their states, gradients, outputs and gates agree. (step's result, autograd's probe)"""
     batch = task.probe()
     expected = eng.probe_autograd(batch, last=False)  # before the update
     res = eng.train_step(batch, record=True)
@@ -136,6 +130,19 @@ def test_grad_norms_recorded_in_training_step_equal_autograd(cell, layers, peeph
     assert res.probe.gates.keys() == expected.gates.keys()
     for g in expected.gates:
         assert abs(res.probe.gates[g] - expected.gates[g]).max() < 1e-12
+    return res, expected
+
+
+@pytest.mark.parametrize("cell,layers,peephole", [
+    ("rnn", 1, False), ("rnn", 2, False), ("lstm", 1, False), ("lstm", 2, False), ("gru", 1, False),
+    ("gru", 2, False), ("lstm", 2, True)])
+def test_grad_norms_recorded_in_training_step_equal_autograd(cell, layers, peephole):
+    """When the probe is the training batch, the trainer reads the probe from the step itself: the same
+    numbers as torch.autograd.grad with respect to every h_t and c_t at the weights before the update."""
+    task = make_task("hihell")
+    eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=5, num_layers=layers, peephole=peephole),
+                      TrainConfig(dtype="float64", lr=0.1))
+    res, expected = _step_probe_and_autograd(eng, task)
     assert abs(res.probe.loss - expected.loss) < 1e-12
     assert abs(res.probe.grad_h).min() > 0
 
@@ -344,16 +351,7 @@ def test_bidirectional_and_projected_training_step_probe_equals_autograd(cell, b
     task = make_task("hihell")
     eng = TorchEngine(task, ModelConfig(cell=cell, hidden_size=5, num_layers=2, bidirectional=bidirectional,
                                         proj_size=proj), TrainConfig(dtype="float64", lr=0.1))
-    batch = task.probe()
-    expected = eng.probe_autograd(batch, last=False)
-    res = eng.train_step(batch, record=True)
-    for name in ("hidden", "cell", "grad_h", "grad_c", "out"):
-        a, b = getattr(res.probe, name), getattr(expected, name)
-        assert (a is None) == (b is None), name
-        if a is not None:
-            assert abs(a - b).max() < 1e-10, name
-    for g in expected.gates:
-        assert abs(res.probe.gates[g] - expected.gates[g]).max() < 1e-12
+    res, expected = _step_probe_and_autograd(eng, task)
     assert res.probe.directions == expected.directions == (2 if bidirectional else 1)
 
 

@@ -76,7 +76,7 @@ SPECS: dict[str, Spec] = {
                  help="Rescale the gradient when its global norm exceeds this value."),
     "init": Spec("choice", "recurrent weight init", options=INITS,
                  help="orthogonal: each gate's W_hh block orthogonal, spectral radius 1."),
-    "forget_bias": Spec("float", "forget-gate bias (LSTM)", 0.0, 3.0, 0.25, when=_cells("lstm"),
+    "forget_bias": Spec("float", "forget-gate bias (LSTM)", 0.0, 8.0, 0.25, when=_cells("lstm"),
                         help="Added at init: f starts near sigmoid(bias), so the cell remembers by default."),
     "seed": Spec("seed", "seed (weights, shuffling)"),
     "dtype": Spec("choice", "precision", options=("float32", "float64")),
@@ -92,6 +92,9 @@ SPECS: dict[str, Spec] = {
     "ShipOptions.batch_size": Spec("int", "windows per batch (0 = all)", 0, 64),
     "SineOptions.batch_size": Spec("int", "batch size (rows of consecutive windows)", 1, 10),
     "lag": Spec("int", "lag (steps to bridge)", 0, 200, help="How far back the answer lies."),
+    "CopyOptions.lag": Spec("int", "lag (steps to bridge)", 0, 200,
+                            help="How far back the answer lies. At the default 40 the LSTM and the GRU learn to copy "
+                                 "in 60 epochs; longer lags need more epochs, and some seeds stay at chance."),
     "AddingOptions.lag": Spec("int", "lag = sequence length", 2, 400),
     "noise": Spec("float", "noise on the inputs (std)", 0.0, 1.0, 0.05),
     "freq": Spec("float", "frequency", 0.25, 4.0, 0.25),

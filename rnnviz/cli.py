@@ -131,7 +131,7 @@ def cmd_tasks(_args) -> int:
         print(f"{'':8} options: {dataclasses.asdict(cls.Options())}")
         print(f"{'':8} model: cell={m.cell} hidden={m.hidden_size} layers={m.num_layers} embedding={m.embedding_dim}"
               f"  train: {t.optimizer} lr={t.lr} {'steps=' + str(t.steps) if t.steps else 'epochs=' + str(t.epochs)}"
-              f" clip={t.clip}")
+              f" clip={t.clip}" + (f" forget_bias={t.forget_bias}" if t.forget_bias else ""))
     return 0
 
 

@@ -32,12 +32,12 @@ def test_a_link_that_says_train_starts_training_once():
 
 def test_a_preset_is_one_click_and_says_what_to_notice():
     at = app("gradients")
-    (lag30,) = [p for p in presets.PRESETS["gradients"] if p.name == "lag-30"]
-    at.button(key="gradients.preset.lag-30").click().run()
+    (lag5,) = [p for p in presets.PRESETS["gradients"] if p.name == "lag-5"]
+    at.button(key="gradients.preset.lag-5").click().run()
     found = runs_of(at, "gradients")
-    assert set(found) == {"rnn", "lstm", "gru"} and all(r.task.options.lag == 30 for r in found.values())
-    assert at.slider(key="gradients.copy.task.lag").value == 30      # the sidebar shows the preset
-    assert any(lag30.notice in c.value for c in at.caption)
+    assert set(found) == {"rnn", "lstm", "gru"} and all(r.task.options.lag == 5 for r in found.values())
+    assert at.slider(key="gradients.copy.task.lag").value == 5       # the sidebar shows the preset
+    assert any(lag5.notice in c.value for c in at.caption)
 
 
 def test_a_preset_link_opens_and_trains_it():

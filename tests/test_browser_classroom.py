@@ -42,7 +42,7 @@ def test_a_copied_link_opens_the_same_setup_in_another_browser(chromium, server)
 def test_presenter_mode_shows_the_main_chart_whole_at_1280x720(chromium, server, artifacts):
     page = _page(chromium, server.url + "gradients?present=true", 1280, 720)
     expect(page.get_by_test_id("stSidebar")).to_be_hidden()
-    button(page, "lag 30").click()                              # a preset: it trains at once
+    button(page, "lag 40").click()                              # a preset: it trains at once
     expect(progress(page)).to_have_count(3)
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Gradient through time").filter(visible=True)
     expect(chart).to_have_count(1)

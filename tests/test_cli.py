@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.tasks.memory import Copy, CopyOptions
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -174,3 +177,20 @@ def test_help_shows_each_tasks_defaults(capsys):
     assert "--data-seed DATA_SEED seeds the task's data; default for sine: 0" in sine
     assert "--max-n MAX_N not an option of sine" in sine
     assert "default for text: 'lstm'" in _help(capsys, "--task=text")
+
+
+def test_help_and_tasks_show_the_copy_tasks_own_defaults(capsys):
+    """The gradients lesson's defaults are the copy task's: `train --task copy --help` shows them, not
+    ModelConfig's or another task's, and `tasks` lists them."""
+    m, t = Copy.suggested()
+    assert (m.hidden_size, t.lr, t.epochs, t.forget_bias) != (ModelConfig().hidden_size, TrainConfig().lr,
+                                                             TrainConfig().epochs, TrainConfig().forget_bias)
+    copy = _help(capsys, "--task", "copy")
+    for flag, value in [("--hidden HIDDEN_SIZE", m.hidden_size), ("--lr LR", t.lr), ("--epochs EPOCHS", t.epochs),
+                        ("--clip CLIP", t.clip), ("--forget-bias FORGET_BIAS", t.forget_bias),
+                        ("--lag LAG", CopyOptions().lag), ("--length LENGTH", CopyOptions().length)]:
+        assert f"{flag} default for copy: {value!r}" in copy, flag
+    every = _help(capsys)
+    assert f"{t.forget_bias!r} (copy)" in every          # the per-task list without --task
+    line = next(x for x in cli("tasks").stdout.splitlines()[1:] if "forget_bias" in x)
+    assert f"hidden={m.hidden_size}" in line and f"lr={t.lr}" in line and f"forget_bias={t.forget_bias}" in line

@@ -1,15 +1,14 @@
-"""Take the README's screenshot: the gradients lesson's lag-30 preset, trained for a while, in Chromium,
-in presenter mode (the main chart first).
+"""Take the README's screenshot: the gradients lesson's defaults (lag 40) trained to their end, in
+Chromium, in presenter mode (the main chart first).
 
     python scripts/screenshot.py            # writes docs/gradients.png
 
 It starts the app on a free port with its runs in a temporary folder, opens the link
-/gradients?preset=lag-30&train=1&present=true and waits until the RNN has trained 40 epochs.
+/gradients?train=1&present=true and waits until every run has finished.
 """
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "gradients.png"
-EPOCHS = 40
 
 
 def _port() -> int:
@@ -48,17 +46,13 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium")
             page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
-            page.goto(url + "/gradients?preset=lag-30&train=1&present=true")
-            line = page.get_by_test_id("rnnviz-progress").first
-            line.wait_for(timeout=120_000)
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                m = re.search(r"epoch (\d+) of", line.inner_text())
-                if m and int(m.group(1)) >= EPOCHS:
-                    break
-                page.wait_for_timeout(500)
-            page.get_by_role("button", name="Pause").click()
-            page.wait_for_timeout(3000)       # the views redraw for the paused runs
+            page.goto(url + "/gradients?train=1&present=true")
+            lines = page.get_by_test_id("rnnviz-progress")
+            lines.first.wait_for(timeout=120_000)
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline and not all("· finished" in t for t in lines.all_inner_texts()):
+                page.wait_for_timeout(1000)
+            page.wait_for_timeout(3000)       # the views redraw for the finished runs
             OUT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(OUT))
             browser.close()

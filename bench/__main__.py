@@ -1,9 +1,12 @@
 """python -m bench [--quick] [--only NAMES] [--repeats N] [--out PATH] [--no-browser]
 
 Parts: core (1: the course's plain loops vs rnnviz with full recording), numpy (2: NumPy engine vs
-torch), memory (3: peak memory and a long run), app (4: the Streamlit app in Chromium), classroom
-(5: N browser sessions at once), sweep (6: a sweep's runs per minute, local and on Ray). --only takes part names and/or case names (hihell, seoul, sine, anbn,
-text-128x1, text-512x2), comma-separated. Results: a table on stdout, JSON at --out.
+torch), memory (3: peak memory and a long run), app (4: the lab in Chromium, one student), server (5:
+the server's memory with two lessons training), lessons (6: the lessons' timings), classroom (7: twenty
+browsers at once), sweep (8: a sweep's runs per minute, local and on Ray). --only takes part names
+and/or case names (hihell, seoul, sine, anbn, text-128x1, text-512x2), comma-separated. Results: a
+table on stdout, JSON in bench/results/<part>.json per part (<part>-quick.json with --quick) and, with
+--out, of everything run in one file. See bench/README.md.
 """
 from __future__ import annotations
 
@@ -18,22 +21,26 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")   # before numpy loads (torch imports it): idle BLAS threads spin on CPU time
 import torch  # noqa: E402
 
-PARTS = ("core", "numpy", "memory", "app", "classroom", "sweep")
+PARTS = ("core", "numpy", "memory", "sweep", "app", "server", "lessons", "classroom")
+BROWSER_PARTS = ("app", "server", "lessons", "classroom")
 
 
 def _args(argv):
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
-    p.add_argument("--quick", action="store_true", help="fewer epochs/steps/pairs, memory of the rnnviz side only, classroom N = 1, 5 hihell only (~4-5 min)")
+    p.add_argument("--quick", action="store_true", help="fewer epochs/steps/pairs, memory of the rnnviz side only, fewer app pairs, 5 classroom browsers")
     p.add_argument("--only", default="", help=f"comma-separated parts {PARTS} and/or case names")
     p.add_argument("--repeats", type=int, default=0, help="pairs per comparison (default 5, --quick 3)")
-    p.add_argument("--out", default="bench/results/latest.json")
-    p.add_argument("--no-browser", action="store_true", help="skip the app and classroom parts")
-    p.add_argument("--sessions", default="", help="classroom session counts, e.g. 1,5,10,20")
+    p.add_argument("--out", default="", help="also write everything run to this JSON file")
+    p.add_argument("--results", default="bench/results", help="folder of the per-part JSON files")
+    p.add_argument("--no-browser", action="store_true", help=f"skip the parts in Chromium {BROWSER_PARTS}")
+    p.add_argument("--sessions", type=int, default=0, help="classroom: browsers at once (default 20, --quick 5)")
     p.add_argument("--no-profile", action="store_true", help="do not cProfile the cases that miss their target")
     return p.parse_args(argv)
 
 
-def _write(path: Path, result: dict) -> None:
+def _write(path: Path | None, result: dict) -> None:
+    if path is None:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=str))
@@ -67,10 +74,29 @@ def core_table(core: dict, numpy_part: dict | None) -> str:
                         "target", ""])
 
 
+def _browser_part(name: str, quick: bool, sessions: int, log, targets: list) -> dict:
+    if name == "app":
+        from . import app
+        return app.part4(quick, log, targets)
+    if name == "server":
+        from . import server
+        return server.part5(quick, log, targets)
+    if name == "lessons":
+        from . import lessons
+        return lessons.part6(quick, log, targets)
+    from . import classroom
+    return classroom.part7(sessions or (5 if quick else 20), log, targets, quick)
+
+
+TITLES = {"app": "[4] the app in Chromium, one student", "server": "[5] the server's memory, two lessons training",
+          "lessons": "[6] the lessons' timings, one student", "classroom": "[7] a classroom: browsers at once"}
+
+
 def main(argv=None) -> int:
     args = _args(argv if argv is not None else sys.argv[1:])
     torch.set_num_threads(1)
     from . import core, memory
+    from .browser import browser_unavailable
     from .util import machine
 
     tokens = {t.strip() for t in args.only.split(",") if t.strip()}
@@ -79,26 +105,32 @@ def main(argv=None) -> int:
     if cases and not (tokens & set(PARTS)):
         parts = ["core", "memory"]
     if args.no_browser:
-        parts = [p for p in parts if p not in ("app", "classroom")]
+        parts = [p for p in parts if p not in BROWSER_PARTS]
     repeats = args.repeats or (3 if args.quick else 5)
-    out = Path(args.out)
+    out, per_part = (Path(args.out) if args.out else None), Path(args.results)
     mach = machine()
     result = {"machine": mach, "args": vars(args), "parts": {}, "targets": [], "not_measured": {}}
     targets = result["targets"]
     log = lambda s: print(s, flush=True)  # noqa: E731
     t_start = time.perf_counter()
     log(f"rnnviz bench on {mach['cpu']} ({mach['cores']} cores, load {mach['loadavg_at_start']}), torch "
-        f"{mach['torch']}, 1 thread, {'quick' if args.quick else 'full'}, {repeats} pairs; parts {', '.join(parts)}")
+        f"{mach['torch']}, 1 thread, {'quick' if args.quick else 'full'}, {repeats} pairs; parts {', '.join(parts)}"
+        f"; commit {mach['code']['commit']}")
 
     part_t = result["part_seconds"] = {}
-    mark = time.perf_counter()
+    mark, first_target = time.perf_counter(), 0
 
     def done(name):
-        nonlocal mark
+        nonlocal mark, first_target
         part_t[name] = time.perf_counter() - mark
         mark = time.perf_counter()
         log(f"  ({name}: {part_t[name]:.0f} s, load {os.getloadavg()[0]:.1f})")
         _write(out, result)
+        own = {"machine": mach, "args": vars(args), "part": name, "seconds": part_t[name],
+               "loadavg_at_end": os.getloadavg(), "targets": targets[first_target:],
+               "result": result["parts"].get(name), "not_measured": result["not_measured"].get(name)}
+        _write(per_part / f"{name}{'-quick' if args.quick else ''}.json", own)
+        first_target = len(targets)
 
     if "core" in parts:
         log("\n[1] plain PyTorch loops vs rnnviz Trainer + Recorder(probe_every=1), interleaved pairs")
@@ -125,32 +157,20 @@ def main(argv=None) -> int:
         done("memory")
     if "sweep" in parts:
         from . import sweep
-        log("\n[6] sweeps: runs per minute, the CLI one by one vs a sweep, local and on Ray")
-        result["parts"]["sweep"] = sweep.part6(args.quick, log, targets)
+        log("\n[8] sweeps: runs per minute, the CLI one by one vs a sweep, local and on Ray")
+        result["parts"]["sweep"] = sweep.part8(args.quick, log, targets)
         done("sweep")
-    if "app" in parts or "classroom" in parts:
-        from . import app
-        why = app.browser_unavailable()
+    why = browser_unavailable()
+    for name in (p for p in BROWSER_PARTS if p in parts):
+        log(f"\n{TITLES[name]}")
         if why:
-            for p in ("app", "classroom"):
-                if p in parts:
-                    result["not_measured"][p] = why
-            log(f"\n[4, 5] not measured: {why}")
+            result["not_measured"][name] = why
+            log(f"  not measured: {why}")
         else:
-            if "app" in parts:
-                log("\n[4] the app in Chromium")
-                result["parts"]["app"] = app.part4(args.quick, log, targets)
-                if result["parts"]["app"].get("not_measured"):
-                    result["not_measured"]["app"] = result["parts"]["app"]["not_measured"]
-                done("app")
-            if "classroom" in parts:
-                from . import classroom
-                sizes = [int(n) for n in args.sessions.split(",") if n] or ([1, 5] if args.quick else [1, 5, 10, 20])
-                log(f"\n[5] classroom: N sessions at once, N = {sizes}")
-                result["parts"]["classroom"] = classroom.part5(sizes, log, targets, args.quick)
-                if result["parts"]["classroom"].get("not_measured"):
-                    result["not_measured"]["classroom"] = result["parts"]["classroom"]["not_measured"]
-                done("classroom")
+            result["parts"][name] = _browser_part(name, args.quick, args.sessions, log, targets)
+            if result["parts"][name].get("not_measured"):
+                result["not_measured"][name] = result["parts"][name]["not_measured"]
+        done(name)
 
     result["seconds"] = time.perf_counter() - t_start
     log(f"\n==== summary ({mach['cpu']}, {mach['cores']} cores, torch {mach['torch']}, {mach['date']}) ====")
@@ -167,7 +187,7 @@ def main(argv=None) -> int:
     for p, why in result["not_measured"].items():
         log(f"  not measured  {p}: {str(why)[:300]}")
     log(f"\n{sum(t['met'] is False for t in targets)} target(s) missed, "
-        f"{sum(t['met'] is None for t in targets)} not measured; {result['seconds']:.0f} s; JSON: {out}")
+        f"{sum(t['met'] is None for t in targets)} not measured; {result['seconds']:.0f} s; JSON: {out or per_part}")
     _write(out, result)
     return 0
 

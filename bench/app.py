@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -151,6 +152,7 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                 _measure(page, runs, server, watch, res, quick, log)
             except Exception as e:   # keep what was measured, and a look at the page
                 res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+                res["traceback"] = traceback.format_exc(limit=-3)
                 res["server_log_tail"] = server.tail()
                 shot = Path(tempfile.gettempdir()) / "bench-app-failure.png"
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -100,6 +101,7 @@ def part5(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                 _measure(page, runs, server, res, log)
             except Exception as e:   # keep what was measured, and a look at the page
                 res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+                res["traceback"] = traceback.format_exc(limit=-3)
                 res["server_log_tail"] = server.tail()
                 shot = Path(tempfile.gettempdir()) / "bench-server-failure.png"
                 try:

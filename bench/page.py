@@ -16,7 +16,9 @@ import re
 import time
 
 TRAIN = re.compile(r"(^|\s)Train$")
-SPEED = "speed limit (record points per second)"
+# the speed limit names its unit: "speed limit (epochs per second)", "speed limit (records per second;
+# one every 25 optimizer steps)" (lab/settings.py, rnnviz.trainer.record_words)
+SPEED = re.compile(r"speed limit \((epochs|records) per second[^)]*\)")
 HEAD = re.compile(r"(?:epoch|step) [\d,]+: (.*?) target (.*?) · (\d+)/(\d+) right", re.S)
 ENDED = ("finished", "stopped", "diverged", "failed")
 
@@ -106,9 +108,9 @@ def ended(lines: list[str] | None) -> bool:
     return bool(lines) and all(any(w in line for w in ENDED) for line in lines)
 
 
-def slider(page, label: str):
-    """A slider by its label (Streamlit 1.67 names a slider twice, "epochs epochs")."""
-    lab = re.escape(label)
+def slider(page, label: str | re.Pattern):
+    """A slider by its label, a string or a pattern (Streamlit 1.67 names a slider twice, "epochs epochs")."""
+    lab = label.pattern if isinstance(label, re.Pattern) else re.escape(label)
     return page.get_by_role("slider", name=re.compile(rf"^{lab}( {lab})?$"))
 
 
@@ -153,7 +155,7 @@ def choose_task(page, runs, name: str) -> None:
     after_rerun(page, runs, radio.click)
 
 
-def set_slider_end(page, runs, label: str, want: str) -> None:
+def set_slider_end(page, runs, label: str | re.Pattern, want: str) -> None:
     """Move a slider to the end (with the keyboard: End, else Home) whose value text matches the
     pattern `want`, and wait for the rerun. (The speed limit's "full speed" is at its left end: the
     options are sorted, and full speed is 0.)"""

@@ -1,4 +1,4 @@
-"""Part 6: sweeps. Runs per minute of one sweep against the same runs launched one by one from the CLI
+"""Part 8: sweeps. Runs per minute of one sweep against the same runs launched one by one from the CLI
 (a `python -m rnnviz train` subprocess per run, one after another), on local processes and on a local
 Ray cluster; and Ray's overhead per run.
 
@@ -45,15 +45,15 @@ def _warm(ex, specs) -> dict:
     return {"wall_s": wall, "runs_per_min": 60 * len(specs) / wall, "run_s_mean": inside}
 
 
-def part6(quick: bool, log, targets) -> dict:
+def part8(quick: bool, log, targets) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="rnnviz-bench-sweep-"))
     try:
-        return _part6(quick, log, tmp)
+        return _part8(quick, log, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _part6(quick: bool, log, tmp: Path) -> dict:
+def _part8(quick: bool, log, tmp: Path) -> dict:
     seeds = 2 if quick else 4
     epochs = 10 if quick else 20
     cores = os.cpu_count() or 1

@@ -13,13 +13,9 @@ Part 1 cases (same task data, settings and initial weights on both sides):
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import io
 from dataclasses import dataclass, replace
 from typing import Callable
-
-import numpy as np
-import torch
 
 from rnnviz.callbacks import Recorder
 from rnnviz.engine import build_model
@@ -190,10 +186,9 @@ def run_rnnviz(case: Case, task, scale: float = 1.0) -> dict:
                 t0[0] = clock()
     tr.callbacks.append(Start())
     status = tr.run()
-    out = {**elapsed(t0[0]), "units": units(case, tr.tcfg) - skip(case), "loss": rec.history.last.loss,
-           "status": status, "records": len(rec.history.records),
-           "probes": sum(r.probe is not None for r in rec.history.records)}
-    return out
+    return {**elapsed(t0[0]), "units": units(case, tr.tcfg) - skip(case), "loss": rec.history.last.loss,
+            "status": status, "records": len(rec.history.records),
+            "probes": sum(r.probe is not None for r in rec.history.records)}
 
 
 def run_plain(case: Case, task, init, scale: float = 1.0) -> dict:
@@ -236,70 +231,27 @@ def part1(quick: bool, repeats: int, only: set | None, log: Callable[[str], None
 
 
 # ---- part 2: NumPy engine vs torch --------------------------------------------------------------
-def adapter_available() -> bool:
-    try:
-        return importlib.util.find_spec("rnnviz.numpy_engine.adapter") is not None
-    except ImportError:
-        return False
-
-
 def part2(quick: bool, repeats: int, log: Callable[[str], None], targets: list) -> dict:
-    from rnnviz import numpy_engine as ne
-
+    """Trainer(engine="torch") vs Trainer(engine="numpy") (rnnviz.numpy_engine.adapter) on anbn, batch 1."""
     epochs = 1 if quick else 2
     task = make_task("anbn", batch_size=1)
     m, t = task.suggested()
     mcfg = replace(m, cell="lstm", hidden_size=50)
     tcfg = replace(t, epochs=epochs)
-    V = len(task.vocab)
-    init = build_model(task, mcfg, tcfg).state_dict()
-    if adapter_available():
-        mode = "Trainer(engine=torch) vs Trainer(engine=numpy), both Recorder(probe_every=1)"
+    mode = "Trainer(engine=torch) vs Trainer(engine=numpy), both Recorder(probe_every=1)"
 
-        def trainer(engine):
-            def go():
-                tr = Trainer(task, mcfg, replace(tcfg, engine=engine), [Recorder(probe_every=1)])
-                t0 = clock()
-                tr.run()
-                return {**elapsed(t0), "units": epochs * len(task.train)}
-            return go
-        run_torch, run_numpy = trainer("torch"), trainer("numpy")
-    else:
-        mode = ("no rnnviz.numpy_engine.adapter yet: numpy_engine.forward_backward + its Adam vs the same loop in "
-                "torch (nn.LSTM + Linear, one-hot, cross-entropy, Adam), on the task's batches of one sequence")
-        cfg = ne.NetConfig.from_model_config(mcfg, V, V, "classify")
-
-        def run_numpy():
-            params = ne.params_from_state_dict(init)
-            opt = ne.Adam(lr=tcfg.lr)
-            rng = np.random.default_rng(tcfg.seed)
-            n, t0 = 0, clock()
-            for epoch in range(1, epochs + 1):
-                for b in task.train_batches(epoch, rng):
-                    loss, grads, cache, out = ne.forward_backward(params, cfg, b.x.numpy(), b.y.numpy())
-                    opt.step(params, grads)
-                    n += 1
-            return {**elapsed(t0), "units": n, "loss": loss}
-
-        def run_torch():
-            net = plain.build("lstm", V, mcfg.hidden_size, V, 1, init)
-            opt = torch.optim.Adam(net.parameters(), lr=tcfg.lr)
-            crit = torch.nn.CrossEntropyLoss(ignore_index=-100)
-            rng = np.random.default_rng(tcfg.seed)
-            n, t0 = 0, clock()
-            for epoch in range(1, epochs + 1):
-                for b in task.train_batches(epoch, rng):
-                    opt.zero_grad()
-                    out, _ = net(torch.nn.functional.one_hot(b.x, V).float())
-                    loss = crit(out.view(-1, V), b.y.view(-1))
-                    loss.backward()
-                    opt.step()
-                    n += 1
-            return {**elapsed(t0), "units": n, "loss": loss.item()}
+    def trainer(engine):
+        def go():
+            tr = Trainer(task, mcfg, replace(tcfg, engine=engine), [Recorder(probe_every=1)])
+            t0 = clock()
+            tr.run()
+            return {**elapsed(t0), "units": epochs * len(task.train)}
+        return go
+    run_torch, run_numpy = trainer("torch"), trainer("numpy")
     log(f"  numpy vs torch on anbn, batch 1: {mode}")
     run_torch()
     run_numpy()
     res = paired(run_torch, run_numpy, repeats, log, names=("torch", "numpy"))
-    res.update(mode=mode, adapter=adapter_available(), epochs=epochs, sequences_per_epoch=len(task.train))
+    res.update(mode=mode, epochs=epochs, sequences_per_epoch=len(task.train))
     check(targets, "numpy/torch anbn batch 1", res["ratio_median"], 0.8)
     return res

@@ -85,9 +85,11 @@ def _app_vs_cli(page, server, epochs: int, n: int, log) -> dict:
             got["app"] = _rates(tl["progress"])
             for k in ("server", "workers", "browser"):    # on 2 cores they all compete with the worker
                 got["app"][f"{k}_cpu_per_wall"] = round((cpu1[k] - cpu0[k]) / (t1 - t0), 3)
+        got["loadavg_1min"] = os.getloadavg()[0]      # other users' training shares the cores
         pairs.append(got)
         a, c = got["app"], got["cli"]
-        log(f"    {epochs} epochs, pair {i + 1}/{n}: app {a['self_reported']} steps/s (cores: server "
+        log(f"    {epochs} epochs, pair {i + 1}/{n} (load {got['loadavg_1min']:.1f}): app {a['self_reported']} "
+            f"steps/s (cores: server "
             f"{a['server_cpu_per_wall']}, workers {a['workers_cpu_per_wall']}, browser {a['browser_cpu_per_wall']}) "
             f"| cli {c.get('steps_per_s', c.get('error'))}")
     ratios = [p["cli"]["steps_per_s"] / p["app"]["self_reported"] for p in pairs

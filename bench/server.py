@@ -80,7 +80,8 @@ def _measure(page, runs, server, res: dict, log) -> None:
         res["peak_pss_mb"], res["rss_at_peak_mb"] = mb(peak["pss"]), mb(peak["rss"])
         res["peak_rss_mb"] = mb(max(s["rss"] for s in both))
         res["peak_pss_b"] = peak["pss"]
-    res["points"].append(_point(server, "the gradients lesson's runs ended"))
+    res["points"].append(_point(server, "the gradients lesson's runs ended" if samples and not samples[-1]["gradients"]
+                                else f"after {WINDOW_S} s of sampling"))
     _say(log, res["points"][-1])
     log(f"  both lessons training: {len(both)} samples over {both[-1]['t'] - both[0]['t'] if both else 0:.1f} s; "
         f"largest PSS sum {res.get('peak_pss_mb')} MB (RSS then {res.get('rss_at_peak_mb')} MB; largest RSS sum "

@@ -187,14 +187,20 @@ def since_click(page) -> dict:
     return page.evaluate(SINCE_CLICK_JS)
 
 
+def started(b: dict) -> bool:
+    """Lines other than the previous runs' came after the click (b: since_click)."""
+    return any(lines != b["before"] for _, lines in b["progress"])
+
+
 def wait_run(page, timeout: float, poll: float = 0.1) -> dict:
     """After click_train: wait until every run the click started has ended. The progress lines of the
-    previous run stay on the page until the click's redraw replaces them, so only lines that changed
-    after the click count."""
+    previous run stay on the page until the click's redraw replaces them, so the new runs count as
+    ended once lines other than the previous ones came after the click (a run that trains shows
+    "training") and the last say ended; a rerun of the same settings ends with the same lines."""
     deadline = time.perf_counter() + timeout
     while True:
         b = since_click(page)
-        if b["progress"] and b["last"] != b["before"] and ended(b["last"]):
+        if started(b) and ended(b["last"]):
             return b
         if time.perf_counter() > deadline:
             raise TimeoutError(f"no ended run {timeout:.0f} s after Train; progress lines {b['last']}")

@@ -61,7 +61,7 @@ def _measure(page, runs, server, res: dict, log) -> None:
     samples, both = [], []
     while time.perf_counter() - t0 < WINDOW_S:
         b = P.since_click(page)
-        grad_active = not (b["progress"] and b["last"] != b["before"] and P.ended(b["last"]))
+        grad_active = not (P.started(b) and P.ended(b["last"]))
         status = " ".join(page.evaluate(STATUS_JS))
         text_active = "Text generation" in status and "training" in status
         m = memory(server.proc.pid)

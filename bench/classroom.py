@@ -1,10 +1,10 @@
-"""Part 5: a classroom. N browser sessions (one Chromium, one context each) on one `streamlit run app.py`
+"""Part 7: a classroom. N browser sessions (one Chromium, one context each) on one `streamlit run app.py`
 train hihell, then seoul, with the lesson's defaults, all at once.
 
 Per session: seconds from its Train click until its run has finished and the headline shows the result
 (predicted == target: "ihello", the seoul sentence); the slowest session; errors (console errors other
 than unreachable external resources, page exceptions, Streamlit exception boxes, error alerts).
-N = 1 is the single-session reference for "slowest under 10x a single session".
+N = 1 (run first) is the single-session reference for "slowest under 10x a single session".
 
 Note: the browsers run on the same machine as the server (a real classroom's do not), so their
 rendering competes with the server for the cores; the numbers are an upper bound of what a class sees.
@@ -16,29 +16,35 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import browser as A
+from . import page as P
+from .browser import Server, Watch, launch
+from .procs import cpu_split
 from .util import check, median
 
 SENTENCES = {"hihell": "ihello", "seoul": "seoul is the capital of south korea"}
 BUDGET_S = 540          # the whole classroom part: no new size or phase starts after this
 STALL_S = 45            # a phase ends when no unfinished page's progress text changed for this long
 HEAD_WAIT_S = 20        # after a page's progress says finished, wait this long at most for its headline
+STATE_JS = """() => ({exceptions: document.querySelectorAll('[data-testid="stException"]').length,
+  alerts: [...document.querySelectorAll('[data-testid="stAlertContentError"]')].map(e => e.textContent),
+  head: window.__bench.lastHead})"""
+STATUS_JS = """() => [...document.querySelectorAll('[data-testid="rnnviz-background"]')].map(e => e.textContent)"""
 
 
-def _progress_since_click(page) -> dict:
-    return page.evaluate("""() => { const B = window.__bench, c = B.clicks[B.clicks.length - 1];
-        const after = B.progress.filter(([t]) => t > c).map(([t, p]) => p);
-        return {after: after, last: B.last}; }""")
+def _state(page) -> dict:
+    """The headline's reading (bench.page.head), exception boxes and error alerts on the page."""
+    s = page.evaluate(STATE_JS)
+    return {**s, "head": P.head(s["head"])}
 
 
 def _done(page, want: str, since: dict, i: int) -> dict | None:
     """The page's state once the run started by the last click has finished and its headline shows the
     result (or HEAD_WAIT_S after it finished, whatever the headline says), else None. The progress bar
-    hears of the end first (lab.pulse); the headline comes with the page's redraw that follows."""
-    b = _progress_since_click(page)
-    if not (b["after"] and b["last"] and A.finished({"progress": b["last"]})):
+    hears of the end first (lab.progress); the headline comes with the page's redraw that follows."""
+    b = P.since_click(page)
+    if not (P.started(b) and P.ended(b["last"])):
         return None
-    s = A.state(page)
+    s = _state(page)
     first = since.setdefault(i, time.perf_counter())
     if (s["head"] and _plain(s["head"]["predicted"]) == want) or time.perf_counter() - first > HEAD_WAIT_S:
         return s
@@ -54,10 +60,9 @@ def _trainers_busy(browser, server) -> str:
     ctx = browser.new_context()
     try:
         page = ctx.new_page()
-        A.open_app(page, server, timeout=20)
-        cap = page.get_by_text("Trainers busy").first
-        cap.wait_for(timeout=5000)
-        return cap.inner_text()
+        P.open_app(page, server, timeout=20)
+        page.get_by_test_id("rnnviz-background").first.wait_for(timeout=5000)
+        return " ".join(page.evaluate(STATUS_JS))
     except Exception as e:
         return f"could not read it: {type(e).__name__}"
     finally:
@@ -81,8 +86,8 @@ def _phase(pages: list, task: str, timeout: float, log, browser=None, server=Non
             while not radio.is_checked() and time.perf_counter() < deadline:
                 time.sleep(0.1)
         time.sleep(1.5)
-    cpu0 = A.cpu_split(server) if server else None
-    clicks = [A.click_train(p["page"]) for p in pages]
+    cpu0 = cpu_split(server.proc.pid) if server else None
+    clicks = [P.click_train(p["page"]) for p in pages]
     done: dict[int, tuple[float, dict]] = {}
     since: dict[int, float] = {}
     seen: dict[int, tuple[str, float]] = {}
@@ -103,7 +108,7 @@ def _phase(pages: list, task: str, timeout: float, log, browser=None, server=Non
             break
         time.sleep(0.25)
     span = time.perf_counter() - clicks[0]
-    cpu1 = A.cpu_split(server) if server else None
+    cpu1 = cpu_split(server.proc.pid) if server else None
     busy = _trainers_busy(browser, server) if stalled and browser else None
     times = [done[i][0] if i in done else None for i in range(len(pages))]
     heads = [done[i][1]["head"] if i in done else None for i in range(len(pages))]
@@ -128,7 +133,7 @@ def _phase(pages: list, task: str, timeout: float, log, browser=None, server=Non
            "fresh_session_sidebar_at_stall": busy,
            "cpu_per_wall": {k: (cpu1[k] - cpu0[k]) / span for k in cpu0} if cpu0 else None,
            "stale_headlines": stale,
-           "last_progress": [None if i in done else _progress_since_click(p["page"])["last"]
+           "last_progress": [None if i in done else P.since_click(p["page"])["last"]
                              for i, p in enumerate(pages)]}
     if busy:
         log(f"    stalled: a fresh session's sidebar says: {busy!r}")
@@ -146,10 +151,9 @@ def one_class(browser, server, n: int, log, until: float, tasks=("hihell", "seou
         for _ in range(n):
             ctx = browser.new_context(viewport={"width": 1200, "height": 900})
             page = ctx.new_page()
-            watch = A.Watch(page)
-            A.open_app(page, server, timeout=120)
-            page.evaluate(A.OBSERVER_JS)
-            page.evaluate("() => window.__bench.charts(false)")   # only the progress text is watched
+            watch = Watch(page)
+            P.open_app(page, server, timeout=120)      # it injects bench.page.OBSERVER_JS
+            page.evaluate("() => window.__bench.set({charts: false})")   # the views are not watched
             pages.append({"ctx": ctx, "page": page, "watch": watch})
         opened = time.perf_counter() - t0
         log(f"  N = {n}: {n} sessions open in {opened:.1f} s")
@@ -171,7 +175,7 @@ def one_class(browser, server, n: int, log, until: float, tasks=("hihell", "seou
                 log(f"    {task}: stopped: {type(e).__name__}: {str(e)[:300]}")
         errors = []
         for i, p in enumerate(pages):
-            s = A.state(p["page"])
+            s = _state(p["page"])
             errors += [f"session {i}: {e}" for e in p["watch"].errors()]
             errors += [f"session {i}: exception box shown"] * s["exceptions"]
             errors += [f"session {i}: error alert: {a[:200]}" for a in s["alerts"]]
@@ -188,22 +192,23 @@ def one_class(browser, server, n: int, log, until: float, tasks=("hihell", "seou
             p["ctx"].close()
 
 
-def part5(sizes: list[int], log: Callable[[str], None], targets: list, quick: bool = False) -> dict:
-    """quick: hihell only (the target is about hihell), and a page that shows no change for 30 s
-    counts as stalled (45 s otherwise)."""
+def part7(n: int, log: Callable[[str], None], targets: list, quick: bool = False) -> dict:
+    """A class of 1 (the reference), then of n. quick: hihell only (the target is about hihell), and a
+    page that shows no change for 30 s counts as stalled (45 s otherwise)."""
     global STALL_S
     if quick:
         STALL_S = 30
+    sizes = sorted({1, max(1, n)})
     from playwright.sync_api import sync_playwright
 
     res: dict = {"sizes": {}, "note": "browsers and server share this machine's cores"}
     t0 = time.perf_counter()
     with sync_playwright() as pw:
-        browser = A.launch(pw)
-        server = A.Server()
+        browser = launch(pw)
+        server = Server()
         try:
             warm = browser.new_page()          # the cold start is part 4's; every size starts warm
-            A.open_app(warm, server)
+            P.open_app(warm, server)
             warm.close()
             for n in sizes:
                 if time.perf_counter() - t0 > BUDGET_S:
@@ -222,6 +227,7 @@ def part5(sizes: list[int], log: Callable[[str], None], targets: list, quick: bo
                     break
         finally:
             server.stop()
+            server.remove()
             browser.close()
     single = res["sizes"].get("1", {}).get("hihell", {}).get("slowest_s")
     big = max(sizes)

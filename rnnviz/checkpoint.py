@@ -107,7 +107,9 @@ def save(path: str | os.PathLike, task: Task, mcfg: ModelConfig, tcfg: TrainConf
                        st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}), private)
             extra["optimizer_state"] = meta
         write_json(tmp / "config.json", make_config(task, mcfg, tcfg, **extra), private)
-        write_json(tmp / "history.json", history.to_json() if history is not None else {"records": []}, private)
+        # the whole history, but as few probes as it takes to stay readable by load()
+        kept = history.to_json(max_bytes=LIMITS["history.json"] - 2**10) if history is not None else {"records": []}
+        write_json(tmp / "history.json", kept, private)
         move_into_place(tmp, path, replace)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

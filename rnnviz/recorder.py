@@ -10,6 +10,7 @@ sequences, and the dicts were most of a record's memory (and of what goes to ano
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -67,10 +68,10 @@ class EpochRecord:
         """Whether a prediction was recorded, without building it (reading `prediction` builds it)."""
         return self.__dict__.get("_prediction") is not None
 
-    def to_json(self) -> dict:
+    def to_json(self, with_probe: bool = True) -> dict:
         d = {k: getattr(self, k) for k in ("epoch", "step", "loss", "val_loss", "val_acc", "train_acc",
                                            "lr", "grad_norm", "clipped", "seconds", "prediction")}
-        d["probe"] = self.probe.to_json() if self.probe is not None else None
+        d["probe"] = self.probe.to_json() if self.probe is not None and with_probe else None
         return d
 
     @classmethod
@@ -96,6 +97,10 @@ def _number(name: str, v) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError(f"a record's {name} must be a number, got {type(v).__name__}")
     return float(v)
+
+
+def _size(obj) -> int:
+    return len(json.dumps(obj, allow_nan=True, ensure_ascii=False).encode())
 
 
 def _whole(name: str, v) -> int:
@@ -155,9 +160,30 @@ class History:
         with self.lock:
             return self.records[-1] if self.records else None
 
-    def to_json(self) -> dict:
-        return {"thinned": self.thinned, "max_epochs": self.max_epochs, "unit": self.unit,
-                "records": [r.to_json() for r in self.snapshot()]}
+    def to_json(self, max_bytes: int | None = None) -> dict:
+        """A JSON object; with max_bytes, probes are left out of every other probed record (the first
+        and the newest stay), as many times as it takes for json.dumps of it to fit in max_bytes: a
+        probe takes ~5x its memory as JSON text, so the byte budget in memory does not bound the file."""
+        records = self.snapshot()
+        probed = [i for i, r in enumerate(records) if r.probe is not None]
+        had = len(probed)
+        if max_bytes is None or not probed:
+            return self._json(records, set(probed), self.thinned)
+        # the size of one probe's text, times the probes, plus the rest: thin to that estimate first,
+        # then by what json.dumps measures (the probes' digits differ a little)
+        base = _size(self._json(records, set(), self.thinned))
+        each = _size(records[probed[-1]].probe.to_json())
+        while len(probed) > 2 and base + each * len(probed) > max_bytes:
+            probed = probed[:-1:2] + probed[-1:]
+        d = self._json(records, set(probed), self.thinned or len(probed) < had)
+        while len(probed) > 2 and _size(d) > max_bytes:
+            probed = probed[:-1:2] + probed[-1:]
+            d = self._json(records, set(probed), True)
+        return d
+
+    def _json(self, records: list[EpochRecord], probes: set[int], thinned: bool) -> dict:
+        rows = [r.to_json(with_probe=i in probes) for i, r in enumerate(records)]
+        return {"thinned": thinned, "max_epochs": self.max_epochs, "unit": self.unit, "records": rows}
 
     @classmethod
     def from_json(cls, d: dict) -> "History":

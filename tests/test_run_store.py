@@ -1,10 +1,11 @@
 """Runs on disk (rnnviz.run_store): a run written where it stands reads back as itself, a continued
 run replaces its own copy, and a broken copy is skipped, not fatal."""
 import dataclasses
+import json
 
 import torch
 
-from rnnviz import run_store
+from rnnviz import checkpoint_io, run_store
 from rnnviz.callbacks import Recorder
 from rnnviz.run import Run
 from rnnviz.tasks import make_task
@@ -47,3 +48,29 @@ def test_a_broken_copy_is_skipped(tmp_path):
     broken.mkdir(parents=True)
     (broken / "config.json").write_text("{not json")
     assert run_store.load_lesson(tmp_path, "o1", "chars") == []
+
+
+def test_a_run_whose_probes_outgrow_the_file_limit_still_reads_back(tmp_path, monkeypatch):
+    """A probe takes ~3x its memory as JSON: a long text run's history.json grew past what load()
+    accepts, and the run was lost to a restart. The saved history keeps every record and the first
+    and newest probes, and thins the rest to fit."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    run = trained(Run(task, m, dataclasses.replace(t, epochs=40), owner="o1", lesson="chars", group="g1",
+                      name="rnn"))
+    whole = len(json.dumps(run.history.to_json()).encode())
+    probes = sum(len(json.dumps(r.probe.to_json()).encode()) for r in run.history.probed())
+    limit = whole - probes // 2            # room for about half the probes
+    monkeypatch.setitem(checkpoint_io.LIMITS, "history.json", limit)
+    run_store.save(run, tmp_path)
+    assert (tmp_path / "o1" / "chars").is_dir()
+    saved = next((tmp_path / "o1" / "chars").glob("*/history.json"))
+    assert len(saved.read_bytes()) <= limit < whole
+    (back,) = run_store.load_lesson(tmp_path, "o1", "chars")
+    assert [r.loss for r in back.history.records] == [r.loss for r in run.history.records]
+    probed = [r.epoch for r in back.history.records if r.probe is not None]
+    assert 2 <= len(probed) < len(run.history.probed())
+    assert probed[0] == run.history.probed()[0].epoch and probed[-1] == run.history.probed()[-1].epoch
+    assert back.history.thinned
+    assert all(r.probe is not None for r in run.history.records if r.epoch in probed)   # memory untouched
+    assert len(run.history.probed()) == sum(r.probe is not None for r in run.history.records)

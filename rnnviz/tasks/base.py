@@ -22,6 +22,25 @@ from ..config import ModelConfig, TrainConfig, check_field_types
 from ..probes import float32_list
 
 IGNORE = -100
+# Upper ends of the sizes a task's options may ask for: a training epoch is made whole before its first
+# step (Trainer.run), so its size is memory, as is every batch's (the model's activations grow with it).
+MAX_ROWS = 1024                   # sequences in one batch (batch_size, rows of a window)
+MAX_BATCH_POSITIONS = 2**22       # rows x steps of one batch, training or validation
+MAX_EPOCH_POSITIONS = 2**24       # rows x steps of all the batches of one training epoch
+MAX_SEED = 2**63 - 1              # numpy's generators take 0..2**63-1 (RandomState: 0..2**32-1)
+
+
+def check_range(name: str, value: int, lo: int, hi: int, why: str = "") -> None:
+    """ValueError naming the option unless lo <= value <= hi."""
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi:,}{why}, got {value:,}")
+
+
+def check_positions(what: str, rows: int, steps: int, limit: int, fix: str) -> None:
+    """ValueError when rows x steps (the positions of a batch or of an epoch) exceed `limit`."""
+    if rows * steps > limit:
+        raise ValueError(f"{what} would hold {rows:,} x {steps:,} = {rows * steps:,} positions; the limit is "
+                         f"{limit:,}: lower {fix}")
 
 
 @dataclass

@@ -1,0 +1,61 @@
+"""The catalogue of bad inputs, a second sweep (tests/test_bad_inputs.py holds the first): task options
+without an upper end, seeds a random generator refuses, the CLI's own flags. Each is refused when the
+task or config is made, with a one-line message that names the option, before it costs memory or time.
+"""
+from __future__ import annotations
+
+import pytest
+from test_bad_inputs import MAX_RSS_MB, main_error, one_line_error, run_cli
+
+from rnnviz.tasks import make_task
+
+
+# ---- task options: every int has an upper end --------------------------------------------------
+@pytest.mark.parametrize("task,kw,name", [
+    ("copy", {"val_size": 10**8}, "val_size"),              # 3.7 GB of int64 before the first step
+    ("copy", {"batch_size": 10**7}, "batch_size"),          # a 1.6 GB batch
+    ("copy", {"batches_per_epoch": 10**9}, "batches_per_epoch"),   # an epoch is made whole: never ends
+    ("adding", {"val_size": 10**8}, "val_size"),            # 22 GB of float64
+    ("adding", {"batch_size": 10**7}, "batch_size"),
+    ("adding", {"batches_per_epoch": 10**9}, "batches_per_epoch"),
+    ("sine", {"n_windows": 10**9}, "n_windows"),            # an epoch of 10^9 windows
+    ("sine", {"n_windows": 10**4, "batch_size": 10**4, "seq_len": 1000}, "batch_size"),    # a 40 MB batch
+])
+def test_task_sizes_have_an_upper_end(task, kw, name):
+    with pytest.raises(ValueError, match=name):
+        make_task(task, **kw)
+
+
+@pytest.mark.parametrize("task,kw", [
+    ("copy", {"lag": 1000, "length": 50, "batch_size": 1024, "batches_per_epoch": 1000}),   # 1.1 G positions
+    ("adding", {"lag": 2000, "batch_size": 1024, "batches_per_epoch": 1000}),
+    ("copy", {"lag": 1000, "length": 50, "val_size": 4096}),
+])
+def test_options_each_in_range_but_too_large_together(task, kw):
+    with pytest.raises(ValueError, match="positions"):
+        make_task(task, **kw)
+
+
+def test_the_apps_largest_settings_still_fit():
+    """The sliders' upper ends (lab.fields) stay valid: the caps are above what the app offers."""
+    make_task("copy", lag=200, length=20, batch_size=256, batches_per_epoch=100, val_size=1024)
+    make_task("adding", lag=400, batch_size=256, batches_per_epoch=100, val_size=1024)
+    make_task("sine", seq_len=200, n_windows=200, batch_size=10)
+
+
+@pytest.mark.parametrize("task,seed", [("copy", -1), ("adding", -5), ("sine", -1), ("anbn", -1),
+                                       ("anbn", 2**32), ("copy", 2**64)])
+def test_task_seeds_a_generator_refuses_are_refused_when_made(task, seed):
+    with pytest.raises(ValueError, match="seed must be in 0.."):
+        make_task(task, seed=seed)
+
+
+def test_cli_task_option_out_of_range_is_one_line_before_training(tmp_path):
+    r = run_cli("train", "--task", "copy", "--val-size", "100000000", "--epochs", "1", "--out", tmp_path / "ck")
+    one_line_error(r, "val_size")
+    assert r.rss_mb < MAX_RSS_MB and not (tmp_path / "ck").exists()
+
+
+def test_cli_data_seed_names_the_option(capsys, tmp_path):
+    main_error(capsys, "train", "--task", "adding", "--data-seed", "-1", "--out", tmp_path / "ck", words=["seed"])
+    assert not (tmp_path / "ck").exists()

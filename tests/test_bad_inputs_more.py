@@ -4,10 +4,16 @@ task or config is made, with a one-line message that names the option, before it
 """
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 from test_bad_inputs import MAX_RSS_MB, main_error, one_line_error, run_cli
 
-from rnnviz.tasks import make_task
+from rnnviz.config import ModelConfig, TrainConfig
+from rnnviz.engine import build_model
+from rnnviz.limits import MAX_ACTIVATION_BYTES, activation_bytes
+from rnnviz.tasks import TASKS, make_task
 
 
 # ---- task options: every int has an upper end --------------------------------------------------
@@ -59,3 +65,29 @@ def test_cli_task_option_out_of_range_is_one_line_before_training(tmp_path):
 def test_cli_data_seed_names_the_option(capsys, tmp_path):
     main_error(capsys, "train", "--task", "adding", "--data-seed", "-1", "--out", tmp_path / "ck", words=["seed"])
     assert not (tmp_path / "ck").exists()
+
+
+# ---- activations: the model's size times the batch's -----------------------------------------------
+def test_a_small_model_on_a_huge_batch_is_refused_before_allocating():
+    """4.5 M parameters fit, and 410 K positions per batch fit, but an lstm of 1024 units over 512 x 800
+    characters keeps ~10 GB of gates and states for its backward pass."""
+    text = make_task("text", max_chars=500_000, batch_size=512, seq_len=800)
+    m = ModelConfig(cell="lstm", hidden_size=1024)
+    with pytest.raises(ValueError, match="activations.*batch_size"):
+        build_model(text, m, TrainConfig())
+    assert activation_bytes(text, dataclasses.replace(m, hidden_size=16), TrainConfig()) < MAX_ACTIVATION_BYTES
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_largest_batch_bounds_every_batch_the_task_makes(name):
+    """(most rows, most steps) of any batch: training, validation, test or the probe."""
+    task = make_task(name)
+    batches = [*task.train_batches(1, np.random.default_rng(0)), *task.val_batches(), *task.test_batches(),
+               task.probe()]
+    assert task.largest_batch() == (max(b.size for b in batches), max(b.steps for b in batches))
+
+
+def test_every_tasks_default_demo_fits():
+    for name, cls in TASKS.items():
+        m, t = cls.suggested()
+        assert activation_bytes(make_task(name), m, t) < MAX_ACTIVATION_BYTES / 10, name

@@ -157,6 +157,10 @@ class Anbn(Task):
     def probe(self) -> Batch:
         return self.collate([anbn(3)])      # "a a a b b b a a a EOS", T = 9
 
+    def largest_batch(self) -> tuple[int, int]:
+        rows = min(self.options.batch_size, max(len(self.train), len(self.val), len(self.test)))
+        return max(rows, 1), max(len(s) for s in self.sequences) - 1
+
     def probe_labels(self) -> list[str]:
         return anbn(3)[:-1]
 

@@ -139,6 +139,14 @@ class Task:
         """One label per probe time step: the input token (or value) shown on the time axis."""
         raise NotImplementedError
 
+    def largest_batch(self) -> tuple[int, int]:
+        """(most rows, most steps) of any batch the task makes (training, validation, test, probe), from
+        the options alone: what the model's activations are sized by (rnnviz.limits). This default
+        makes every batch, so only tasks whose data is a few fixed sentences may keep it."""
+        batches = [*self.train_batches(1, np.random.default_rng(0)), *self.val_batches(), *self.test_batches(),
+                   self.probe()]
+        return max(b.size for b in batches), max(b.steps for b in batches)
+
     # ---- reading outputs ---------------------------------------------------------------------
     def describe(self, out: torch.Tensor, batch: Batch, k: int = 3) -> dict:
         """Readable prediction for row 0 of `batch` given outputs out: [B, T, O] (see Describer)."""

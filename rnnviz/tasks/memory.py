@@ -54,6 +54,9 @@ class _Fresh(Task):
     def probe(self) -> Batch:
         return self.make(np.random.default_rng([self.options.seed, PROBE_STREAM]), 1)
 
+    def largest_batch(self) -> tuple[int, int]:
+        return max(self.options.batch_size, self.options.val_size), self.make(np.random.default_rng(0), 1).steps
+
 
 @dataclass(frozen=True)
 class CopyOptions:

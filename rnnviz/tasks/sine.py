@@ -91,6 +91,9 @@ class Sine(Task):
     def probe(self) -> Batch:
         return self.val_batches()[0]                # [1, T, 1]
 
+    def largest_batch(self) -> tuple[int, int]:
+        return self.options.batch_size, self.options.seq_len
+
     def probe_labels(self) -> list[str]:
         """The probe's input values (noise included), 2 decimals: what the model reads at each step."""
         return [f"{v:.2f}" for v in self.probe().x[0, :, 0].tolist()]

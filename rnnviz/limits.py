@@ -113,7 +113,10 @@ def read_file(path: str | os.PathLike, limit: int, what: str = "the file") -> by
     is refused before anything is read, and no more than limit + 1 bytes are ever read (the size is
     read from the file, not from stat, which a growing file or /proc would get wrong)."""
     # O_NONBLOCK: opening a FIFO that has no writer returns at once instead of waiting forever
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {os.fspath(path)!r}: {e.strerror or e}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{what} {os.fspath(path)!r} is not a regular file")

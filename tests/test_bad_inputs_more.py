@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_bad_inputs import MAX_RSS_MB, main_error, one_line_error, run_cli
 
+from rnnviz import cli
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
 from rnnviz.limits import MAX_ACTIVATION_BYTES, activation_bytes
@@ -91,3 +92,28 @@ def test_every_tasks_default_demo_fits():
     for name, cls in TASKS.items():
         m, t = cls.suggested()
         assert activation_bytes(make_task(name), m, t) < MAX_ACTIVATION_BYTES / 10, name
+
+
+# ---- the CLI's own flags ------------------------------------------------------------------------------
+def test_an_empty_text_file_flag_is_not_silently_ignored(capsys, tmp_path):
+    """--text-file '' (an unset shell variable) trained on Shakespeare for 2000 steps without a word."""
+    main_error(capsys, "train", "--task", "text", "--text-file", "", "--out", tmp_path / "ck", words=["text file"])
+    assert not (tmp_path / "ck").exists()
+
+
+@pytest.fixture(scope="module")
+def anbn_ck(tmp_path_factory):
+    out = tmp_path_factory.mktemp("anbn") / "ck"
+    assert cli.main(["train", "--task", "anbn", "--epochs", "1", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--seed", str(10**23)], ["seed"]),                  # was: 'Overflow when unpacking long long'
+    (["--seed", "-1"], ["seed"]),
+    (["--top-k", "-5"], ["top_k"]),                       # was: silently no top-k
+    (["--prime", "a " * 20_000], ["prime", "10,000"]),    # was: a forward pass over the whole prime
+])
+def test_sample_flags_out_of_range(capsys, anbn_ck, flags, words):
+    main_error(capsys, "sample", "--checkpoint", anbn_ck, *(["--prime", "a a b"] if "--prime" not in flags else []),
+               *flags, words=words)

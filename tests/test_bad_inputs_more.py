@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from apptest import app
 from test_bad_inputs import MAX_RSS_MB, main_error, one_line_error, run_cli
 
 from rnnviz import cli
@@ -117,3 +118,15 @@ def anbn_ck(tmp_path_factory):
 def test_sample_flags_out_of_range(capsys, anbn_ck, flags, words):
     main_error(capsys, "sample", "--checkpoint", anbn_ck, *(["--prime", "a a b"] if "--prime" not in flags else []),
                *flags, words=words)
+
+
+# ---- the app's links ----------------------------------------------------------------------------------
+@pytest.mark.usefixtures("lab_env")
+def test_a_links_long_values_are_shortened_in_its_note():
+    """The note named each value in full: a 100 KB lr filled the page with nines."""
+    at = app(query={"chars.hihell.train.lr": "9" * 100_000, "chars.hihell." + "k" * 5000: "1"})
+    (note,) = [w.value for w in at.warning]
+    assert len(note) < 400 and "lr=999" in note and "…" in note and not at.exception
+    at = app(query={f"chars.hihell.nope{i}": "1" for i in range(1000)})
+    (note,) = [w.value for w in at.warning]
+    assert "and 995 more" in note and len(note) < 400

@@ -8,8 +8,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from apptest import app
-from test_bad_inputs import MAX_RSS_MB, main_error, one_line_error, run_cli
+from apptest import app, owner
+from test_bad_inputs import MAX_RSS_MB, good, main_error, one_line_error, run_cli, zip_of  # noqa: F401  (good: a fixture)
+from test_bad_inputs_app import upload
+
+from lab import checkpoints as lab_checkpoints
 
 from rnnviz import cli
 from rnnviz.config import ModelConfig, TrainConfig
@@ -130,3 +133,20 @@ def test_a_links_long_values_are_shortened_in_its_note():
     at = app(query={f"chars.hihell.nope{i}": "1" for i in range(1000)})
     (note,) = [w.value for w in at.warning]
     assert "and 995 more" in note and len(note) < 400
+
+
+# ---- the disk is shared ---------------------------------------------------------------------------------
+@pytest.mark.usefixtures("lab_env")
+def test_a_students_checkpoints_are_bounded_in_number_and_size(good, monkeypatch, tmp_path):  # noqa: F811
+    """Uploads were kept without end: a loop of 100 MB uploads fills the server's disk for everyone."""
+    data = zip_of(good[1])
+    monkeypatch.setattr(lab_checkpoints, "STUDENT_CHECKPOINTS", 2)
+    at = app()
+    assert upload(at, "a.zip", data) == "" and upload(at, "b.zip", data) == ""
+    shown = upload(at, "c.zip", data)
+    assert "2 checkpoints" in shown and "delete" in shown, shown
+    mine = tmp_path / "checkpoints" / "students" / owner(at)
+    assert sorted(p.name for p in mine.iterdir()) == ["uploaded-a", "uploaded-b"]
+    monkeypatch.setattr(lab_checkpoints, "STUDENTS_MB", len(data) * 2.5 / 2**20)   # every student's, together
+    other = app()                                                     # a new browser: a new student
+    assert upload(other, "d.zip", data) != "" and not (mine.parent / owner(other)).exists()

@@ -5,6 +5,7 @@ task or config is made, with a one-line message that names the option, before it
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from test_bad_inputs import MAX_RSS_MB, good, main_error, one_line_error, run_cl
 from test_bad_inputs_app import upload
 
 from lab import checkpoints as lab_checkpoints
+from lab import generation
 
 from rnnviz import cli
 from rnnviz.config import ModelConfig, TrainConfig
@@ -150,3 +152,10 @@ def test_a_students_checkpoints_are_bounded_in_number_and_size(good, monkeypatch
     monkeypatch.setattr(lab_checkpoints, "STUDENTS_MB", len(data) * 2.5 / 2**20)   # every student's, together
     other = app()                                                     # a new browser: a new student
     assert upload(other, "d.zip", data) != "" and not (mine.parent / owner(other)).exists()
+
+
+def test_words_try_it_reads_a_bounded_text():
+    """'Try it' (the words lesson) read any pasted text in one forward pass and drew a bar per token."""
+    view = SimpleNamespace(task=make_task("words"))
+    with pytest.raises(ValueError, match="at most 200 words"):
+        generation.describe_text(view, "i like " * 100_000)

@@ -159,3 +159,13 @@ def test_words_try_it_reads_a_bounded_text():
     view = SimpleNamespace(task=make_task("words"))
     with pytest.raises(ValueError, match="at most 200 words"):
         generation.describe_text(view, "i like " * 100_000)
+
+
+@pytest.mark.parametrize("address,words", [("nowhere.invalid:1", ["cannot reach", "nowhere.invalid:1"]),
+                                           ("127.0.0.1:1", ["cannot reach"]), ("ray://:x", ["not host:port"]),
+                                           ("10.0.0.1:99999", ["not host:port"])])
+def test_sweep_ray_address_that_does_not_answer_is_one_line_at_once(capsys, tmp_path, address, words):
+    """Ray retried an unreachable address for minutes, printing a warning every 5 seconds."""
+    main_error(capsys, "sweep", "--task", "hihell", "--grid", "seed=0", "--epochs", "1", "--ray", address,
+               "--out", tmp_path / "sw", words=words)
+    assert not (tmp_path / "sw").exists()

@@ -10,15 +10,18 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from apptest import app, owner
-from test_bad_inputs import MAX_RSS_MB, good, main_error, one_line_error, run_cli, zip_of  # noqa: F401  (good: a fixture)
+from test_bad_inputs import (MAX_RSS_MB, good, main_error, one_line_error, run_cli, with_config,  # noqa: F401
+                             zip_of)
 from test_bad_inputs_app import upload
 
 from lab import checkpoints as lab_checkpoints
 from lab import generation
 
+from rnnviz import checkpoint as ck
 from rnnviz import cli
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import build_model
+from rnnviz.engines import Resume
 from rnnviz.limits import MAX_ACTIVATION_BYTES, activation_bytes
 from rnnviz.tasks import TASKS, make_task
 
@@ -169,3 +172,23 @@ def test_sweep_ray_address_that_does_not_answer_is_one_line_at_once(capsys, tmp_
     main_error(capsys, "sweep", "--task", "hihell", "--grid", "seed=0", "--epochs", "1", "--ray", address,
                "--out", tmp_path / "sw", words=words)
     assert not (tmp_path / "sw").exists()
+
+
+# ---- checkpoint files: what the app reads to continue a run ----------------------------------------------
+@pytest.mark.parametrize("progress,words", [
+    ([1], "progress"),                                   # was: AttributeError when the app opened it
+    ({"step": [1]}, "step"),                             # was: TypeError
+    ({"step": "x"}, "step"),
+    ({"epoch": -5}, "epoch"),
+    ({"seconds": "soon"}, "seconds"),
+    ({"data_rng": {"bit_generator": "nope"}}, "data_rng"),   # was: accepted, then the run failed on Continue
+])
+def test_a_checkpoints_progress_counters_are_checked_when_read(good, progress, words):  # noqa: F811
+    with pytest.raises(ck.CheckpointError, match=words):
+        ck.from_bytes(with_config(good[1], lambda c: c.update(progress=progress)))
+
+
+def test_progress_counters_of_a_real_run_are_read_back():
+    state = np.random.default_rng(3).bit_generator.state
+    counters = {"step": 4, "epoch": 2, "done": 2, "seconds": 1.5, "data_rng": state}
+    assert Resume.from_parts({}, None, counters).counters() == counters

@@ -192,3 +192,11 @@ def test_progress_counters_of_a_real_run_are_read_back():
     state = np.random.default_rng(3).bit_generator.state
     counters = {"step": 4, "epoch": 2, "done": 2, "seconds": 1.5, "data_rng": state}
     assert Resume.from_parts({}, None, counters).counters() == counters
+
+
+@pytest.mark.parametrize("env", [{"RNNVIZ_MAX_PARAMS": "abc"}, {"RNNVIZ_MAX_VOCAB": "-1"},
+                                 {"RNNVIZ_MAX_ACTIVATION_BYTES": "0"}])
+def test_a_bad_limit_in_the_environment_is_one_line(tmp_path, env):
+    """The limits are read when the modules load, before main(): a typo was a traceback."""
+    r = run_cli("train", "--task", "hihell", "--epochs", "1", "--out", tmp_path / "ck", env=env)
+    one_line_error(r, next(iter(env)), "positive whole number")

@@ -34,6 +34,10 @@ from .settings import put_settings, task_for
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
 UPLOAD_MB = env_limit("RNNVIZ_MAX_UPLOAD_MB", 100)   # an uploaded zip, at most (Streamlit holds it in memory)
+# the disk is shared: a student keeps at most this many checkpoints, and all students' folders together
+# (a new browser is a new student) at most this many MB
+STUDENT_CHECKPOINTS = env_limit("RNNVIZ_STUDENT_CHECKPOINTS", 100)
+STUDENTS_MB = env_limit("RNNVIZ_STUDENTS_CHECKPOINTS_MB", 5000)
 EXTRAS = ("lesson", "run", "status", "loss", "epochs", "bugs", "progress")   # config.json fields a copy keeps
 GOTO = "lab.goto"
 TEACHER = "lab.teacher"
@@ -51,9 +55,31 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
 
 
-def _save_new(parent: Path, stem: str, *args, **kwargs) -> str:
-    """A checkpoint under a new name (stem, stem-2, ...: taken exclusively); its name."""
+def _save_new(parent: Path, stem: str, *args, incoming: int = 0, **kwargs) -> str:
+    """A checkpoint under a new name (stem, stem-2, ...: taken exclusively); its name. Into this
+    student's folder only while there is room for `incoming` more bytes (_check_room)."""
+    if parent == mine():
+        _check_room(incoming)
     return checkpoint.save_new(parent, stem, *args, **kwargs).name
+
+
+def _bytes_under(path: Path) -> int:
+    """The size of the files under path (links not followed)."""
+    return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
+
+
+def _check_room(incoming: int) -> None:
+    """CheckpointError when this student has STUDENT_CHECKPOINTS checkpoints, or when all students'
+    folders would pass STUDENTS_MB with `incoming` more bytes."""
+    own = [p for p in mine().iterdir() if p.is_dir() and not p.name.startswith(".")] if mine().is_dir() else []
+    if len(own) >= STUDENT_CHECKPOINTS:
+        raise CheckpointError(f"you have {len(own)} checkpoints, the most a student keeps "
+                              "(RNNVIZ_STUDENT_CHECKPOINTS): delete some on the Checkpoints page first")
+    used = _bytes_under(root() / STUDENTS) + incoming
+    if used > STUDENTS_MB * 2**20:
+        raise CheckpointError(f"the students' checkpoints would take {used / 2**20:,.0f} MB of the "
+                              f"{STUDENTS_MB:,.0f} MB the server gives them (RNNVIZ_STUDENTS_CHECKPOINTS_MB): "
+                              "delete some of yours, or ask the teacher")
 
 
 def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
@@ -164,10 +190,11 @@ def upload(data: bytes, filename: str) -> str:
     """Check an uploaded zip (safetensors + JSON only) and keep it as a new checkpoint of this student."""
     if not data:
         raise CheckpointError(f"{filename} is empty")
-    ck = checkpoint.from_bytes(checkpoint.from_zip(data))
+    blobs = checkpoint.from_zip(data)
+    ck = checkpoint.from_bytes(blobs)
     extra = {k: ck.config[k] for k in EXTRAS if k in ck.config}
     return _save_new(mine(), f"uploaded-{_slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
-                     ck.state_dict, ck.history, **extra)
+                     ck.state_dict, ck.history, incoming=sum(map(len, blobs.values())), **extra)
 
 
 def deletable(path: str | Path) -> bool:

@@ -22,6 +22,8 @@ from rnnviz.engines import make_engine
 from .snapshot import Snapshot
 from .throttle import Memo
 
+MAX_TRY = 200        # tokens of a typed text read at once (describe_text): one bar each in its figure
+
 _engines: OrderedDict = OrderedDict()
 _runs: OrderedDict = OrderedDict()      # free-running values
 _samples = Memo(size=128)
@@ -122,10 +124,12 @@ def free_running(view: Snapshot, steps: int) -> tuple[int, list[float]]:
 def describe_text(view: Snapshot, text: str, k: int = 3) -> tuple[int, dict]:
     """The model's top-k next-token probabilities after every token of `text` (a describe() dict
     without targets, for rnnviz.figures.topk_figure)."""
-    kept, engine = engine_at(view)
     ids = view.task.encode(text)
     if not ids:
         raise ValueError("type at least one token")
+    if len(ids) > MAX_TRY:
+        raise ValueError(f"type at most {MAX_TRY} words; this text has {len(ids):,}")
+    kept, engine = engine_at(view)
     x = torch.tensor([ids])
     out, _ = engine.predict(x)
     return kept, view.task.describe(out, Batch(x, torch.full_like(x, IGNORE)), k=k)

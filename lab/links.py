@@ -15,6 +15,7 @@ ARRIVED = "lab.link.arrived"      # the query parameters the session's first pag
 CONSUMED = "lab.link.consumed"    # the lessons that have taken their link's preset / train / notes
 VISIT = "lab.link.visit"          # (lesson, its link's parameters) during this script run only
 ACTIONS = ("preset", "train", "present")
+NAMED = 6                         # a note names at most this many of a link's left-out settings
 
 
 def remember_arrival() -> None:
@@ -57,20 +58,26 @@ def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:
     return params[name][-1]
 
 
+def _short(text: str, most: int = 40) -> str:
+    return text if len(text) <= most else text[:most] + "…"
+
+
 def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
-    """The link's settings that the widgets did not take: `shown` is key -> value as drawn."""
+    """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each name
+    and value cut at 40 characters, the first NAMED of them and how many more: a note stays one line."""
     out = []
     for key, values in (params or {}).items():
         if key in ACTIONS:
             continue
         raw = values[-1]
+        said = f"{_short(key.split('.')[-1])}={_short(raw)}"
         if key not in shown:
-            out.append(f"{key.split('.')[-1]}={raw} (no such setting here)")
+            out.append(f"{said} (no such setting here)")
             if key in st.query_params:
                 del st.query_params[key]
         elif not _same(raw, shown[key]):
-            out.append(f"{key.split('.')[-1]}={raw}")
-    return out
+            out.append(said)
+    return out if len(out) <= NAMED else [*out[:NAMED - 1], f"and {len(out) - NAMED + 1} more"]
 
 
 def _same(raw: str, value) -> bool:

@@ -29,12 +29,12 @@ from .engine import build_model
 from .limits import check_model_size, read_file, weight_shapes
 from .recorder import History
 from .tasks import Task, task_from_config
-from .engines import make_engine
+from .engines import Resume, make_engine
 
 # config.json entries besides task/model/train that code reads: their JSON types
 EXTRAS = {"status": str, "reason": str, "lesson": str, "run": str, "saved_at": str, "rnnviz_version": str,
           "loss": (int, float, type(None)), "epochs": int, "steps_done": int, "epochs_done": int,
-          "optimizer_state": dict, "bugs": list}
+          "optimizer_state": dict, "bugs": list, "progress": dict}
 OPTIMIZER_SLOTS = ("exp_avg", "exp_avg_sq", "momentum_buffer", "square_avg")
 
 
@@ -199,6 +199,11 @@ def _configs(config: dict) -> tuple[Task, ModelConfig, TrainConfig]:
             raise CheckpointError(f"config.json is not an rnnviz config: {key} has the wrong type ({shown(config[key])})")
     if not all(isinstance(b, str) for b in config.get("bugs") or ()):
         raise CheckpointError("config.json is not an rnnviz config: bugs must be a list of names")
+    if "progress" in config:
+        try:
+            Resume.check_counters(config["progress"])
+        except ValueError as e:
+            raise CheckpointError(f"config.json is not an rnnviz config: {e}") from None
     try:
         task = task_from_config(config["task"])
         mcfg = from_dict(ModelConfig, _object(config["model"], "the model entry"))

@@ -170,7 +170,7 @@ def cmd_train(args) -> int:
         raise ValueError(f"task {args.task} has no option(s) {', '.join('--' + f.replace('_', '-') for f in foreign)}")
     options = {name: given[dest] for dest, name in task_fields.items() if dest in given}
     private = False
-    if args.text_file:
+    if args.text_file is not None:     # '' too: an unset shell variable must not mean "no file"
         if args.task != "text":
             raise ValueError("--text-file is an option of the text task")
         options.update(corpus="custom", text=read_text_file(args.text_file))

@@ -9,11 +9,14 @@ starts a new pass. Dropout masks come from torch's global generator and are not 
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, shown
 from .engine import TorchEngine, build_model
 from .numpy_engine.adapter import NumpyEngine
 from .tasks.base import Task
@@ -55,8 +58,29 @@ class Resume:
         return {"step": self.step, "epoch": self.epoch, "done": self.done, "seconds": self.seconds,
                 "data_rng": self.data_rng}
 
+    @staticmethod
+    def check_counters(c) -> None:
+        """ValueError unless c is what counters() writes: whole numbers >= 0, seconds a finite number
+        >= 0, data_rng null or the state of numpy's default bit generator (a checkpoint file can hold
+        anything; the trainer would meet a bad one only when the run continues)."""
+        if not isinstance(c, dict):
+            raise ValueError(f"progress must be a JSON object, got {shown(c)}")
+        for name in ("step", "epoch", "done"):
+            v = c.get(name, 0)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+                raise ValueError(f"progress {name} must be a whole number >= 0, got {shown(v)}")
+        v = c.get("seconds", 0.0)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and v >= 0):
+            raise ValueError(f"progress seconds must be a finite number >= 0, got {shown(v)}")
+        if c.get("data_rng") is not None:
+            try:
+                np.random.default_rng().bit_generator.state = c["data_rng"]
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"progress data_rng is not a state of numpy's generator: {str(e)[:80]}") from None
+
     @classmethod
     def from_parts(cls, weights, optimizer, counters: dict | None) -> "Resume":
         c = counters or {}
+        cls.check_counters(c)
         return cls(weights, optimizer, int(c.get("step", 0)), int(c.get("epoch", 0)), int(c.get("done", 0)),
                    float(c.get("seconds", 0.0)), c.get("data_rng"))

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import torch
 
+from .config import shown
 from .tasks.base import Task
+
+
+MAX_PRIME = 10_000    # tokens: the prime is read in one forward pass
 
 
 def _check_prime(task: Task, prime: str) -> list[int]:
     if not prime:
         raise ValueError("the prime text must not be empty")
-    return task.encode(prime)
+    ids = task.encode(prime)
+    if len(ids) > MAX_PRIME:
+        raise ValueError(f"the prime holds {len(ids):,} tokens; the limit is {MAX_PRIME:,}")
+    return ids
 
 
 def sample_text(engine, task: Task, prime: str = "The", length: int = 200, temperature: float = 1.0,
@@ -24,6 +31,10 @@ def sample_text(engine, task: Task, prime: str = "The", length: int = 200, tempe
         raise ValueError(f"temperature must be in [0.01, 10], got {temperature}")
     if not 0 < length <= 100_000:
         raise ValueError(f"length must be in 1..100000, got {length}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0 = every token), got {top_k}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in 0..2**63-1, got {shown(seed)}")
     gen = torch.Generator().manual_seed(seed)
     ids = _check_prime(task, prime)
     out, state = engine.predict(torch.tensor([ids]))

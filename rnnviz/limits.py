@@ -1,9 +1,10 @@
 """How large a model may be, computed from its config alone, before anything is allocated.
 
 The server is shared, so every model is checked against MAX_PARAMS parameters and MAX_MODEL_BYTES
-of weights (at its dtype) where it is built (rnnviz.engine.build_model) and where a checkpoint's
-weights are checked (rnnviz.checkpoint). Each limit is a module constant read once from its
-environment variable (RNNVIZ_MAX_PARAMS, RNNVIZ_MAX_MODEL_BYTES); the defaults leave room above the
+of weights (at its dtype), and MAX_ACTIVATION_BYTES of activations over the task's largest batch,
+where it is built (rnnviz.engine.build_model) and where a checkpoint's weights are checked
+(rnnviz.checkpoint). Each limit is a module constant read once from its environment variable
+(RNNVIZ_MAX_PARAMS, RNNVIZ_MAX_MODEL_BYTES, RNNVIZ_MAX_ACTIVATION_BYTES); the defaults leave room above the
 largest model of the benchmarks (lstm 512 x 2 on Shakespeare's 65 characters: 3.3 M parameters,
 and 4.5 M with the text task's largest vocabulary of 512 characters).
 
@@ -35,6 +36,7 @@ def env_limit(name: str, default: int) -> int:
 
 MAX_PARAMS = env_limit("RNNVIZ_MAX_PARAMS", 8_000_000)
 MAX_MODEL_BYTES = env_limit("RNNVIZ_MAX_MODEL_BYTES", 64 * 2**20)
+MAX_ACTIVATION_BYTES = env_limit("RNNVIZ_MAX_ACTIVATION_BYTES", 2**30)
 
 
 def _layer_shapes(k: int, fan_in: int, gates: int, hidden: int, state: int, peephole: bool,
@@ -76,8 +78,19 @@ def parameter_count(mcfg: ModelConfig, input_size: int, output_size: int, tokens
     return sum(math.prod(s) for s in weight_shapes(mcfg, input_size, output_size, tokens).values())
 
 
+def activation_bytes(task, mcfg: ModelConfig, tcfg: TrainConfig) -> int:
+    """What one forward pass over the task's largest batch keeps for the backward pass, at least: per
+    position, every layer and direction's gates (G x H) and its c_t and h_t (2H), the embedding and the
+    outputs. An estimate from below (autograd keeps some more), from the configs alone."""
+    rows, steps = task.largest_batch()
+    per_position = (mcfg.num_layers * mcfg.directions * (CELL_SPECS[mcfg.cell].gates + 2) * mcfg.hidden_size
+                    + mcfg.embedding_dim * task.tokens + task.output_size)
+    return rows * steps * per_position * ITEMSIZE[tcfg.dtype]
+
+
 def check_model_size(task, mcfg: ModelConfig, tcfg: TrainConfig) -> int:
-    """The model's parameter count; ValueError when it exceeds MAX_PARAMS or its weights MAX_MODEL_BYTES."""
+    """The model's parameter count; ValueError when it exceeds MAX_PARAMS or its weights MAX_MODEL_BYTES,
+    or its activations over the task's largest batch MAX_ACTIVATION_BYTES."""
     n = parameter_count(mcfg, task.input_size, task.output_size, task.tokens)
     size = n * ITEMSIZE[tcfg.dtype]
     if n > MAX_PARAMS or size > MAX_MODEL_BYTES:
@@ -85,6 +98,13 @@ def check_model_size(task, mcfg: ModelConfig, tcfg: TrainConfig) -> int:
             f"this model would have {n:,} parameters ({size / 2**20:,.0f} MB as {tcfg.dtype}); the limit is "
             f"{MAX_PARAMS:,} parameters and {MAX_MODEL_BYTES / 2**20:,.0f} MB (RNNVIZ_MAX_PARAMS, "
             f"RNNVIZ_MAX_MODEL_BYTES): lower hidden_size, num_layers or embedding_dim")
+    act = activation_bytes(task, mcfg, tcfg)
+    if act > MAX_ACTIVATION_BYTES:
+        rows, steps = task.largest_batch()
+        raise ValueError(
+            f"this model's activations over a batch of {rows:,} x {steps:,} would take {act / 2**20:,.0f} MB; "
+            f"the limit is {MAX_ACTIVATION_BYTES / 2**20:,.0f} MB (RNNVIZ_MAX_ACTIVATION_BYTES): lower "
+            f"batch_size, the sequence length, hidden_size or num_layers")
     return n
 
 
@@ -93,7 +113,10 @@ def read_file(path: str | os.PathLike, limit: int, what: str = "the file") -> by
     is refused before anything is read, and no more than limit + 1 bytes are ever read (the size is
     read from the file, not from stat, which a growing file or /proc would get wrong)."""
     # O_NONBLOCK: opening a FIFO that has no writer returns at once instead of waiting forever
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {os.fspath(path)!r}: {e.strerror or e}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{what} {os.fspath(path)!r} is not a regular file")

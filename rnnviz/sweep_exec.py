@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -113,6 +114,23 @@ def import_ray():
     return ray
 
 
+REACH_S = 5.0     # how long a Ray address may take to answer a TCP connect
+
+
+def check_reachable(address: str | None) -> None:
+    """SweepError unless a cluster address (host:port, ray://host:port) answers a TCP connect within
+    REACH_S: Ray itself retries an unreachable one for minutes. local and auto are on this machine."""
+    if address in (None, "", "local", "auto"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SweepError(f"the Ray address {address[:80]!r} is not host:port, ray://host:port, auto or local")
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_S).close()
+    except OSError as e:
+        raise SweepError(f"cannot reach the Ray cluster {address!r}: {e.strerror or e}") from None
+
+
 def ray_init_kwargs(address: str | None, num_cpus: int | None = None) -> dict:
     """ray.init's arguments: quiet (no dashboard, workers' logs not copied here), and with this package
     shipped to the cluster's workers. address "local" (or None): a private cluster on this machine with
@@ -129,6 +147,7 @@ class RayExecutor:
     finish (ray.wait). Uses the Ray connection this process has, or opens one (and closes it)."""
 
     def __init__(self, address: str | None = "local", num_cpus: int | None = None):
+        check_reachable(address)
         ray = self._ray = import_ray()
         self._owns = not ray.is_initialized()
         if self._owns:

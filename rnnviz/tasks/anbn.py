@@ -21,7 +21,7 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from . import register
-from .base import IGNORE, Batch, Task
+from .base import IGNORE, Batch, Task, check_range
 
 
 def anbn(n: int) -> list[str]:
@@ -101,6 +101,7 @@ class Anbn(Task):
             raise ValueError(f"num_sequences must be in 10..100000 (80/10/10 split), got {o.num_sequences}")
         if o.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {o.batch_size}")
+        check_range("seed", o.seed, 0, 2**32 - 1, " (the course's np.random.RandomState)")
         draw = np.random.RandomState(o.seed)
         self.sequences = [anbn(int(draw.randint(1, o.max_n + 1))) for _ in range(o.num_sequences)]
         counts = Counter(w for s in self.sequences for w in s)          # insertion order breaks ties
@@ -155,6 +156,10 @@ class Anbn(Task):
 
     def probe(self) -> Batch:
         return self.collate([anbn(3)])      # "a a a b b b a a a EOS", T = 9
+
+    def largest_batch(self) -> tuple[int, int]:
+        rows = min(self.options.batch_size, max(len(self.train), len(self.val), len(self.test)))
+        return max(rows, 1), max(len(s) for s in self.sequences) - 1
 
     def probe_labels(self) -> list[str]:
         return anbn(3)[:-1]

@@ -22,6 +22,25 @@ from ..config import ModelConfig, TrainConfig, check_field_types
 from ..probes import float32_list
 
 IGNORE = -100
+# Upper ends of the sizes a task's options may ask for: a training epoch is made whole before its first
+# step (Trainer.run), so its size is memory, as is every batch's (the model's activations grow with it).
+MAX_ROWS = 1024                   # sequences in one batch (batch_size, rows of a window)
+MAX_BATCH_POSITIONS = 2**22       # rows x steps of one batch, training or validation
+MAX_EPOCH_POSITIONS = 2**24       # rows x steps of all the batches of one training epoch
+MAX_SEED = 2**63 - 1              # numpy's generators take 0..2**63-1 (RandomState: 0..2**32-1)
+
+
+def check_range(name: str, value: int, lo: int, hi: int, why: str = "") -> None:
+    """ValueError naming the option unless lo <= value <= hi."""
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in {lo}..{hi:,}{why}, got {value:,}")
+
+
+def check_positions(what: str, rows: int, steps: int, limit: int, fix: str) -> None:
+    """ValueError when rows x steps (the positions of a batch or of an epoch) exceed `limit`."""
+    if rows * steps > limit:
+        raise ValueError(f"{what} would hold {rows:,} x {steps:,} = {rows * steps:,} positions; the limit is "
+                         f"{limit:,}: lower {fix}")
 
 
 @dataclass
@@ -119,6 +138,14 @@ class Task:
     def probe_labels(self) -> list[str]:
         """One label per probe time step: the input token (or value) shown on the time axis."""
         raise NotImplementedError
+
+    def largest_batch(self) -> tuple[int, int]:
+        """(most rows, most steps) of any batch the task makes (training, validation, test, probe), from
+        the options alone: what the model's activations are sized by (rnnviz.limits). This default
+        makes every batch, so only tasks whose data is a few fixed sentences may keep it."""
+        batches = [*self.train_batches(1, np.random.default_rng(0)), *self.val_batches(), *self.test_batches(),
+                   self.probe()]
+        return max(b.size for b in batches), max(b.steps for b in batches)
 
     # ---- reading outputs ---------------------------------------------------------------------
     def describe(self, out: torch.Tensor, batch: Batch, k: int = 3) -> dict:

@@ -130,6 +130,10 @@ class Ship(CharSentence):
     def val_batches(self) -> list[Batch]:
         return [self.whole()]
 
+    def largest_batch(self) -> tuple[int, int]:
+        n, bs = len(self.windows_x), self.options.batch_size
+        return (n if bs == 0 or bs >= n else bs), len(self.sentence) - 1
+
     def train_batches(self, epoch: int, rng: np.random.Generator) -> Iterator[Batch]:
         n, bs = len(self.windows_x), self.options.batch_size
         if bs == 0 or bs >= n:               # one batch of every window, in sentence order

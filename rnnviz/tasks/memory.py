@@ -18,15 +18,24 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from . import register
-from .base import IGNORE, Batch, Task
+from .base import (IGNORE, MAX_BATCH_POSITIONS, MAX_EPOCH_POSITIONS, MAX_ROWS, MAX_SEED, Batch, Task,
+                   check_positions, check_range)
 
 VAL_STREAM, PROBE_STREAM = 1, 2     # independent random streams derived from the seed
 
 
-def _check_common(o) -> None:
-    for field in ("batch_size", "batches_per_epoch", "val_size"):
-        if getattr(o, field) < 1:
-            raise ValueError(f"{field} must be >= 1, got {getattr(o, field)}")
+MAX_BATCHES, MAX_VAL = 1000, 4096
+
+
+def _check_common(o, steps: int) -> None:
+    """The sizes both tasks share; `steps` is T, the length of every sequence."""
+    check_range("batch_size", o.batch_size, 1, MAX_ROWS)
+    check_range("batches_per_epoch", o.batches_per_epoch, 1, MAX_BATCHES)
+    check_range("val_size", o.val_size, 1, MAX_VAL)
+    check_range("seed", o.seed, 0, MAX_SEED)
+    check_positions("the validation batch", o.val_size, steps, MAX_BATCH_POSITIONS, "val_size or lag")
+    check_positions("an epoch", o.batch_size * o.batches_per_epoch, steps, MAX_EPOCH_POSITIONS,
+                    "batch_size, batches_per_epoch or lag")
 
 
 class _Fresh(Task):
@@ -44,6 +53,9 @@ class _Fresh(Task):
 
     def probe(self) -> Batch:
         return self.make(np.random.default_rng([self.options.seed, PROBE_STREAM]), 1)
+
+    def largest_batch(self) -> tuple[int, int]:
+        return max(self.options.batch_size, self.options.val_size), self.make(np.random.default_rng(0), 1).steps
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ class Copy(_Fresh):
             raise ValueError(f"n_symbols must be in 2..10, got {o.n_symbols}")
         if not 0 <= o.lag <= 1000:
             raise ValueError(f"lag must be in 0..1000, got {o.lag}")
-        _check_common(o)
+        _check_common(o, self.steps)
         self.vocab = [str(i) for i in range(o.n_symbols)] + ["_", ":"]   # symbols, blank, cue
         self.sep = ""
 
@@ -127,7 +139,7 @@ class Adding(_Fresh):
         super().__init__(options)
         if not 2 <= self.options.lag <= 2000:
             raise ValueError(f"lag (the sequence length) must be in 2..2000, got {self.options.lag}")
-        _check_common(self.options)
+        _check_common(self.options, self.options.lag)
 
     @property
     def input_size(self) -> int:

@@ -17,9 +17,10 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from . import register
-from .base import Batch, Task
+from .base import MAX_ROWS, MAX_SEED, Batch, Task, check_range
 
 VAL_WINDOWS = 10
+MAX_WINDOWS = 10_000     # an epoch: at most 10,000 x seq_len (1000) values
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,9 @@ class Sine(Task):
             raise ValueError(f"freq must be in (0, 100], got {o.freq}")
         if not 0 <= o.noise <= 10:
             raise ValueError(f"noise must be in [0, 10], got {o.noise}")
-        if o.n_windows < 1:
-            raise ValueError(f"n_windows must be >= 1, got {o.n_windows}")
-        if not 1 <= o.batch_size <= o.n_windows:
-            raise ValueError(f"batch_size must be in 1..n_windows ({o.n_windows}), got {o.batch_size}")
+        check_range("n_windows", o.n_windows, 1, MAX_WINDOWS)
+        check_range("batch_size", o.batch_size, 1, min(o.n_windows, MAX_ROWS), f" (at most n_windows, {o.n_windows})")
+        check_range("seed", o.seed, 0, MAX_SEED)
 
     @property
     def input_size(self) -> int:
@@ -90,6 +90,9 @@ class Sine(Task):
 
     def probe(self) -> Batch:
         return self.val_batches()[0]                # [1, T, 1]
+
+    def largest_batch(self) -> tuple[int, int]:
+        return self.options.batch_size, self.options.seq_len
 
     def probe_labels(self) -> list[str]:
         """The probe's input values (noise included), 2 decimals: what the model reads at each step."""

@@ -167,6 +167,10 @@ class Text(Task):
         ids = torch.from_numpy(self.val_ids[:PROBE_LEN + 1])
         return Batch(ids[None, :-1], ids[None, 1:])
 
+    def largest_batch(self) -> tuple[int, int]:
+        batches = [*self._train[:1], *self._val[:1], self.probe()]    # every training batch has the first's shape
+        return max(b.size for b in batches), max(b.steps for b in batches)
+
     def probe_labels(self) -> list[str]:
         return [show_token(c) for c in self.val_text[:PROBE_LEN + 1][:-1]]
 

@@ -28,12 +28,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Callable
 
 from . import page as P
-from .browser import ROOT, ScriptRuns, Server, Watch, launch
+from .browser import ROOT, ScriptRuns, Server, Watch, launch, note_failure
 from .procs import cpu_split
 from .util import check, median
 
@@ -153,16 +152,7 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
             try:
                 _measure(page, runs, server, watch, res, quick, log)
             except Exception as e:   # keep what was measured, and a look at the page
-                res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
-                res["traceback"] = traceback.format_exc(limit=-3)
-                res["server_log_tail"] = server.tail()
-                shot = Path(tempfile.gettempdir()) / "bench-app-failure.png"
-                try:
-                    page.screenshot(path=str(shot), full_page=True)
-                    res["failure_screenshot"] = str(shot)
-                except Exception:  # noqa: BLE001 - a diagnosis, never a failure of its own
-                    pass
-                log(f"  app part stopped: {res['not_measured']['error']}")
+                note_failure(res, e, page, server, "app", log)
             res["errors"] = watch.errors()
             res["offline_resources"] = sorted(set(watch.offline))
         finally:

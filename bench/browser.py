@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 from pathlib import Path
 
@@ -151,3 +152,18 @@ class ScriptRuns:
         if msg.WhichOneof("type") == "script_finished":
             self.done += msg.script_finished == self.msg.FINISHED_SUCCESSFULLY
             self.fragments += msg.script_finished == self.msg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+
+
+def note_failure(res: dict, e: Exception, page, server: Server, part: str, log) -> None:
+    """A part that stopped part-way keeps what it measured, plus why, the server's log and a look at
+    the page (bench-<part>-failure.png in the temporary folder)."""
+    res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+    res["traceback"] = traceback.format_exc(limit=-3)
+    res["server_log_tail"] = server.tail()
+    shot = Path(tempfile.gettempdir()) / f"bench-{part}-failure.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        res["failure_screenshot"] = str(shot)
+    except Exception:  # noqa: BLE001 - a diagnosis, never a failure of its own
+        pass
+    log(f"  {part} part stopped: {res['not_measured']['error']}")

@@ -17,9 +17,7 @@ with its defaults on an otherwise idle server (the classroom issue's lesson timi
 from __future__ import annotations
 
 import re
-import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +26,7 @@ from rnnviz.checkpoint import CheckpointError
 from rnnviz.tasks import TASKS
 
 from . import page as P
-from .browser import ScriptRuns, Server, Watch, launch
+from .browser import ScriptRuns, Server, Watch, launch, note_failure
 from .procs import mb, memory
 from .util import check, median
 
@@ -199,16 +197,7 @@ def part6(quick: bool, log: Callable[[str], None], targets: list) -> dict:
             try:
                 _measure(page, runs, server, res, quick, log)
             except Exception as e:   # keep what was measured, and a look at the page
-                res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
-                res["traceback"] = traceback.format_exc(limit=-3)
-                res["server_log_tail"] = server.tail()
-                shot = Path(tempfile.gettempdir()) / "bench-lessons-failure.png"
-                try:
-                    page.screenshot(path=str(shot), full_page=True)
-                    res["failure_screenshot"] = str(shot)
-                except Exception:  # noqa: BLE001 - a diagnosis, never a failure of its own
-                    pass
-                log(f"  lessons part stopped: {res['not_measured']['error']}")
+                note_failure(res, e, page, server, "lessons", log)
             res["errors"] = watch.errors()
         finally:
             server.stop()

@@ -9,14 +9,11 @@ server); the target is on the largest PSS sum while both lessons train. Memory i
 """
 from __future__ import annotations
 
-import tempfile
 import time
-import traceback
-from pathlib import Path
 from typing import Callable
 
 from . import page as P
-from .browser import ScriptRuns, Server, Watch, launch
+from .browser import ScriptRuns, Server, Watch, launch, note_failure
 from .procs import mb, memory
 from .util import check
 
@@ -101,16 +98,7 @@ def part5(quick: bool, log: Callable[[str], None], targets: list) -> dict:
             try:
                 _measure(page, runs, server, res, log)
             except Exception as e:   # keep what was measured, and a look at the page
-                res["not_measured"]["error"] = f"{type(e).__name__}: {str(e)[:500]}"
-                res["traceback"] = traceback.format_exc(limit=-3)
-                res["server_log_tail"] = server.tail()
-                shot = Path(tempfile.gettempdir()) / "bench-server-failure.png"
-                try:
-                    page.screenshot(path=str(shot), full_page=True)
-                    res["failure_screenshot"] = str(shot)
-                except Exception:  # noqa: BLE001 - a diagnosis, never a failure of its own
-                    pass
-                log(f"  server part stopped: {res['not_measured']['error']}")
+                note_failure(res, e, page, server, "server", log)
             res["errors"] = watch.errors()
         finally:
             server.stop()

@@ -5,8 +5,10 @@ by one click on Train. The first group is the one on screen; the ones after it a
 earlier runs of the lesson (newest first, at most KEEP_GROUPS in all), which the lesson can overlay.
 The Runner trains them (worker processes). A run that ends is written to disk (rnnviz.run_store), and
 so is every run when the server shuts down: after a restart a student's lesson reads its runs back the
-first time it is asked for. Runs that ended and that nobody looked at for IDLE_S leave memory; they
-stay on disk.
+first time it is asked for. An earlier group that has ended keeps in memory only what Compare draws
+(Run.lighten). Runs that ended leave memory (not the disk) when nobody looked at them for IDLE_S, or,
+least recently seen first, while all kept runs hold more than MEMORY_MB: a classroom of text runs
+would otherwise hold ~90 MB per run until the server runs out of memory.
 
 One Registry per server process, made by `get()` (st.cache_resource: it also survives Streamlit
 re-importing the app's modules when a source file changes).
@@ -22,15 +24,18 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz import run_store
+from rnnviz.limits import env_limit
 from rnnviz.run import Run
 from rnnviz.runner import Runner
 
 KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
 IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
 SWEEP_S = 60
-WORKERS = max(1, int(os.environ.get("RNNVIZ_WORKERS") or os.cpu_count() or 1))
-SLOTS = max(1, int(os.environ.get("RNNVIZ_MAX_JOBS") or 8 * WORKERS))
-PER_STUDENT = max(1, int(os.environ.get("RNNVIZ_RUNS_PER_STUDENT") or 3))
+MEMORY_MB = env_limit("RNNVIZ_RUNS_MEMORY_MB", 2000)   # ended runs kept in memory, all students together
+RECENT_S = 60         # ...but never those looked at this recently (they would be read back at once)
+WORKERS = env_limit("RNNVIZ_WORKERS", os.cpu_count() or 1)
+SLOTS = env_limit("RNNVIZ_MAX_JOBS", 8 * WORKERS)
+PER_STUDENT = env_limit("RNNVIZ_RUNS_PER_STUDENT", 3)
 
 
 def root() -> Path:
@@ -60,6 +65,8 @@ class Registry:
                 found = self._groups.setdefault(key, list(loaded.values())[:KEEP_GROUPS])
                 for group in found:
                     self._runs.update((r.id, r) for r in group.values())
+                for run in (r for g in found[1:] for r in g.values()):
+                    run.lighten()
         for group in found:
             for run in group.values():
                 run.touch()
@@ -115,6 +122,9 @@ class Registry:
                     self.runner.stop(run, "reset by the user")
             with self._lock:
                 self._groups[(owner, lesson)].insert(0, {})
+                for run in groups[0].values():
+                    if not run.active:
+                        run.lighten()
 
     def forget(self, owner: str, lesson: str, index: int) -> None:
         """Delete an earlier group (memory and disk): the student asked to."""
@@ -138,27 +148,45 @@ class Registry:
             dropped = [r for g in groups[KEEP_GROUPS:] for r in g.values()]
             for r in dropped:
                 self._runs.pop(r.id, None)
+            for r in (r for g in groups[1:KEEP_GROUPS] for r in g.values() if not r.active):
+                r.lighten()
         return dropped
 
     def _ended(self, run: Run) -> None:
-        """The runner's on_end: write the run down (it replaces its own earlier copy)."""
+        """The runner's on_end: write the run down (it replaces its own earlier copy); off screen, it
+        keeps only what Compare draws."""
         if run.owner and run.lesson and run.resume is not None:
             with self._lock:
                 kept = run.id in self._runs
             if kept:
                 run_store.save(run, self.root)
                 run.saved = time.time()
+        with self._lock:
+            on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
+        if not on_screen:
+            run.lighten()
+        self.sweep(idle=False)
 
-    def sweep(self, now: float | None = None) -> None:
-        """Let ended runs nobody looked at for IDLE_S leave memory (a later look reads them back)."""
+    def sweep(self, now: float | None = None, idle: bool = True) -> None:
+        """Let ended runs leave memory (a later look reads them back from disk): those nobody looked at
+        for IDLE_S (with `idle`), then, least recently seen first, while all kept runs hold more than
+        MEMORY_MB. Only a student's lesson whose runs have all ended and are on disk (or came from a
+        checkpoint) leaves, and none looked at in the last RECENT_S."""
         now = now or time.time()
         with self._lock:
-            for key, groups in list(self._groups.items()):
+            held = sum(r.nbytes for r in self._runs.values())
+            by_age = sorted(self._groups.items(), key=lambda kv: max((r.seen for g in kv[1] for r in g.values()),
+                                                                      default=0.0))
+            for key, groups in by_age:
                 runs = [r for g in groups for r in g.values()]
-                if runs and all(not r.active and now - r.seen > IDLE_S for r in runs):
+                seen = max((r.seen for r in runs), default=0.0)
+                if not all(not r.active and (r.saved or r.state == "loaded" or r.resume is None) for r in runs):
+                    continue
+                if (idle and now - seen > IDLE_S) or (held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
                     for r in runs:
                         self._runs.pop(r.id, None)
+                        held -= r.nbytes
 
     def shutdown(self) -> None:
         """Stop every run and write each down (the runner's close waits for their ends)."""

@@ -147,6 +147,15 @@ class History:
             with_probe = [r for r in self.records if r.probe is not None]
             self.thinned = True
 
+    def keep_newest_probe(self) -> None:
+        """Drop every probe but the newest. `thinned` stays as it was: every record is still kept, and
+        what draws probes over epochs is not shown for such a history (lab: an earlier run)."""
+        with self.lock:
+            probed = [r for r in self.records if r.probe is not None]
+            for r in probed[:-1]:
+                r.probe = None
+            self.probe_bytes = probed[-1].probe.nbytes() if probed else 0
+
     def snapshot(self) -> list[EpochRecord]:
         """A copy of the record list that a reader (another thread) can use while training goes on."""
         with self.lock:

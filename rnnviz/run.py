@@ -37,6 +37,7 @@ class WeightKeeper:
     def __init__(self, max_bytes: int = WEIGHT_BYTES):
         self.max_bytes = max_bytes
         self.kept: dict[int, dict[str, torch.Tensor]] = {}
+        self.nbytes = 0     # all copies kept (each is the same size)
         self.lock = threading.Lock()
 
     def keep(self, epoch: int, state: dict[str, torch.Tensor]) -> None:
@@ -48,6 +49,15 @@ class WeightKeeper:
                 for e in epochs[1:-1:2]:
                     del self.kept[e]
                 epochs = sorted(self.kept)
+            self.nbytes = size * len(epochs)
+
+    def keep_newest(self) -> None:
+        """Only the newest copy (for a run off screen: nothing replays its epochs)."""
+        with self.lock:
+            if self.kept:
+                newest = max(self.kept)
+                self.nbytes //= len(self.kept)
+                self.kept = {newest: self.kept[newest]}
 
     def at(self, epoch: int) -> tuple[int, dict[str, torch.Tensor]] | None:
         """(kept epoch, weights) of the latest kept epoch <= epoch (or the earliest kept one)."""
@@ -124,6 +134,18 @@ class Run:
     def last_epoch(self) -> int:
         last = self.history.last
         return last.epoch if last else 0
+
+    @property
+    def nbytes(self) -> int:
+        """About what it holds in memory: its probes and its copies of the weights (records without a
+        probe are a few hundred bytes each)."""
+        return self.history.probe_bytes + self.weights.nbytes
+
+    def lighten(self) -> None:
+        """For a run that has ended and left the screen (an earlier run of the lesson): keep what
+        Compare draws of it, every record and the newest probe, and the newest weights."""
+        self.history.keep_newest_probe()
+        self.weights.keep_newest()
 
     def continued(self, tcfg: TrainConfig, more: int) -> None:
         """Ready to train `more` epochs (or steps) on from where it stands, with training settings

@@ -1,0 +1,112 @@
+"""What the server keeps of its students' runs in memory (lab.registry): an earlier run keeps what
+Compare draws of it, and ended runs leave memory, least recently seen first, while all kept runs hold
+more than the budget; they read back from disk, and nothing that trains or is not on disk leaves."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from lab import registry
+from rnnviz.callbacks import Callback, Recorder
+from rnnviz.run import Run
+from rnnviz.tasks import make_task
+from rnnviz.trainer import Trainer
+
+
+class NoRunner:
+    """The registry's runner for runs trained here, in the test: nothing is ever training there."""
+    on_end = None
+
+    def stop(self, run, reason=""):
+        raise AssertionError(f"stop({run.name}) of a run that is not training")
+
+    def submit(self, run):
+        raise AssertionError("nothing is submitted here")
+
+
+class KeepWeights(Callback):
+    """Copies of the weights at every record point, as the runner keeps them from the worker's reports."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def on_record(self, trainer, rec) -> None:
+        self.run.weights.keep(rec.epoch, {k: v.clone() for k, v in trainer.engine.state_dict().items()})
+
+
+def trained_in(reg: registry.Registry, owner: str, lesson: str, epochs: int = 6) -> Run:
+    """A copy-task lstm placed on the student's lesson and trained here with a probe at every record,
+    as a worker would; then handed to the registry as the runner hands an ended run."""
+    task = make_task("copy")
+    m, t = task.suggested()
+    run = Run(task, m, dataclasses.replace(t, epochs=epochs))
+    reg.place(owner, lesson, {"lstm": run})
+    trainer = Trainer(task, m, run.tcfg, [Recorder(run.history, probe_every=1), KeepWeights(run)])
+    run.state = trainer.run()
+    run.reason, run.resume, run.done, run.step = trainer.reason, trainer.resume_state(), trainer.done, trainer.step
+    reg._ended(run)
+    return run
+
+
+@pytest.fixture
+def reg(tmp_path):
+    return registry.Registry(NoRunner(), tmp_path)
+
+
+def test_an_earlier_run_keeps_every_record_and_only_its_newest_probe_and_weights(reg):
+    first = trained_in(reg, "a", "gradients")
+    losses = [r.loss for r in first.history.records]
+    assert len(first.history.probed()) == 6 and len(first.weights.epochs) == 6
+    newest_probe = first.history.probed()[-1].probe
+    second = trained_in(reg, "a", "gradients")
+    assert reg.groups("a", "gradients") == [{"lstm": second}, {"lstm": first}]
+    assert [r.loss for r in first.history.records] == losses
+    assert [r.probe for r in first.history.probed()] == [newest_probe]
+    assert first.history.probe_bytes == newest_probe.nbytes()
+    assert first.weights.epochs == [6] and first.weights.nbytes * 6 == second.weights.nbytes
+    assert len(second.history.probed()) == 6                 # the run on screen keeps everything
+
+
+def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_back(reg, monkeypatch):
+    old = trained_in(reg, "a", "gradients")
+    mine = trained_in(reg, "b", "gradients")
+    assert old.nbytes + mine.nbytes > 2**20
+    now = time.time()
+    old.seen, mine.seen = now - 300, now - 200
+    monkeypatch.setattr(registry, "MEMORY_MB", 1)
+    reg.sweep(now, idle=False)
+    assert reg.find(old.id, "a") is None and reg.find(mine.id, "b") is mine    # under budget again
+    (back,) = reg.current("a", "gradients").values()                         # read back from disk
+    assert back is not old and back.state == old.state == "finished"
+    assert [r.loss for r in back.history.records] == [r.loss for r in old.history.records]
+    assert back.resume.counters() == old.resume.counters()
+
+
+def test_nothing_that_trains_was_looked_at_just_now_or_is_not_on_disk_leaves(reg, monkeypatch):
+    training = trained_in(reg, "a", "gradients")
+    training.state = "running"
+    unsaved = trained_in(reg, "b", "gradients")
+    unsaved.saved = 0.0                                      # its write failed: memory is its only copy
+    recent = trained_in(reg, "c", "gradients")
+    now = time.time()
+    training.seen = unsaved.seen = now - 10 * registry.IDLE_S
+    recent.seen = now - registry.RECENT_S / 2
+    monkeypatch.setattr(registry, "MEMORY_MB", 1)
+    reg.sweep(now)
+    assert reg.find(training.id, "a") is training
+    assert reg.find(unsaved.id, "b") is unsaved
+    assert reg.find(recent.id, "c") is recent
+    recent.seen = now - registry.RECENT_S * 2
+    reg.sweep(now, idle=False)
+    assert reg.find(recent.id, "c") is None
+
+
+def test_under_the_budget_only_idle_lessons_leave(reg):
+    run = trained_in(reg, "a", "gradients")
+    now = time.time()
+    reg.sweep(now + registry.IDLE_S / 2)
+    assert reg.find(run.id, "a") is run
+    reg.sweep(now + registry.IDLE_S * 2)
+    assert reg.find(run.id, "a") is None

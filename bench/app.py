@@ -31,8 +31,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tools.script_runs import ScriptRuns
+
 from . import page as P
-from .browser import ROOT, ScriptRuns, Server, Watch, launch, note_failure
+from .browser import ROOT, Server, Watch, launch, note_failure
 from .procs import cpu_split
 from .util import check, median
 

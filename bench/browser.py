@@ -1,7 +1,8 @@
 """Browser plumbing shared by the parts that drive the lab in Chromium (app, server, lessons,
 classroom): the Streamlit server we start and stop, Chromium via Playwright, and what one page reports
-(console errors, page exceptions, finished script runs). What the bench reads on a page is in
-bench/page.py; the processes' CPU and memory in bench/procs.py.
+(console errors, page exceptions). What the bench reads on a page is in bench/page.py, its finished
+script runs in tools/script_runs.py (shared with the browser tests); the processes' CPU and memory
+in bench/procs.py.
 """
 from __future__ import annotations
 
@@ -130,28 +131,6 @@ class Watch:
         """Console errors that are not the browser reporting an unreachable external resource."""
         real = [c for c in self.console if not (c.startswith("Failed to load resource") and self.offline)]
         return real + [f"pageerror: {e}" for e in self.pageerrors]
-
-
-class ScriptRuns:
-    """Counts the page's finished script runs (ForwardMsg script_finished; fragment runs apart), read
-    from its websocket, as tests/browser.py does: a widget change's rerun must have finished before
-    the next click, or the click's callback gets the old settings."""
-
-    def __init__(self, page):
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-        self.msg, self.done, self.fragments = ForwardMsg, 0, 0
-        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
-
-    def _frame(self, payload) -> None:
-        if not isinstance(payload, (bytes, bytearray)) or len(payload) > 512:   # deltas: big, not parsed
-            return
-        try:
-            msg = self.msg.FromString(bytes(payload))
-        except Exception:  # noqa: BLE001 - not a ForwardMsg
-            return
-        if msg.WhichOneof("type") == "script_finished":
-            self.done += msg.script_finished == self.msg.FINISHED_SUCCESSFULLY
-            self.fragments += msg.script_finished == self.msg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 
 
 def note_failure(res: dict, e: Exception, page, server: Server, part: str, log) -> None:

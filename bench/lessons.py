@@ -25,8 +25,10 @@ from rnnviz import run_store
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.tasks import TASKS
 
+from tools.script_runs import ScriptRuns
+
 from . import page as P
-from .browser import ScriptRuns, Server, Watch, launch, note_failure
+from .browser import Server, Watch, launch, note_failure
 from .procs import mb, memory
 from .util import check, median
 

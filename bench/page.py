@@ -121,8 +121,8 @@ def button(page, label: str):
 
 def after_rerun(page, runs, action, timeout: float = 60.0, since: int | None = None) -> None:
     """Do `action` (a widget change) and wait until the script run it triggers has finished (`runs`:
-    the page's browser.ScriptRuns; `since`: its count before the change, if that came earlier), so
-    that the next click sees the page of the new settings."""
+    the page's tools.script_runs.ScriptRuns; `since`: its count before the change, if that came
+    earlier), so that the next click sees the page of the new settings."""
     before = runs.done if since is None else since
     action()
     deadline = time.perf_counter() + timeout

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from tools.script_runs import ScriptRuns
+
 from . import page as P
-from .browser import ScriptRuns, Server, Watch, launch, note_failure
+from .browser import Server, Watch, launch, note_failure
 from .procs import mb, memory
 from .util import check
 

@@ -45,6 +45,8 @@ if _why := _why_no_browser():
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from tools.script_runs import ScriptRuns  # noqa: E402
+
 expect.set_options(timeout=T)
 
 
@@ -71,27 +73,6 @@ def charts(page: Page, has_text: str | re.Pattern = ""):
 
 
 # ---- the server and the browser ---------------------------------------------------------------------
-class ScriptRuns:
-    """Counts the app's script runs that finished (ForwardMsg script_finished; fragment runs apart),
-    read from the page's websocket: the page's own DOM may never show a short run as "running"."""
-
-    def __init__(self, page: Page):
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-        self.msg, self.done, self.fragments = ForwardMsg, 0, 0
-        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
-
-    def _frame(self, payload) -> None:
-        if not isinstance(payload, (bytes, bytearray)) or len(payload) > 512:   # deltas: big, not parsed
-            return
-        try:
-            msg = self.msg.FromString(bytes(payload))
-        except Exception:  # noqa: BLE001 - not a ForwardMsg
-            return
-        if msg.WhichOneof("type") == "script_finished":
-            self.done += msg.script_finished == self.msg.FINISHED_SUCCESSFULLY
-            self.fragments += msg.script_finished == self.msg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,8 @@ import io
 import re
 
 from browser import (ARGS, CHROMIUM, T, artifacts, button, chromium, expect, lab, progress, server,  # noqa: F401
-                     set_slider, slider, ScriptRuns)
+                     set_slider, slider)
+from tools.script_runs import ScriptRuns
 
 
 def _page(chromium, url: str, width: int = 1400, height: int = 1000):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from browser import Server, T, after_rerun, artifacts, button, chromium, click, epoch_shown, expect, progress  # noqa: F401
-from browser import ScriptRuns, set_slider
+from browser import set_slider
+from tools.script_runs import ScriptRuns
 
 
 def test_a_restart_loses_nothing(chromium, artifacts):

@@ -170,8 +170,9 @@ class Registry:
     def sweep(self, now: float | None = None, idle: bool = True) -> None:
         """Let ended runs leave memory (a later look reads them back from disk): those nobody looked at
         for IDLE_S (with `idle`), then, least recently seen first, while all kept runs hold more than
-        MEMORY_MB. Only a student's lesson whose runs have all ended and are on disk (or came from a
-        checkpoint) leaves, and none looked at in the last RECENT_S."""
+        MEMORY_MB. Only a student's lesson whose runs have all ended leaves: when idle, if each is on disk
+        or was opened from a checkpoint; over the budget, if each is on disk (the lesson reads back as it
+        was) and none was looked at in the last RECENT_S."""
         now = now or time.time()
         with self._lock:
             held = sum(r.nbytes for r in self._runs.values())
@@ -180,9 +181,10 @@ class Registry:
             for key, groups in by_age:
                 runs = [r for g in groups for r in g.values()]
                 seen = max((r.seen for r in runs), default=0.0)
-                if not all(not r.active and (r.saved or r.state == "loaded" or r.resume is None) for r in runs):
+                on_disk = all(r.saved or r.resume is None for r in runs)
+                if any(r.active for r in runs) or not (on_disk or all(r.state == "loaded" for r in runs)):
                     continue
-                if (idle and now - seen > IDLE_S) or (held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
+                if (idle and now - seen > IDLE_S) or (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
                     for r in runs:
                         self._runs.pop(r.id, None)

@@ -103,6 +103,18 @@ def test_nothing_that_trains_was_looked_at_just_now_or_is_not_on_disk_leaves(reg
     assert reg.find(recent.id, "c") is None
 
 
+def test_an_opened_checkpoint_leaves_memory_only_when_idle(reg, monkeypatch):
+    run = trained_in(reg, "a", "gradients")
+    run.state, run.saved = "loaded", 0.0          # as lab.checkpoints opens one: it is not in the run store
+    now = time.time()
+    run.seen = now - 10 * registry.RECENT_S
+    monkeypatch.setattr(registry, "MEMORY_MB", 1)
+    reg.sweep(now, idle=False)
+    assert reg.find(run.id, "a") is run           # over the budget: it would not read back
+    reg.sweep(now + registry.IDLE_S * 2)
+    assert reg.find(run.id, "a") is None
+
+
 def test_under_the_budget_only_idle_lessons_leave(reg):
     run = trained_in(reg, "a", "gradients")
     now = time.time()

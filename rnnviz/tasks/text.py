@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..config import ModelConfig, TrainConfig
+from ..config import ModelConfig, TrainConfig, shown
 from ..limits import env_limit, read_file
 from . import register
 from .base import Batch, Task
@@ -44,7 +44,7 @@ def read_text_file(path: str | os.PathLike) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"the text file {os.fspath(path)!r} is not UTF-8 text (invalid byte at offset "
+        raise ValueError(f"the text file {shown(os.fspath(path))} is not UTF-8 text (invalid byte at offset "
                          f"{e.start}); save it as UTF-8") from None
     return text
 
@@ -124,7 +124,7 @@ class Text(Task):
         elif o.corpus in CORPORA:
             full = CORPORA[o.corpus].read_text(encoding="utf-8")
         else:
-            raise ValueError(f"corpus must be one of {[*CORPORA, 'custom']}, got {o.corpus!r}")
+            raise ValueError(f"corpus must be one of {[*CORPORA, 'custom']}, got {shown(o.corpus)}")
         if o.max_chars < 100:
             raise ValueError(f"max_chars must be >= 100, got {o.max_chars}")
         if not 1 <= o.seq_len <= 1000:

@@ -34,13 +34,19 @@ from .settings import put_settings, task_for
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
 UPLOAD_MB = env_limit("RNNVIZ_MAX_UPLOAD_MB", 100)   # an uploaded zip, at most (Streamlit holds it in memory)
-# the disk is shared: a student keeps at most this many checkpoints, and all students' folders together
-# (a new browser is a new student) at most this many MB
+# the disk is shared: a student keeps at most this many checkpoints and this many MB (so that one who
+# fills theirs stops nobody else), and all students' folders together (a new browser is a new
+# student) at most this many MB
 STUDENT_CHECKPOINTS = env_limit("RNNVIZ_STUDENT_CHECKPOINTS", 100)
+STUDENT_MB = env_limit("RNNVIZ_STUDENT_CHECKPOINTS_MB", 500)
 STUDENTS_MB = env_limit("RNNVIZ_STUDENTS_CHECKPOINTS_MB", 5000)
 EXTRAS = ("lesson", "run", "status", "loss", "epochs", "bugs", "progress")   # config.json fields a copy keeps
 GOTO = "lab.goto"
 TEACHER = "lab.teacher"
+
+
+class NoRoom(CheckpointError):
+    """A checkpoint refused because the student's (or all students') folders are full."""
 
 
 def root() -> Path:
@@ -57,10 +63,18 @@ def _slug(text: str) -> str:
 
 def _save_new(parent: Path, stem: str, *args, incoming: int = 0, **kwargs) -> str:
     """A checkpoint under a new name (stem, stem-2, ...: taken exclusively); its name. Into this
-    student's folder only while there is room for `incoming` more bytes (_check_room)."""
-    if parent == mine():
-        _check_room(incoming)
-    return checkpoint.save_new(parent, stem, *args, **kwargs).name
+    student's folder only while there is room (_check_room): for `incoming` more bytes before it is
+    written (an upload's), and for what it measures once written (a run's: its folder goes again)."""
+    if parent != mine():
+        return checkpoint.save_new(parent, stem, *args, **kwargs).name
+    _check_room(incoming)
+    path = checkpoint.save_new(parent, stem, *args, **kwargs)
+    try:
+        _check_room(_bytes_under(path), written=path)
+    except NoRoom:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path.name
 
 
 def _bytes_under(path: Path) -> int:
@@ -68,18 +82,32 @@ def _bytes_under(path: Path) -> int:
     return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
 
 
-def _check_room(incoming: int) -> None:
-    """CheckpointError when this student has STUDENT_CHECKPOINTS checkpoints, or when all students'
-    folders would pass STUDENTS_MB with `incoming` more bytes."""
-    own = [p for p in mine().iterdir() if p.is_dir() and not p.name.startswith(".")] if mine().is_dir() else []
+def _mb(size: float) -> str:
+    """A size in words: KB under a MB (a small model's checkpoint), else MB."""
+    return f"{size / 2**10:,.0f} KB" if size < 2**20 else f"{size / 2**20:,.1f} MB"
+
+
+def _check_room(adding: int, written: Path | None = None) -> None:
+    """NoRoom when this student has STUDENT_CHECKPOINTS checkpoints, or when `adding` more bytes would
+    take their folder past STUDENT_MB or all students' folders past STUDENTS_MB. `written`: the
+    checkpoint of those bytes is on disk already (under the folders, so not counted twice)."""
+    folder = mine()
+    own = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p != written] \
+        if folder.is_dir() else []
     if len(own) >= STUDENT_CHECKPOINTS:
-        raise CheckpointError(f"you have {len(own)} checkpoints, the most a student keeps "
-                              "(RNNVIZ_STUDENT_CHECKPOINTS): delete some on the Checkpoints page first")
-    used = _bytes_under(root() / STUDENTS) + incoming
+        raise NoRoom(f"you have {len(own)} checkpoints, the most a student keeps "
+                     "(RNNVIZ_STUDENT_CHECKPOINTS): delete some on the Checkpoints page first")
+    counted = adding if written is not None else 0
+    kept = _bytes_under(folder) - counted
+    if kept + adding > STUDENT_MB * 2**20:
+        raise NoRoom(f"your checkpoints take {_mb(kept)} and this one {_mb(adding)}; a student keeps at most "
+                     f"{STUDENT_MB:,.0f} MB (RNNVIZ_STUDENT_CHECKPOINTS_MB): delete some of yours on the "
+                     "Checkpoints page first")
+    used = _bytes_under(root() / STUDENTS) - counted + adding
     if used > STUDENTS_MB * 2**20:
-        raise CheckpointError(f"the students' checkpoints would take {used / 2**20:,.0f} MB of the "
-                              f"{STUDENTS_MB:,.0f} MB the server gives them (RNNVIZ_STUDENTS_CHECKPOINTS_MB): "
-                              "delete some of yours, or ask the teacher")
+        raise NoRoom(f"the students' checkpoints would take {used / 2**20:,.0f} MB of the "
+                     f"{STUDENTS_MB:,.0f} MB the server gives them (RNNVIZ_STUDENTS_CHECKPOINTS_MB): "
+                     "delete some of yours, or ask the teacher")
 
 
 def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:

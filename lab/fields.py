@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from rnnviz.config import CELLS, INITS, OPTIMIZERS
+from rnnviz.config import CELLS, INITS, OPTIMIZERS, clipped
 from rnnviz.tasks.text import CORPORA, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
@@ -213,12 +213,12 @@ def _read_upload(key: str) -> None:
         return
     data = up.getvalue()
     if not data.strip():
-        errors[key] = f"{up.name} is empty: upload a text file with some text in it."
+        errors[key] = f"{clipped(up.name)} is empty: upload a text file with some text in it."
         return
     try:
         st.session_state[key] = data.decode("utf-8")
     except UnicodeDecodeError:
-        errors[key] = f"{up.name} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
+        errors[key] = f"{clipped(up.name)} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
 
 
 def text_with_upload(label: str, key: str, default: str) -> str:

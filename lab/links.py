@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rnnviz.config import clipped
+
 ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with
 CONSUMED = "lab.link.consumed"    # the lessons that have taken their link's preset / train / notes
 VISIT = "lab.link.visit"          # (lesson, its link's parameters) during this script run only
@@ -58,10 +60,6 @@ def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:
     return params[name][-1]
 
 
-def _short(text: str, most: int = 40) -> str:
-    return text if len(text) <= most else text[:most] + "…"
-
-
 def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
     """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each name
     and value cut at 40 characters, the first NAMED of them and how many more: a note stays one line."""
@@ -70,7 +68,7 @@ def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> l
         if key in ACTIONS:
             continue
         raw = values[-1]
-        said = f"{_short(key.split('.')[-1])}={_short(raw)}"
+        said = f"{clipped(key.split('.')[-1], 40)}={clipped(raw, 40)}"
         if key not in shown:
             out.append(f"{said} (no such setting here)")
             if key in st.query_params:

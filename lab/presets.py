@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
+from rnnviz.config import shown
 from rnnviz.tasks import TASKS
 
 from . import links
@@ -117,7 +118,7 @@ def from_link(lesson: Lesson, params) -> bool:
     name = links.wanted(params, "preset")
     found = next((p for p in of(lesson) if p.name == name), None)
     if name is not None and found is None:
-        say(lesson.key, "warning", f"This lesson has no preset called {name!r}; it opened with its defaults.")
+        say(lesson.key, "warning", f"This lesson has no preset called {shown(name)}; it opened with its defaults.")
     if found is not None:
         apply(lesson, found)
     return found is not None

@@ -78,6 +78,8 @@ if up is not None:
     if up.file_id not in done:
         try:
             done[up.file_id] = ("success", f"Added `{checkpoints.upload(up.getvalue(), up.name)}` — pick it above.")
+        except checkpoints.NoRoom as e:
+            done[up.file_id] = ("error", f"`{up.name}` was not kept: {e}")
         except (CheckpointError, ValueError, OSError) as e:
             done[up.file_id] = ("error", f"`{up.name}` is not a usable rnnviz checkpoint: {e}")
         st.rerun()

@@ -19,7 +19,7 @@ import torch
 
 from .callbacks import PrintProgress, Recorder
 from .checkpoint import MAX_ZIP_BYTES, CheckpointError, check_writable, from_bytes, from_zip, load, save
-from .config import CELLS, INITS, OPTIMIZERS, ModelConfig, TrainConfig
+from .config import CELLS, INITS, OPTIMIZERS, SHOWN, ModelConfig, TrainConfig, clipped, shown
 from .generate import sample_text
 from .limits import read_file
 from .probes import float32_list
@@ -38,8 +38,29 @@ INTERRUPTED = 130
 
 
 class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse prints the whole usage; one line is easier to read
+    """argparse's errors in one line (it prints the whole usage), a long value of the command line
+    shortened in them (it quotes the value whole: a pasted megabyte would fill the terminal)."""
+    given: tuple[str, ...] = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.given = tuple(sys.argv[1:] if args is None else args)   # a subcommand's parser: its own part
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message):
+        long = {v for a in self.given for v in (a, a.partition("=")[2]) if len(v) > SHOWN}
+        for v in sorted(long, key=len, reverse=True):
+            message = message.replace(repr(v), shown(v)).replace(v, clipped(v))
         self.exit(2, f"rnnviz: error: {message} (see --help)\n")
+
+
+def one_line(e: BaseException) -> str:
+    """An error as one line of the CLI; the file name of an OSError shortened (its text quotes it whole)."""
+    text = str(e)
+    if isinstance(e, OSError):
+        for name in (e.filename, e.filename2):
+            if isinstance(name, str):
+                text = text.replace(repr(name), shown(name))
+    return " ".join(text.split()) or type(e).__name__
 
 
 def task_dest(name: str) -> str:
@@ -208,7 +229,7 @@ def open_checkpoint(where: str, with_history: bool = False):
     if p.is_dir():
         return load(p, with_history=with_history)
     if not p.exists():
-        raise CheckpointError(f"no checkpoint directory or zip at {where}")
+        raise CheckpointError(f"no checkpoint directory or zip at {clipped(where)}")
     try:
         data = read_file(p, MAX_ZIP_BYTES, "the checkpoint zip")
     except ValueError as e:
@@ -269,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"tasks": cmd_tasks, "train": cmd_train, "probe": cmd_probe, "sample": cmd_sample,
                 "sweep": cmd_sweep}[args.command](args)
     except (ValueError, OSError, RecursionError, MemoryError) as e:   # CheckpointError is a ValueError
-        message = " ".join(str(e).split()) or type(e).__name__
-        print(f"rnnviz: error: {message}", file=sys.stderr)
+        print(f"rnnviz: error: {one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rnnviz: interrupted", file=sys.stderr)

@@ -26,12 +26,20 @@ INITS = ("default", "orthogonal")
 MAX_HIDDEN, MAX_LAYERS, MAX_EMBEDDING = 4096, 8, 4096   # per field; the model's total size: rnnviz.limits
 MAX_RUN_LENGTH = 10**9                                   # epochs or steps
 
+SHOWN = 60                                               # characters of a user's value a message shows
 _short = reprlib.Repr()
 _short.maxstring = _short.maxother = 40
 
 
+def clipped(text: str, most: int = SHOWN) -> str:
+    """A user's text for a message: itself, or its first `most` characters and its length."""
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
+
+
 def shown(value: Any) -> str:
-    """A short one-line repr of a user's value for an error message."""
+    """A short one-line repr of a user's value for an error message (a long text: its start and length)."""
+    if isinstance(value, str) and len(value) > SHOWN:
+        return f"{value[:SHOWN]!r}… ({len(value):,} characters)"
     return _short.repr(value)
 
 

@@ -19,7 +19,7 @@ import os
 import stat
 
 from .cells import CELL_SPECS
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, shown
 
 ITEMSIZE = {"float32": 4, "float64": 8}
 
@@ -116,10 +116,10 @@ def read_file(path: str | os.PathLike, limit: int, what: str = "the file") -> by
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
-        raise ValueError(f"cannot read {what} {os.fspath(path)!r}: {e.strerror or e}") from None
+        raise ValueError(f"cannot read {what} {shown(os.fspath(path))}: {e.strerror or e}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{what} {os.fspath(path)!r} is not a regular file")
+            raise ValueError(f"{what} {shown(os.fspath(path))} is not a regular file")
         chunks, size = [], 0
         while size <= limit and (chunk := os.read(fd, min(2**20, limit + 1 - size))):
             chunks.append(chunk)
@@ -127,5 +127,5 @@ def read_file(path: str | os.PathLike, limit: int, what: str = "the file") -> by
     finally:
         os.close(fd)
     if size > limit:
-        raise ValueError(f"{what} {os.fspath(path)!r} is larger than {limit:,} bytes")
+        raise ValueError(f"{what} {shown(os.fspath(path))} is larger than {limit:,} bytes")
     return b"".join(chunks)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .callbacks import Recorder
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, clipped, shown
 from .sweep_presets import PRESETS
 from .tasks import TASKS, make_task
 from .trainer import Callback, Trainer, make_engine
@@ -83,7 +83,7 @@ class RunSpec:
 def settings(task: str) -> dict[str, tuple[str, str, str]]:
     """Every name a grid may use for `task`: name -> (where: model | train | task, field, type name)."""
     if task not in TASKS:
-        raise SweepError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        raise SweepError(f"unknown task {shown(task)}; choose one of {', '.join(TASKS)}")
     out = {f.name: ("model", f.name, str(f.type)) for f in dataclasses.fields(ModelConfig)}
     out.update({f.name: ("train", f.name, str(f.type)) for f in dataclasses.fields(TrainConfig)})
     for f in dataclasses.fields(TASKS[task].Options):
@@ -114,13 +114,13 @@ def coerce(name: str, value: Any, typ: str) -> Any:
                     raise ValueError
                 return v
         except ValueError:
-            raise SweepError(f"{name}={value}: not {_a(typ)}") from None
+            raise SweepError(f"{name}={clipped(value)}: not {_a(typ)}") from None
         return text
     ok = {"bool": isinstance(value, bool), "int": isinstance(value, int) and not isinstance(value, bool),
           "float": isinstance(value, (int, float)) and not isinstance(value, bool)
           and math.isfinite(value), "str": isinstance(value, str)}.get(typ, True)
     if not ok:
-        raise SweepError(f"{name}={value!r}: not {_a(typ)}")
+        raise SweepError(f"{name}={shown(value)}: not {_a(typ)}")
     return float(value) if typ == "float" else value
 
 
@@ -132,7 +132,7 @@ def parse_grid(task: str, items: list[str]) -> dict[str, list]:
         name, sep, values = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not name or not values.strip():
-            raise SweepError(f"grid item {item!r} is not name=value[,value...]")
+            raise SweepError(f"grid item {shown(item)} is not name=value[,value...]")
         if name in grid:
             raise SweepError(f"grid setting {name} is given twice")
         grid[name] = values.split(",")
@@ -146,13 +146,13 @@ def check_grid(task: str, grid: dict[str, Any], known: dict | None = None) -> di
     for name, values in grid.items():
         if name not in known:
             hint = " (the task's data seed is data_seed)" if name == "seed" else ""
-            raise SweepError(f"task {task} has no setting {name!r}{hint}; settings: {', '.join(sorted(known))}")
+            raise SweepError(f"task {task} has no setting {shown(name)}{hint}; settings: {', '.join(sorted(known))}")
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         typed = [coerce(name, v, known[name][2]) for v in values]
         if not typed:
             raise SweepError(f"grid setting {name} has no values")
         if len(set(map(repr, typed))) < len(typed):
-            raise SweepError(f"grid setting {name} lists a value twice: {values}")
+            raise SweepError(f"grid setting {name} lists a value twice: {shown(values)}")
         out[name] = typed
     return out
 
@@ -173,7 +173,7 @@ def plan(task: str, grid: dict[str, Any], epochs: int | None = None, seconds: fl
     known = settings(task)
     grid = check_grid(task, grid, known)
     if metric not in METRICS:
-        raise SweepError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise SweepError(f"metric must be one of {', '.join(METRICS)}, got {shown(metric)}")
     count = math.prod(len(v) for v in grid.values())
     if count > limits.max_runs:
         raise SweepError(f"the grid has {count} runs; a sweep may have at most {limits.max_runs} "
@@ -223,7 +223,7 @@ def from_preset(name: str, grid: dict[str, Any] | None = None, epochs: int | Non
                 seconds: float | None = None, metric: str | None = None, limits: Limits | None = None) -> list[RunSpec]:
     """A preset's runs; `grid` entries replace the preset's (e.g. {"seed": [0]} for a quick look)."""
     if name not in PRESETS:
-        raise SweepError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+        raise SweepError(f"unknown preset {shown(name)}; presets: {', '.join(PRESETS)}")
     p = PRESETS[name]
     return plan(p["task"], {**p["grid"], **(grid or {})}, epochs or p["epochs"], seconds,
                 metric or p["metric"], limits)

@@ -18,9 +18,10 @@ def make_task(name: str, **options) -> Task:
         raise ValueError(f"unknown task {shown(name)}; choose one of {', '.join(TASKS)}")
     cls = TASKS[name]
     fields = set(cls.Options.__dataclass_fields__)
-    bad = [shown(k) for k in options if k not in fields]
+    bad = sorted(shown(k) for k in options if k not in fields)
     if bad:
-        raise ValueError(f"task {name} has no option(s) {', '.join(sorted(bad))}; its options are {sorted(fields)}")
+        more = f" and {len(bad) - 5:,} more" if len(bad) > 5 else ""
+        raise ValueError(f"task {name} has no option(s) {', '.join(bad[:5])}{more}; its options are {sorted(fields)}")
     return cls(cls.Options(**options))
 
 

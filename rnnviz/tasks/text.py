@@ -21,7 +21,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..config import ModelConfig, TrainConfig
+from ..config import ModelConfig, TrainConfig, shown
 from ..limits import env_limit, read_file
 from . import register
 from .base import Batch, Task
@@ -38,15 +38,14 @@ PROBE_LEN = 64
 
 def read_text_file(path: str | os.PathLike) -> str:
     """A user's corpus file: a regular file only (a FIFO, a device such as /dev/zero or a directory is
-    refused before anything is read), at most MAX_TEXT_BYTES, strict UTF-8 without NUL bytes."""
+    refused before anything is read), at most MAX_TEXT_BYTES, strict UTF-8 (NUL is refused by the task,
+    as in any text)."""
     data = read_file(path, MAX_TEXT_BYTES, "the text file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"the text file {os.fspath(path)!r} is not UTF-8 text (invalid byte at offset "
+        raise ValueError(f"the text file {shown(os.fspath(path))} is not UTF-8 text (invalid byte at offset "
                          f"{e.start}); save it as UTF-8") from None
-    if "\0" in text:
-        raise ValueError(f"the text file {os.fspath(path)!r} contains NUL bytes: it is binary data, not text")
     return text
 
 
@@ -118,11 +117,14 @@ class Text(Task):
                 raise ValueError("corpus 'custom' needs a text: paste some (text is empty)")
             if len(o.text) > MAX_CUSTOM:
                 raise ValueError(f"custom text has {len(o.text):,} characters; the limit is {MAX_CUSTOM:,}")
+            if (first := o.text.find("\0")) >= 0:     # pasted, uploaded, a file or a checkpoint's config
+                raise ValueError(f"the custom text has {o.text.count(chr(0)):,} NUL characters (the first is "
+                                 f"character {first + 1:,}): it is binary data, not text")
             full = o.text
         elif o.corpus in CORPORA:
             full = CORPORA[o.corpus].read_text(encoding="utf-8")
         else:
-            raise ValueError(f"corpus must be one of {[*CORPORA, 'custom']}, got {o.corpus!r}")
+            raise ValueError(f"corpus must be one of {[*CORPORA, 'custom']}, got {shown(o.corpus)}")
         if o.max_chars < 100:
             raise ValueError(f"max_chars must be >= 100, got {o.max_chars}")
         if not 1 <= o.seq_len <= 1000:

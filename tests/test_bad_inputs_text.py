@@ -1,0 +1,86 @@
+"""The catalogue of bad inputs, a third sweep: a text with NUL characters, whichever way it comes in
+(pasted in the app, a file for the CLI, a checkpoint's config), and the messages that echo a user's
+value, which stay short however long the value is (a 1 MB paste, a long URL parameter or flag)."""
+from __future__ import annotations
+
+import pytest
+from apptest import app
+from test_bad_inputs import main_error
+
+from rnnviz import cli
+from rnnviz.tasks import make_task
+
+BINARY = "abc\0def ghi " * 500     # 6,000 characters, 500 NULs
+
+
+# ---- NUL: refused by the text task itself, wherever the text comes from -----------------------------
+def test_the_text_task_refuses_a_custom_text_with_nul():
+    with pytest.raises(ValueError, match="NUL") as e:
+        make_task("text", corpus="custom", text=BINARY)
+    assert "character 4" in str(e.value) and len(str(e.value)) < 200     # where the first one is, not the text
+
+
+def test_the_cli_refuses_a_text_file_with_nul(capsys, tmp_path):
+    (tmp_path / "t.txt").write_text(BINARY, encoding="utf-8")
+    main_error(capsys, "train", "--task", "text", "--text-file", tmp_path / "t.txt", "--out", tmp_path / "ck",
+               words=["NUL"])
+    main_error(capsys, "train", "--task", "text", "--corpus", "custom", "--text", BINARY, "--out", tmp_path / "ck",
+               words=["NUL"])
+    assert not (tmp_path / "ck").exists()
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_a_pasted_text_with_nul_cannot_be_trained_in_the_app():
+    """It trained: the app never read its text through the file reader, which alone refused NUL."""
+    at = app("text")
+    at.selectbox(key="text.text.task.corpus").set_value("custom").run()
+    at.text_area(key="text.text.task.text").input(BINARY).run()
+    shown = [e.value for e in at.error]
+    assert any("These settings cannot be trained" in m and "NUL" in m for m in shown), shown
+    assert at.button(key="text.train").disabled and not at.exception
+    at.text_area(key="text.text.task.text").input(BINARY.replace("\0", "")).run()
+    assert not at.error and not at.button(key="text.train").disabled
+
+
+# ---- a long value in a message: its start and its length, not the whole of it --------------------------
+LONG = "x" * 100_000
+
+
+def error_line(capsys, *args) -> str:
+    """The one line `rnnviz: error: ...` of a command line that fails (in argparse, or after it)."""
+    try:
+        rc = cli.main([str(a) for a in args])
+    except SystemExit as e:      # argparse's own errors exit 2
+        rc = e.code
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc in (1, 2) and "Traceback" not in err and len(lines) == 1, err[:500]
+    assert lines[0].startswith("rnnviz: error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["train", "--task", "text", "--corpus", LONG], ["corpus must be one of"]),       # the task's options
+    (["train", "--task", "text", "--cell", LONG], ["--cell", "invalid choice", "'rnn'"]),   # argparse: choices
+    (["train", "--task", "text", "--hidden", "9" * 100_000], ["--hidden", "invalid int value"]),   # a type
+    (["train", "--task", "text", "--epochs=" + LONG], ["--epochs", "invalid int value"]),
+    (["train", "--task", "text", LONG], ["unrecognized arguments"]),
+    (["sample", "--checkpoint", LONG], ["File name too long"]),                       # an OSError's file name
+    (["sweep", "--task", "hihell", "--grid", "lr=" + LONG], ["lr=", "not a float"]),
+    (["sweep", "--task", "hihell", "--grid", LONG + "=1"], ["has no setting"]),
+])
+def test_a_long_value_on_the_command_line_is_shortened_in_its_message(capsys, tmp_path, args, words):
+    line = error_line(capsys, *args, *(["--out", tmp_path / "out"] if args[0] != "sample" else []))
+    assert len(line) < 400 and "(100,000 characters)" in line, line[:500]
+    assert "x" * 10 in line or "9" * 10 in line, line             # the value's start, to know it again
+    for w in words:
+        assert w in line, line[:500]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_a_links_long_preset_name_is_shortened_in_its_note():
+    at = app(query={"preset": "p" * 100_000})
+    (note,) = [w.value for w in at.warning]
+    assert "no preset called 'pppp" in note and "(100,000 characters)" in note and len(note) < 300, note[:500]
+    assert not at.exception

@@ -45,7 +45,8 @@ def show(lesson: Lesson) -> None:
         thinned = any(run.history.thinned for run in curves.values())
         unit = next(iter(curves.values())).unit
         st.caption("Each curve is named by what differs between the runs. The lab keeps your last "
-                   f"{registry.KEEP_GROUPS} runs of each lesson; **Save checkpoint** keeps one for good.")
+                   f"{registry.KEEP_GROUPS} runs of each lesson (fewer when all your runs take more than "
+                   f"{registry.STUDENT_RUNS_MB:,} MB); **Save checkpoint** keeps one for good.")
         views.chart(F.loss_figure(records, log_y=True, thinned=thinned, x=unit), key + ".loss")
         if any(r.val_acc is not None or r.train_acc is not None for recs in records.values() for r in recs):
             views.chart(F.accuracy_figure(records, thinned=thinned, x=unit), key + ".acc")

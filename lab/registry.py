@@ -8,7 +8,8 @@ so is every run when the server shuts down: after a restart a student's lesson r
 first time it is asked for. An earlier group that has ended keeps in memory only what Compare draws
 (Run.lighten). Runs that ended leave memory (not the disk) when nobody looked at them for IDLE_S, or,
 least recently seen first, while all kept runs hold more than MEMORY_MB: a classroom of text runs
-would otherwise hold ~90 MB per run until the server runs out of memory.
+would otherwise hold ~90 MB per run until the server runs out of memory. The disk is shared too: past
+STUDENT_RUNS_MB of a student's runs on disk, their oldest earlier groups are deleted (run_store.trim).
 
 One Registry per server process, made by `get()` (st.cache_resource: it also survives Streamlit
 re-importing the app's modules when a source file changes).
@@ -33,6 +34,7 @@ IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (
 SWEEP_S = 60
 MEMORY_MB = env_limit("RNNVIZ_RUNS_MEMORY_MB", 2000)   # ended runs kept in memory, all students together
 RECENT_S = 60         # ...but never those looked at this recently (they would be read back at once)
+STUDENT_RUNS_MB = env_limit("RNNVIZ_STUDENT_RUNS_MB", 1000)   # a student's runs on disk (the oldest go first)
 WORKERS = env_limit("RNNVIZ_WORKERS", os.cpu_count() or 1)
 SLOTS = env_limit("RNNVIZ_MAX_JOBS", 8 * WORKERS)
 PER_STUDENT = env_limit("RNNVIZ_RUNS_PER_STUDENT", 3)
@@ -161,11 +163,22 @@ class Registry:
             if kept:
                 run_store.save(run, self.root)
                 run.saved = time.time()
+                self._drop(run.owner, run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, run.group))
         with self._lock:
             on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
         if not on_screen:
             run.lighten()
         self.sweep(idle=False)
+
+    def _drop(self, owner: str, gone: set[tuple[str, str]]) -> None:
+        """Forget groups whose copies on disk were deleted (run_store.trim)."""
+        with self._lock:
+            for lesson in {les for les, _ in gone}:
+                groups = self._groups.get((owner, lesson), [])
+                for group in [g for g in groups if any((lesson, r.group) in gone for r in g.values())]:
+                    groups.remove(group)
+                    for r in group.values():
+                        self._runs.pop(r.id, None)
 
     def sweep(self, now: float | None = None, idle: bool = True) -> None:
         """Let ended runs leave memory (a later look reads them back from disk): those nobody looked at

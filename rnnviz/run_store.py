@@ -72,6 +72,33 @@ def load_lesson(root: Path, owner: str, lesson: str) -> list[Run]:
     return sorted(runs, key=lambda r: r.group, reverse=True)
 
 
+def _bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+
+
+def trim(root: Path, owner: str, max_bytes: int, keep: str) -> set[tuple[str, str]]:
+    """Delete a student's oldest runs, a group at a time, until their runs take at most max_bytes on
+    disk; never a lesson's newest group, nor group `keep`. Returns the (lesson, group)s deleted.
+    (A group's name starts with its time, so names sort by age; a run's name has no "-".)"""
+    found: dict[tuple[str, str], list[Path]] = {}
+    for config in Path(root, owner).glob("*/*/config.json"):
+        if config.parent.parent.name != "sweeps":
+            found.setdefault((config.parent.parent.name, config.parent.name.rsplit("-", 1)[0]), []).append(config.parent)
+    size = {key: sum(map(_bytes, paths)) for key, paths in found.items()}
+    total = sum(size.values())
+    newest = {lesson: max(g for les, g in found if les == lesson) for lesson, _ in found}
+    gone = set()
+    for lesson, group in sorted(found, key=lambda key: key[1]):
+        if total <= max_bytes:
+            break
+        if group not in (keep, newest[lesson]):
+            for path in found[(lesson, group)]:
+                shutil.rmtree(path, ignore_errors=True)
+            total -= size[(lesson, group)]
+            gone.add((lesson, group))
+    return gone
+
+
 def forget(root: Path, run: Run) -> None:
     """Delete a run's saved copy (the student asked to)."""
     path = folder(root, run)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from lab import registry
+from rnnviz import run_store
 from rnnviz.callbacks import Callback, Recorder
 from rnnviz.run import Run
 from rnnviz.tasks import make_task
@@ -122,3 +123,23 @@ def test_under_the_budget_only_idle_lessons_leave(reg):
     assert reg.find(run.id, "a") is run
     reg.sweep(now + registry.IDLE_S * 2)
     assert reg.find(run.id, "a") is None
+
+
+def test_past_the_disk_budget_a_students_oldest_earlier_runs_go_and_no_one_elses(reg, monkeypatch):
+    theirs = trained_in(reg, "b", "gradients")
+    first = trained_in(reg, "a", "gradients")
+    other_lesson = trained_in(reg, "a", "sine")
+    second = trained_in(reg, "a", "gradients")
+    size = sum(f.stat().st_size for f in run_store.folder(reg.root, second).iterdir())
+    # room for about three runs: the next end deletes the oldest earlier group (first), nothing else
+    monkeypatch.setattr(registry, "STUDENT_RUNS_MB", 3.5 * size / 2**20)
+    third = trained_in(reg, "a", "gradients")
+    assert not run_store.folder(reg.root, first).exists()
+    assert reg.groups("a", "gradients") == [{"lstm": third}, {"lstm": second}]
+    for kept in (second, third, other_lesson, theirs):
+        assert (run_store.folder(reg.root, kept) / "config.json").is_file()
+    # over the budget with nothing earlier left: each lesson's newest group stays
+    monkeypatch.setattr(registry, "STUDENT_RUNS_MB", 0)
+    trained_in(reg, "a", "gradients")
+    assert [g["lstm"] for g in reg.groups("a", "gradients")][1:] == []
+    assert (run_store.folder(reg.root, other_lesson) / "config.json").is_file()

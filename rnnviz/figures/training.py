@@ -20,7 +20,7 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
     runs = {k: v for k, v in (runs or {}).items() if v}
     if not runs:
         return empty_figure("no epochs recorded yet", title)
-    traces, dropped = [], 0
+    traces, dropped, drawn = [], 0, set()      # drawn: the labels (train, val) with points
     colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(runs)}
     for name in sorted(runs, key=lambda n: n in dotted):       # the dotted runs on top
         recs, color = runs[name], colors[name]
@@ -32,6 +32,7 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
                 pts = [(a, v) for a, v in pts if v > 0]
             if not pts:
                 continue
+            drawn.add(label)
             xs, ys = zip(*pts)
             traces.append({
                 "type": "scatter", "x": plain(xs), "y": plain(ys), "name": f"{name} {label}", "legendgroup": name,
@@ -46,7 +47,8 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
               "legend": {"orientation": "h", "y": -0.2}}
     notes = [epoch_gap_note([[r.epoch for r in recs] for recs in runs.values()], thinned),
              f"{dropped} value(s) ≤ 0 not drawn on the log axis" if dropped else "",
-             "solid = training, dashed = validation"]
+             # the line styles are said only where both are drawn (hihell has no validation data)
+             "solid = training, dashed = validation" if {"train", "val"} <= drawn else ""]
     if any(n in dotted for n in runs):      # short: a subtitle is one line
         dots = ", ".join(f"{n} ({color_name(colors[n])})" for n in runs if n in dotted)
         notes.append(f"{dots}: dotted / dash-dot, on top")

@@ -246,7 +246,7 @@ class Trainer:
                     self.done = self.epoch
             self.status = "stopped" if self._stop.is_set() else "finished"
             if self.status == "finished":
-                self.reason = f"finished {self.total} {self.unit}s"
+                self.reason = f"finished {self.total:,} {self.unit}s"
         except Exception as e:  # a run in a worker must end with a reason, not vanish
             self.status, self.reason = "error", f"{type(e).__name__}: {e}"
             raise

@@ -76,12 +76,15 @@ def sweep_figure(rows: list[dict], metric: str = "val_acc", x: str = "lag", line
     groups, left = aggregate(rows, metric, (line, x))
     if not groups:
         return empty_figure(f"no finished run with a {metric} yet", title)
-    lines = sorted({k[0] for k in groups}, key=_key)
+    # one colour per value of `line` in the grid's order, over every row (finished or not): a line keeps
+    # its colour while the sweep fills in, and rnn, lstm, gru have the colours of the other lessons
+    order = list(dict.fromkeys(r.get(line) for r in rows))
+    lines = [lv for lv in order if any(k[0] == lv for k in groups)]
     xs = sorted({k[1] for k in groups}, key=_key)
     traces = []
-    for i, lv in enumerate(lines):
+    for lv in lines:
         pts = [(xv, groups[(lv, xv)]) for xv in xs if (lv, xv) in groups]
-        color = PALETTE[i % len(PALETTE)]
+        color = PALETTE[order.index(lv) % len(PALETTE)]
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": f"{line}={lv}",
             "x": [str(xv) for xv, _ in pts], "y": [g["mean"] for _, g in pts],

@@ -57,6 +57,7 @@ def load(path: Path) -> Run:
         run.history = ck.history
     run.done, run.step = resume.done, resume.step
     run.weights.keep(run.last_epoch, ck.state_dict)
+    run.saved = (Path(path) / "config.json").stat().st_mtime    # on disk as it stands: it may leave memory
     return run
 
 

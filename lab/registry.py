@@ -193,11 +193,13 @@ class Registry:
                                                                       default=0.0))
             for key, groups in by_age:
                 runs = [r for g in groups for r in g.values()]
+                if any(r.active for r in runs):
+                    continue
                 seen = max((r.seen for r in runs), default=0.0)
                 on_disk = all(r.saved or r.resume is None for r in runs)
-                if any(r.active for r in runs) or not (on_disk or all(r.state == "loaded" for r in runs)):
-                    continue
-                if (idle and now - seen > IDLE_S) or (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
+                opened_or_on_disk = all(r.saved or r.resume is None or r.state == "loaded" for r in runs)
+                if (idle and opened_or_on_disk and now - seen > IDLE_S) or \
+                        (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
                     for r in runs:
                         self._runs.pop(r.id, None)

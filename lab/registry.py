@@ -67,8 +67,7 @@ class Registry:
                 found = self._groups.setdefault(key, list(loaded.values())[:KEEP_GROUPS])
                 for group in found:
                     self._runs.update((r.id, r) for r in group.values())
-                for run in (r for g in found[1:] for r in g.values()):
-                    run.lighten()
+                _lighten(r for g in found[1:] for r in g.values())
         for group in found:
             for run in group.values():
                 run.touch()
@@ -124,9 +123,7 @@ class Registry:
                     self.runner.stop(run, "reset by the user")
             with self._lock:
                 self._groups[(owner, lesson)].insert(0, {})
-                for run in groups[0].values():
-                    if not run.active:
-                        run.lighten()
+                _lighten(groups[0].values())
 
     def forget(self, owner: str, lesson: str, index: int) -> None:
         """Delete an earlier group (memory and disk): the student asked to."""
@@ -150,8 +147,7 @@ class Registry:
             dropped = [r for g in groups[KEEP_GROUPS:] for r in g.values()]
             for r in dropped:
                 self._runs.pop(r.id, None)
-            for r in (r for g in groups[1:KEEP_GROUPS] for r in g.values() if not r.active):
-                r.lighten()
+            _lighten(r for g in groups[1:KEEP_GROUPS] for r in g.values())
         return dropped
 
     def _ended(self, run: Run) -> None:
@@ -208,6 +204,16 @@ class Registry:
     def shutdown(self) -> None:
         """Stop every run and write each down (the runner's close waits for their ends)."""
         self.runner.close()
+
+
+def _lighten(runs) -> None:
+    """Run.lighten each run off screen that has ended and whose state is on disk (or has none to write,
+    or is an opened checkpoint's): the probes of one whose end is being written now are still written
+    (the runner's thread lightens it in _ended, once written), and memory stays the only copy of one
+    whose write failed."""
+    for r in runs:
+        if not r.active and (r.saved or r.resume is None or r.state == "loaded"):
+            r.lighten()
 
 
 def _janitor(registry: Registry) -> None:

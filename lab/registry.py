@@ -159,7 +159,11 @@ class Registry:
             if kept:
                 run_store.save(run, self.root)
                 run.saved = time.time()
-                self._drop(run.owner, run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, run.group))
+                with self._lock:
+                    shown = {r.group for (owner, _), groups in self._groups.items() if owner == run.owner and groups
+                             for r in groups[0].values()}
+                gone = run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, shown | {run.group})
+                self._drop(run.owner, gone)
         with self._lock:
             on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
         if not on_screen:

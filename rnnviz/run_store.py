@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 from . import checkpoint
@@ -77,10 +78,11 @@ def _bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
-def trim(root: Path, owner: str, max_bytes: int, keep: str) -> set[tuple[str, str]]:
+def trim(root: Path, owner: str, max_bytes: int, keep: Collection[str]) -> set[tuple[str, str]]:
     """Delete a student's oldest runs, a group at a time, until their runs take at most max_bytes on
-    disk; never a lesson's newest group, nor group `keep`. Returns the (lesson, group)s deleted.
-    (A group's name starts with its time, so names sort by age; a run's name has no "-".)"""
+    disk; never a lesson's newest group, nor the groups in `keep` (those on screen: a clock set back
+    can name a later group older). Returns the (lesson, group)s deleted. (A group's name starts with
+    its time, so names sort by age; a run's name has no "-".)"""
     found: dict[tuple[str, str], list[Path]] = {}
     for config in Path(root, owner).glob("*/*/config.json"):
         if config.parent.parent.name != "sweeps":
@@ -92,7 +94,7 @@ def trim(root: Path, owner: str, max_bytes: int, keep: str) -> set[tuple[str, st
     for lesson, group in sorted(found, key=lambda key: key[1]):
         if total <= max_bytes:
             break
-        if group not in (keep, newest[lesson]):
+        if group not in keep and group != newest[lesson]:
             for path in found[(lesson, group)]:
                 shutil.rmtree(path, ignore_errors=True)
             total -= size[(lesson, group)]

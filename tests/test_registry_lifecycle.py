@@ -115,6 +115,7 @@ def test_the_disk_budget_never_deletes_the_group_on_screen(reg, monkeypatch):  #
     earlier = trained_in(reg, "a", "gradients")
     shown = trained_in(reg, "a", "gradients")
     monkeypatch.setattr(registry, "STUDENT_RUNS_MB", 0)
+    assert reg.groups("a", "text") == []                       # a lesson looked at, never trained
     trained_in(reg, "a", "sine")                               # another lesson's run ends: the budget is applied
     assert reg.current("a", "gradients") == {"lstm": shown}
     assert (run_store.folder(reg.root, shown) / "config.json").is_file()

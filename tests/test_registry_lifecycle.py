@@ -97,6 +97,39 @@ def test_a_run_moved_off_screen_while_it_is_written_is_written_whole(reg, monkey
     assert len(run.history.probed()) == 1                      # off screen, once written: only the newest
 
 
+class Clock:
+    """The server's clock, 1 ms later at each look from a whole second on; and os, whose random bytes
+    fall from one group's name to the next."""
+
+    def __init__(self):
+        self.now, self.bytes = 2_000_000_000.0, iter([b"\xff\xff", b"\x00\x00"])
+
+    def time(self) -> float:
+        self.now += 0.001
+        return self.now
+
+    def localtime(self, t=None):
+        return time.localtime(self.time() if t is None else t)
+
+    def strftime(self, fmt: str, t=None) -> str:
+        return time.strftime(fmt, self.localtime() if t is None else t)
+
+    def urandom(self, n: int) -> bytes:
+        return next(self.bytes)[:n]
+
+
+def test_two_groups_placed_in_one_second_read_back_in_their_order(reg, monkeypatch):  # noqa: F811
+    """Train clicked twice in a second: after a restart the second group is the one on screen."""
+    clock = Clock()
+    monkeypatch.setattr(registry, "time", clock)
+    monkeypatch.setattr(registry, "os", clock)
+    first = trained_in(reg, "a", "gradients")
+    second = trained_in(reg, "a", "gradients")
+    assert first.group[:15] == second.group[:15]                # the same second
+    restarted = registry.Registry(NoRunner(), reg.root)
+    assert [g["lstm"].group for g in restarted.groups("a", "gradients")] == [second.group, first.group]
+
+
 class SetBack:
     """The server's clock, set back by an hour after the first group (the end of summer time, or a
     clock corrected): a later group's name sorts before an earlier one's."""
@@ -104,10 +137,10 @@ class SetBack:
     def __init__(self):
         self.stamps = iter(["20300101-020000-", "20300101-013000-", "20300101-013001-"])
 
-    def strftime(self, fmt: str) -> str:
+    def strftime(self, fmt: str, t=None) -> str:
         return next(self.stamps)
 
-    time = staticmethod(time.time)
+    time, localtime = staticmethod(time.time), staticmethod(time.localtime)
 
 
 def test_the_disk_budget_never_deletes_the_group_on_screen(reg, monkeypatch):  # noqa: F811

@@ -91,7 +91,10 @@ class Registry:
     def place(self, owner: str, lesson: str, runs: dict[str, Run], why: str = "an opened checkpoint replaced it"):
         """Make `runs` the lesson's group on screen; the one before becomes an earlier group (its runs
         that still train stop: a student trains one group per lesson at a time)."""
-        group = time.strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
+        # a name that sorts as groups were placed, to the millisecond (two clicks in one second)
+        now = time.time()
+        group = time.strftime("%Y%m%d-%H%M%S-", time.localtime(now)) + f"{int(now * 1000) % 1000:03x}" + \
+            f"{os.urandom(1)[0] % 16:x}"
         for name, run in runs.items():
             run.owner, run.lesson, run.group, run.name = owner, lesson, group, name
         for run in self.current(owner, lesson).values():

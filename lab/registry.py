@@ -17,6 +17,7 @@ re-importing the app's modules when a source file changes).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from rnnviz.limits import env_limit
 from rnnviz.run import Run
 from rnnviz.runner import Runner
 
+log = logging.getLogger("rnnviz.lab")
 KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
 IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
 SWEEP_S = 60
@@ -63,8 +65,11 @@ class Registry:
             loaded: dict[str, dict[str, Run]] = {}
             for run in run_store.load_lesson(self.root, owner, lesson):
                 loaded.setdefault(run.group, {})[run.name] = run
+            kept = list(loaded.values())[:KEEP_GROUPS]
+            if kept and next(iter(kept[0].values())).group <= run_store.shelved(self.root, owner, lesson):
+                kept.insert(0, {})     # Reset took it off screen, and nothing newer is on disk
             with self._lock:
-                found = self._groups.setdefault(key, list(loaded.values())[:KEEP_GROUPS])
+                found = self._groups.setdefault(key, kept)
                 for group in found:
                     self._runs.update((r.id, r) for r in group.values())
                 _lighten(r for g in found[1:] for r in g.values())
@@ -124,6 +129,10 @@ class Registry:
             for run in groups[0].values():
                 if run.active:
                     self.runner.stop(run, "reset by the user")
+            try:
+                run_store.shelve(self.root, owner, lesson, next(iter(groups[0].values())).group)
+            except OSError as e:      # the screen is cleared all the same; a restart would show it again
+                log.warning("could not note the Reset of %s/%s: %s", owner, lesson, e)
             with self._lock:
                 self._groups[(owner, lesson)].insert(0, {})
                 _lighten(groups[0].values())

@@ -2,6 +2,7 @@
 
     <root>/<owner>/<lesson>/<group>-<name>/   model.safetensors, optimizer.safetensors, config.json,
                                               history.json
+    <root>/<owner>/<lesson>/.shelved          the group Reset took off screen last
 
 config.json keeps, beside the settings, what the lab needs to show the run again and to go on from it:
 its place (owner, lesson, group, name), its state and reason, and the trainer's counters and data
@@ -21,6 +22,7 @@ from .engines import Resume
 from .run import ENDED, Run
 
 log = logging.getLogger("rnnviz.run_store")
+SHELVED = ".shelved"    # in a lesson's folder: the group Reset took off screen last (run_store.shelve)
 
 
 def _slug(text: str) -> str:
@@ -72,6 +74,22 @@ def load_lesson(root: Path, owner: str, lesson: str) -> list[Run]:
         except (checkpoint.CheckpointError, OSError, ValueError) as e:
             log.warning("skipped a saved run that cannot be read, %s: %s", path.parent, e)
     return sorted(runs, key=lambda r: r.group, reverse=True)
+
+
+def shelve(root: Path, owner: str, lesson: str, group: str) -> None:
+    """Note that the student took `group` off screen (Reset): read back, the lesson shows none of the
+    groups placed up to it (a group's name sorts by placement), only among the earlier runs."""
+    where = Path(root) / owner / lesson
+    where.mkdir(parents=True, exist_ok=True)
+    (where / SHELVED).write_text(group, encoding="utf-8")
+
+
+def shelved(root: Path, owner: str, lesson: str) -> str:
+    """The name of the group last taken off screen in the lesson ("" if none)."""
+    try:
+        return (Path(root) / owner / lesson / SHELVED).read_text(encoding="utf-8")[:100]
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _bytes(path: Path) -> int:

@@ -88,8 +88,9 @@ def test_a_links_long_preset_name_is_shortened_in_its_note():
 
 
 @pytest.mark.usefixtures("lab_env")
-def test_an_uploads_long_file_name_is_shortened_in_its_message():
+@pytest.mark.parametrize("data", [b"not a zip at all", b""])
+def test_an_uploads_long_file_name_is_shortened_in_its_message(data):
     """The browser sends the file's name; a client of its own can send a name of a megabyte."""
-    shown = upload(app(), "u" * 100_000 + ".zip", b"not a zip at all")
+    shown = upload(app(), "u" * 100_000 + ".zip", data)
     assert "is not a usable rnnviz checkpoint" in shown and "(100,004 characters)" in shown, shown[:500]
     assert len(shown) < 400, shown[:500]

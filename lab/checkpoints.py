@@ -217,7 +217,7 @@ def pretrained(lesson: Lesson) -> list[dict]:
 def upload(data: bytes, filename: str) -> str:
     """Check an uploaded zip (safetensors + JSON only) and keep it as a new checkpoint of this student."""
     if not data:
-        raise CheckpointError(f"{filename} is empty")
+        raise CheckpointError("the file is empty")     # (the page names the file, shortened)
     blobs = checkpoint.from_zip(data)
     ck = checkpoint.from_bytes(blobs)
     extra = {k: ck.config[k] for k in EXTRAS if k in ck.config}

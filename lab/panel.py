@@ -50,7 +50,9 @@ def _scrub(lesson: Lesson, runs: dict[str, Run]) -> dict[str, Snapshot]:
     hi = max([latest, *(r.total for r in runs.values() if r.active)])
     upto = hi
     if hi > lo:
-        key = f"{lesson.key}.scrub." + "-".join(r.id for r in runs.values())
+        # one slider per group on screen (a new one starts at the right end), the same for the group
+        # read back from disk (new Run objects, new ids) after it left the server's memory
+        key = f"{lesson.key}.scrub.{next(iter(runs.values())).group}." + "-".join(runs)
         upto = st.slider(f"{unit} shown — drag to rewind every view; at the right end they follow training",
                          lo, hi, value=hi, key=key)
     shown = {}

@@ -17,6 +17,7 @@ re-importing the app's modules when a source file changes).
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from rnnviz.limits import env_limit
 from rnnviz.run import Run
 from rnnviz.runner import Runner
 
+log = logging.getLogger("rnnviz.lab")
 KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
 IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
 SWEEP_S = 60
@@ -63,12 +65,14 @@ class Registry:
             loaded: dict[str, dict[str, Run]] = {}
             for run in run_store.load_lesson(self.root, owner, lesson):
                 loaded.setdefault(run.group, {})[run.name] = run
+            kept = list(loaded.values())[:KEEP_GROUPS]
+            if kept and next(iter(kept[0].values())).group <= run_store.shelved(self.root, owner, lesson):
+                kept.insert(0, {})     # Reset took it off screen, and nothing newer is on disk
             with self._lock:
-                found = self._groups.setdefault(key, list(loaded.values())[:KEEP_GROUPS])
+                found = self._groups.setdefault(key, kept)
                 for group in found:
                     self._runs.update((r.id, r) for r in group.values())
-                for run in (r for g in found[1:] for r in g.values()):
-                    run.lighten()
+                _lighten(r for g in found[1:] for r in g.values())
         for group in found:
             for run in group.values():
                 run.touch()
@@ -92,7 +96,10 @@ class Registry:
     def place(self, owner: str, lesson: str, runs: dict[str, Run], why: str = "an opened checkpoint replaced it"):
         """Make `runs` the lesson's group on screen; the one before becomes an earlier group (its runs
         that still train stop: a student trains one group per lesson at a time)."""
-        group = time.strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
+        # a name that sorts as groups were placed, to the millisecond (two clicks in one second)
+        now = time.time()
+        group = time.strftime("%Y%m%d-%H%M%S-", time.localtime(now)) + f"{int(now * 1000) % 1000:03x}" + \
+            f"{os.urandom(1)[0] % 16:x}"
         for name, run in runs.items():
             run.owner, run.lesson, run.group, run.name = owner, lesson, group, name
         for run in self.current(owner, lesson).values():
@@ -122,11 +129,13 @@ class Registry:
             for run in groups[0].values():
                 if run.active:
                     self.runner.stop(run, "reset by the user")
+            try:
+                run_store.shelve(self.root, owner, lesson, next(iter(groups[0].values())).group)
+            except OSError as e:      # the screen is cleared all the same; a restart would show it again
+                log.warning("could not note the Reset of %s/%s: %s", owner, lesson, e)
             with self._lock:
                 self._groups[(owner, lesson)].insert(0, {})
-                for run in groups[0].values():
-                    if not run.active:
-                        run.lighten()
+                _lighten(groups[0].values())
 
     def forget(self, owner: str, lesson: str, index: int) -> None:
         """Delete an earlier group (memory and disk): the student asked to."""
@@ -150,8 +159,7 @@ class Registry:
             dropped = [r for g in groups[KEEP_GROUPS:] for r in g.values()]
             for r in dropped:
                 self._runs.pop(r.id, None)
-            for r in (r for g in groups[1:KEEP_GROUPS] for r in g.values() if not r.active):
-                r.lighten()
+            _lighten(r for g in groups[1:KEEP_GROUPS] for r in g.values())
         return dropped
 
     def _ended(self, run: Run) -> None:
@@ -163,7 +171,11 @@ class Registry:
             if kept:
                 run_store.save(run, self.root)
                 run.saved = time.time()
-                self._drop(run.owner, run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, run.group))
+                with self._lock:
+                    shown = {r.group for (owner, _), groups in self._groups.items() if owner == run.owner and groups
+                             for r in groups[0].values()}
+                gone = run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, shown | {run.group})
+                self._drop(run.owner, gone)
         with self._lock:
             on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
         if not on_screen:
@@ -193,11 +205,13 @@ class Registry:
                                                                       default=0.0))
             for key, groups in by_age:
                 runs = [r for g in groups for r in g.values()]
+                if any(r.active for r in runs):
+                    continue
                 seen = max((r.seen for r in runs), default=0.0)
                 on_disk = all(r.saved or r.resume is None for r in runs)
-                if any(r.active for r in runs) or not (on_disk or all(r.state == "loaded" for r in runs)):
-                    continue
-                if (idle and now - seen > IDLE_S) or (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
+                opened_or_on_disk = all(r.saved or r.resume is None or r.state == "loaded" for r in runs)
+                if (idle and opened_or_on_disk and now - seen > IDLE_S) or \
+                        (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
                     for r in runs:
                         self._runs.pop(r.id, None)
@@ -206,6 +220,16 @@ class Registry:
     def shutdown(self) -> None:
         """Stop every run and write each down (the runner's close waits for their ends)."""
         self.runner.close()
+
+
+def _lighten(runs) -> None:
+    """Run.lighten each run off screen that has ended and whose state is on disk (or has none to write,
+    or is an opened checkpoint's): the probes of one whose end is being written now are still written
+    (the runner's thread lightens it in _ended, once written), and memory stays the only copy of one
+    whose write failed."""
+    for r in runs:
+        if not r.active and (r.saved or r.resume is None or r.state == "loaded"):
+            r.lighten()
 
 
 def _janitor(registry: Registry) -> None:

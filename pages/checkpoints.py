@@ -6,6 +6,7 @@ from lab import checkpoints, page
 from lab.lessons import LESSONS
 from lab.messages import say, show_message
 from rnnviz.checkpoint import CheckpointError, to_zip
+from rnnviz.config import clipped
 
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
 KINDS = {"yours": "yours", "class": "published to the class", "pretrained": "shipped with the lab"}
@@ -79,9 +80,9 @@ if up is not None:
         try:
             done[up.file_id] = ("success", f"Added `{checkpoints.upload(up.getvalue(), up.name)}` — pick it above.")
         except checkpoints.NoRoom as e:
-            done[up.file_id] = ("error", f"`{up.name}` was not kept: {e}")
+            done[up.file_id] = ("error", f"`{clipped(up.name)}` was not kept: {e}")
         except (CheckpointError, ValueError, OSError) as e:
-            done[up.file_id] = ("error", f"`{up.name}` is not a usable rnnviz checkpoint: {e}")
+            done[up.file_id] = ("error", f"`{clipped(up.name)}` is not a usable rnnviz checkpoint: {e}")
         st.rerun()
     kind, text = done[up.file_id]
     getattr(st, kind)(text)

@@ -100,7 +100,7 @@ class Run:
     pace: float = 0.0                  # at most this many record points per second (0: full speed)
     auto_stop: bool = False            # stop once the loss has converged
     lr: float | None = None            # a learning rate asked for while it trains
-    saved: float = 0.0                 # when its state was last written (rnnviz.run_store)
+    saved: float = 0.0                 # when where it stands was written (rnnviz.run_store); 0: not on disk
     seen: float = field(default_factory=time.time)
     ended: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -157,6 +157,7 @@ class Run:
         done = self.resume.done if self.resume is not None else 0   # one stopped before it started: from scratch
         self.tcfg = dataclasses.replace(tcfg, **{f"{self.unit}s": done + more})
         self.state, self.reason, self.held, self.lr = "new", "", False, None
+        self.saved = 0.0        # its copy on disk stands where it stopped: memory alone will hold what follows
         self.origin = self.origin or "continued"
         self.ended.clear()
 

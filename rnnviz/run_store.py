@@ -2,6 +2,7 @@
 
     <root>/<owner>/<lesson>/<group>-<name>/   model.safetensors, optimizer.safetensors, config.json,
                                               history.json
+    <root>/<owner>/<lesson>/.shelved          the group Reset took off screen last
 
 config.json keeps, beside the settings, what the lab needs to show the run again and to go on from it:
 its place (owner, lesson, group, name), its state and reason, and the trainer's counters and data
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 from . import checkpoint
@@ -20,6 +22,7 @@ from .engines import Resume
 from .run import ENDED, Run
 
 log = logging.getLogger("rnnviz.run_store")
+SHELVED = ".shelved"    # in a lesson's folder: the group Reset took off screen last (run_store.shelve)
 
 
 def _slug(text: str) -> str:
@@ -57,6 +60,7 @@ def load(path: Path) -> Run:
         run.history = ck.history
     run.done, run.step = resume.done, resume.step
     run.weights.keep(run.last_epoch, ck.state_dict)
+    run.saved = (Path(path) / "config.json").stat().st_mtime    # on disk as it stands: it may leave memory
     return run
 
 
@@ -72,14 +76,31 @@ def load_lesson(root: Path, owner: str, lesson: str) -> list[Run]:
     return sorted(runs, key=lambda r: r.group, reverse=True)
 
 
+def shelve(root: Path, owner: str, lesson: str, group: str) -> None:
+    """Note that the student took `group` off screen (Reset): read back, the lesson shows none of the
+    groups placed up to it (a group's name sorts by placement), only among the earlier runs."""
+    where = Path(root) / owner / lesson
+    where.mkdir(parents=True, exist_ok=True)
+    (where / SHELVED).write_text(group, encoding="utf-8")
+
+
+def shelved(root: Path, owner: str, lesson: str) -> str:
+    """The name of the group last taken off screen in the lesson ("" if none)."""
+    try:
+        return (Path(root) / owner / lesson / SHELVED).read_text(encoding="utf-8")[:100]
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def _bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
-def trim(root: Path, owner: str, max_bytes: int, keep: str) -> set[tuple[str, str]]:
+def trim(root: Path, owner: str, max_bytes: int, keep: Collection[str]) -> set[tuple[str, str]]:
     """Delete a student's oldest runs, a group at a time, until their runs take at most max_bytes on
-    disk; never a lesson's newest group, nor group `keep`. Returns the (lesson, group)s deleted.
-    (A group's name starts with its time, so names sort by age; a run's name has no "-".)"""
+    disk; never a lesson's newest group, nor the groups in `keep` (those on screen: a clock set back
+    can name a later group older). Returns the (lesson, group)s deleted. (A group's name starts with
+    its time, so names sort by age; a run's name has no "-".)"""
     found: dict[tuple[str, str], list[Path]] = {}
     for config in Path(root, owner).glob("*/*/config.json"):
         if config.parent.parent.name != "sweeps":
@@ -91,7 +112,7 @@ def trim(root: Path, owner: str, max_bytes: int, keep: str) -> set[tuple[str, st
     for lesson, group in sorted(found, key=lambda key: key[1]):
         if total <= max_bytes:
             break
-        if group not in (keep, newest[lesson]):
+        if group not in keep and group != newest[lesson]:
             for path in found[(lesson, group)]:
                 shutil.rmtree(path, ignore_errors=True)
             total -= size[(lesson, group)]

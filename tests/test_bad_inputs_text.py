@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from apptest import app
 from test_bad_inputs import main_error
+from test_bad_inputs_app import upload
 
 from rnnviz import cli
 from rnnviz.tasks import make_task
@@ -84,3 +85,12 @@ def test_a_links_long_preset_name_is_shortened_in_its_note():
     (note,) = [w.value for w in at.warning]
     assert "no preset called 'pppp" in note and "(100,000 characters)" in note and len(note) < 300, note[:500]
     assert not at.exception
+
+
+@pytest.mark.usefixtures("lab_env")
+@pytest.mark.parametrize("data", [b"not a zip at all", b""])
+def test_an_uploads_long_file_name_is_shortened_in_its_message(data):
+    """The browser sends the file's name; a client of its own can send a name of a megabyte."""
+    shown = upload(app(), "u" * 100_000 + ".zip", data)
+    assert "is not a usable rnnviz checkpoint" in shown and "(100,004 characters)" in shown, shown[:500]
+    assert len(shown) < 400, shown[:500]

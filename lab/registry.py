@@ -179,7 +179,7 @@ class Registry:
         with self._lock:
             on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
         if not on_screen:
-            run.lighten()
+            _lighten([run])
         self.sweep(idle=False)
 
     def _drop(self, owner: str, gone: set[tuple[str, str]]) -> None:
@@ -201,16 +201,13 @@ class Registry:
         now = now or time.time()
         with self._lock:
             held = sum(r.nbytes for r in self._runs.values())
-            by_age = sorted(self._groups.items(), key=lambda kv: max((r.seen for g in kv[1] for r in g.values()),
-                                                                      default=0.0))
-            for key, groups in by_age:
-                runs = [r for g in groups for r in g.values()]
+            lessons = [(key, [r for g in groups for r in g.values()]) for key, groups in self._groups.items()]
+            for key, runs in sorted(lessons, key=lambda kr: _last_seen(kr[1])):
                 if any(r.active for r in runs):
                     continue
-                seen = max((r.seen for r in runs), default=0.0)
+                seen = _last_seen(runs)
                 on_disk = all(r.saved or r.resume is None for r in runs)
-                opened_or_on_disk = all(r.saved or r.resume is None or r.state == "loaded" for r in runs)
-                if (idle and opened_or_on_disk and now - seen > IDLE_S) or \
+                if (idle and all(map(_kept_elsewhere, runs)) and now - seen > IDLE_S) or \
                         (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
                     for r in runs:
@@ -222,13 +219,21 @@ class Registry:
         self.runner.close()
 
 
+def _kept_elsewhere(r: Run) -> bool:
+    """Its state is on disk, or it has none to write, or it is an opened checkpoint's."""
+    return bool(r.saved) or r.resume is None or r.state == "loaded"
+
+
+def _last_seen(runs: list[Run]) -> float:
+    return max((r.seen for r in runs), default=0.0)
+
+
 def _lighten(runs) -> None:
-    """Run.lighten each run off screen that has ended and whose state is on disk (or has none to write,
-    or is an opened checkpoint's): the probes of one whose end is being written now are still written
-    (the runner's thread lightens it in _ended, once written), and memory stays the only copy of one
-    whose write failed."""
+    """Run.lighten each run off screen that has ended and is kept elsewhere: the probes of one whose end
+    is being written now are still written (the runner's thread lightens it in _ended, once written),
+    and memory stays the only copy of one whose write failed."""
     for r in runs:
-        if not r.active and (r.saved or r.resume is None or r.state == "loaded"):
+        if not r.active and _kept_elsewhere(r):
             r.lighten()
 
 

@@ -75,10 +75,13 @@ def text_of(at: AppTest) -> str:
     return re.sub(r"<[^>]+>", "", "\n".join(m.value for m in at.markdown))
 
 
-def hihell_trained(at: AppTest):
-    """Train the first lesson's hihell run at full speed to its end; the run."""
+def hihell_trained(at: AppTest, epochs: int | None = None, timeout: float = 30):
+    """Train the first lesson's hihell run at full speed (for `epochs`, else its default) to its end;
+    the run."""
     at.session_state["chars.hihell.live.pace"] = 0.0
+    if epochs is not None:
+        at.session_state["chars.hihell.train.epochs"] = epochs
     at.run()
     at.button(key="chars.train").click().run()
-    (run,) = wait(at, "chars", finished).values()
+    (run,) = wait(at, "chars", finished, timeout=timeout).values()
     return run

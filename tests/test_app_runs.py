@@ -42,12 +42,7 @@ def test_a_run_belongs_to_the_browser_not_the_tab():
 
 
 def test_continue_trains_on_as_if_the_run_had_never_stopped():
-    at = app()
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.session_state["chars.hihell.train.epochs"] = 30
-    at.run()
-    at.button(key="chars.train").click().run()
-    (run,) = wait(at, "chars", finished).values()
+    run = hihell_trained(at := app(), epochs=30)
     assert run.state == "finished" and more_input(at, "chars").value == 30
     more_input(at, "chars").set_value(20).run()
     at.button(key="chars.continue").click().run()

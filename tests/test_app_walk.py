@@ -52,12 +52,7 @@ def test_a_chart_with_validation_still_says_which_line_is_which():
 
 def test_a_finished_run_writes_its_length_as_the_progress_line_does():
     """The text lesson said "step 2,000 of 2,000" and under it "finished 2000 steps"."""
-    at = app()
-    at.session_state["chars.hihell.live.pace"] = 0.0
-    at.session_state["chars.hihell.train.epochs"] = 1000
-    at.run()
-    at.button(key="chars.train").click().run()
-    (run,) = wait(at, "chars", finished, timeout=60).values()
+    run = hihell_trained(at := app(), epochs=1000, timeout=60)
     assert run.reason == "finished 1,000 epochs"
     assert any(c.value.startswith("finished 1,000 epochs") for c in at.caption)
 

@@ -10,13 +10,14 @@ import threading
 
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, identity, links, panel
+from lab import APP_RAN, checkpoints, identity, links, panel, settings
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
 
 st.set_page_config(page_title="rnnviz lab", page_icon=":material/cycle:", layout="wide")
 links.remember_arrival()
+settings.link_put_values(run_ends=False)
 
 lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.icon, default=i == 1)
                 for i, lesson in enumerate(LESSONS, start=1)]
@@ -43,3 +44,4 @@ lesson_of = {p.url_path: lesson.key for p, lesson in zip(lesson_pages, LESSONS)}
 panel.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))
 st.session_state[APP_RAN] = True
 page.run()
+settings.link_put_values(run_ends=True)

@@ -198,10 +198,9 @@ def form(cls: type, defaults: Any, prefix: str, context: dict, skip=(), drawn: d
     return values
 
 
-def put(prefix: str, instance: Any) -> None:
-    """Set the stored widget values of every field of a dataclass instance (before its page draws)."""
-    for f in dataclasses.fields(instance):
-        st.session_state[f"{prefix}.{f.name}"] = getattr(instance, f.name)
+def values(prefix: str, instance: Any) -> dict[str, Any]:
+    """The widget key -> value of every field of a dataclass instance."""
+    return {f"{prefix}.{f.name}": getattr(instance, f.name) for f in dataclasses.fields(instance)}
 
 
 # ---- a text area that can also be filled from an uploaded file ------------------------------------

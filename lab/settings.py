@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import secrets
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import streamlit as st
 
@@ -24,6 +26,9 @@ from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points (rnnviz.trainer) per second; 0 = full speed
 BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (lab.scratch)
+PUT = "lab.settings.put"                          # widget values put in code during this run...
+PUT_AGAIN = "lab.settings.put_again"              # ...and put once more at the start of the next
+_WEB = Path(__file__).parent / "web"
 
 
 @functools.lru_cache(maxsize=24)
@@ -108,7 +113,36 @@ def _restore(lesson: Lesson) -> None:
 
 
 def put_pace(lesson: Lesson, task_name: str, pace: float) -> None:
-    st.session_state[f"{prefix(lesson, task_name)}.live.pace"] = pace
+    _put({f"{prefix(lesson, task_name)}.live.pace": pace})
+
+
+def _put(values: dict) -> None:
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state.setdefault(PUT, {}).update(values)
+
+
+def link_put_values(run_ends: bool) -> None:
+    """Keep the address bar the link to what the widgets show. Streamlit writes a value set in code to
+    the URL only in a run the browser asked for, and only if the widget was drawn in an earlier one:
+    not for a widget drawn for the first time (a reopened tab's restored run, an opened checkpoint or
+    preset, another task's settings). So at the end of a run that put values (`run_ends=True`, last
+    thing of the script) a tiny component asks the browser for one more run, and at its start
+    (`run_ends=False`, before any widget) they are put again, unless the student changed them since."""
+    if run_ends:
+        if put := st.session_state.pop(PUT, None):
+            st.session_state[PUT_AGAIN] = put
+            _rerun_component()(data=[{"ask": secrets.token_hex(4)}], key="lab.settings.rerun",
+                               on_ask_change=lambda: None)
+        return
+    for key, value in st.session_state.pop(PUT_AGAIN, {}).items():
+        if key in st.session_state and st.session_state[key] == value:
+            st.session_state[key] = value
+
+
+@st.cache_resource(show_spinner=False)
+def _rerun_component():
+    return st.components.v2.component("rnnviz_rerun", html="", js=(_WEB / "rerun.js").read_text())
 
 
 def reset(lesson: Lesson, task_name: str) -> None:
@@ -126,8 +160,8 @@ def _options_changed(lesson: Lesson, task_name: str) -> None:
     options = cls.Options(**{f.name: st.session_state[f"{pre}.{f.name}"] for f in dataclasses.fields(cls.Options)
                              if f"{pre}.{f.name}" in st.session_state})
     mdef, tdef = defaults(lesson, task_name, options)
-    fields.put(prefix(lesson, task_name) + ".model", mdef)
-    fields.put(prefix(lesson, task_name) + ".train", tdef)
+    _put(fields.values(prefix(lesson, task_name) + ".model", mdef) |
+         fields.values(prefix(lesson, task_name) + ".train", tdef))
 
 
 def sidebar(lesson: Lesson) -> Settings:
@@ -186,11 +220,8 @@ def sidebar(lesson: Lesson) -> Settings:
 
 def put_settings(lesson: Lesson, task: Task, mcfg: ModelConfig, tcfg: TrainConfig, bugs: tuple[str, ...] = ()) -> None:
     """Make the lesson's widgets show these settings (call it before the lesson's page draws)."""
-    if len(lesson.tasks) > 1:
-        st.session_state[f"{lesson.key}.task"] = task.name
     pre = prefix(lesson, task.name)
-    fields.put(pre + ".task", task.options)
-    fields.put(pre + ".model", mcfg)
-    fields.put(pre + ".train", tcfg)
-    if bugs and lesson.key == "scratch":     # the bug picker shows the bug the run was trained with
-        st.session_state[BUG_KEY] = bugs[0]
+    _put(({f"{lesson.key}.task": task.name} if len(lesson.tasks) > 1 else {}) |
+         fields.values(pre + ".task", task.options) | fields.values(pre + ".model", mcfg) |
+         fields.values(pre + ".train", tcfg) |
+         ({BUG_KEY: bugs[0]} if bugs and lesson.key == "scratch" else {}))   # the bug the run was trained with

@@ -6,8 +6,8 @@ import csv
 import io
 import re
 
-from browser import (ARGS, CHROMIUM, T, artifacts, button, chromium, expect, lab, progress, server,  # noqa: F401
-                     set_slider, slider)
+from browser import (ARGS, CHROMIUM, T, after_rerun, artifacts, button, chromium, expect, lab, progress,  # noqa: F401
+                     server, set_slider, slider)
 from tools.script_runs import ScriptRuns
 
 
@@ -38,6 +38,23 @@ def test_a_copied_link_opens_the_same_setup_in_another_browser(chromium, server)
     for p in (teacher, student):
         assert not p.page_errors, p.page_errors
         p.context.close()
+
+
+def test_a_reopened_tab_puts_the_restored_settings_in_its_address(chromium, server):
+    """A new tab shows the settings of the run on screen; its address bar, the link a student shares,
+    must say them too, or a classmate opens another setup."""
+    page = _page(chromium, server.url)
+    task = page.get_by_test_id("stRadio").filter(has_text="task")
+    after_rerun(page, lambda: task.get_by_text("seoul", exact=True).click())
+    expect(page).to_have_url(re.compile(r"chars\.task=seoul"))
+    button(page, "Train").click()
+    button(page, "Stop").click()
+    expect(progress(page).first).to_contain_text(re.compile("stopped|finished"))
+    again = page.context.new_page()                          # the same browser, the bare address
+    again.goto(server.url, wait_until="domcontentloaded")
+    expect(again.get_by_test_id("stRadio").filter(has_text="task").get_by_role("radio", name="seoul")).to_be_checked()
+    expect(again).to_have_url(re.compile(r"chars\.task=seoul"))
+    page.context.close()
 
 
 def test_presenter_mode_shows_the_main_chart_whole_at_1280x720(chromium, server, artifacts):

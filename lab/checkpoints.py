@@ -23,7 +23,7 @@ import streamlit as st
 from rnnviz import checkpoint
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.engines import Resume
-from rnnviz.limits import env_limit
+from rnnviz.limits import bytes_under, env_limit
 from rnnviz.recorder import History
 from rnnviz.run import Run
 
@@ -70,16 +70,11 @@ def _save_new(parent: Path, stem: str, *args, incoming: int = 0, **kwargs) -> st
     _check_room(incoming)
     path = checkpoint.save_new(parent, stem, *args, **kwargs)
     try:
-        _check_room(_bytes_under(path), written=path)
+        _check_room(bytes_under(path), written=path)
     except NoRoom:
         shutil.rmtree(path, ignore_errors=True)
         raise
     return path.name
-
-
-def _bytes_under(path: Path) -> int:
-    """The size of the files under path (links not followed)."""
-    return sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
 
 
 def _mb(size: float) -> str:
@@ -98,12 +93,12 @@ def _check_room(adding: int, written: Path | None = None) -> None:
         raise NoRoom(f"you have {len(own)} checkpoints, the most a student keeps "
                      "(RNNVIZ_STUDENT_CHECKPOINTS): delete some on the Checkpoints page first")
     counted = adding if written is not None else 0
-    kept = _bytes_under(folder) - counted
+    kept = bytes_under(folder) - counted
     if kept + adding > STUDENT_MB * 2**20:
         raise NoRoom(f"your checkpoints take {_mb(kept)} and this one {_mb(adding)}; a student keeps at most "
                      f"{STUDENT_MB:,.0f} MB (RNNVIZ_STUDENT_CHECKPOINTS_MB): delete some of yours on the "
                      "Checkpoints page first")
-    used = _bytes_under(root() / STUDENTS) - counted + adding
+    used = bytes_under(root() / STUDENTS) - counted + adding
     if used > STUDENTS_MB * 2**20:
         raise NoRoom(f"the students' checkpoints would take {used / 2**20:,.0f} MB of the "
                      f"{STUDENTS_MB:,.0f} MB the server gives them (RNNVIZ_STUDENTS_CHECKPOINTS_MB): "

@@ -9,7 +9,8 @@ first time it is asked for. An earlier group that has ended keeps in memory only
 (Run.lighten). Runs that ended leave memory (not the disk) when nobody looked at them for IDLE_S, or,
 least recently seen first, while all kept runs hold more than MEMORY_MB: a classroom of text runs
 would otherwise hold ~90 MB per run until the server runs out of memory. The disk is shared too: past
-STUDENT_RUNS_MB of a student's runs on disk, their oldest earlier groups are deleted (run_store.trim).
+STUDENT_RUNS_MB of a student's runs on disk, their oldest earlier groups are deleted (run_store.trim);
+past STUDENTS_RUNS_MB of all students' runs, no new run starts.
 
 One Registry per server process, made by `get()` (st.cache_resource: it also survives Streamlit
 re-importing the app's modules when a source file changes).
@@ -26,7 +27,7 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz import run_store
-from rnnviz.limits import env_limit
+from rnnviz.limits import bytes_under, env_limit
 from rnnviz.run import Run
 from rnnviz.runner import Runner
 
@@ -37,6 +38,8 @@ SWEEP_S = 60
 MEMORY_MB = env_limit("RNNVIZ_RUNS_MEMORY_MB", 2000)   # ended runs kept in memory, all students together
 RECENT_S = 60         # ...but never those looked at this recently (they would be read back at once)
 STUDENT_RUNS_MB = env_limit("RNNVIZ_STUDENT_RUNS_MB", 1000)   # a student's runs on disk (the oldest go first)
+STUDENTS_RUNS_MB = env_limit("RNNVIZ_STUDENTS_RUNS_MB", 20000)   # all students' runs: past it no new run starts
+MEASURE_S = 10        # all students' runs on disk are measured at most this often
 WORKERS = env_limit("RNNVIZ_WORKERS", os.cpu_count() or 1)
 SLOTS = env_limit("RNNVIZ_MAX_JOBS", 8 * WORKERS)
 PER_STUDENT = env_limit("RNNVIZ_RUNS_PER_STUDENT", 3)
@@ -47,6 +50,11 @@ def root() -> Path:
     return Path(os.environ.get("RNNVIZ_RUNS") or Path(__file__).resolve().parents[1] / "runs")
 
 
+class RunsFull(Exception):
+    """All students' runs on disk take STUDENTS_RUNS_MB: no new run starts (a browser without a cookie
+    is a new student, so the budget of one student alone does not bound the disk)."""
+
+
 class Registry:
     def __init__(self, runner: Runner, where: Path):
         self.runner, self.root = runner, where
@@ -54,6 +62,7 @@ class Registry:
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], list[dict[str, Run]]] = {}   # (owner, lesson) -> groups
         self._runs: dict[str, Run] = {}
+        self._measured = (-1e9, 0)    # (when, bytes) of all students' runs on disk
 
     # ---- reading ----------------------------------------------------------------------------------
     def groups(self, owner: str, lesson: str) -> list[dict[str, Run]]:
@@ -111,7 +120,13 @@ class Registry:
             run_store.forget(self.root, run)
 
     def start(self, owner: str, lesson: str, runs: dict[str, Run]) -> dict[str, Run]:
-        """Place `runs` on screen and train them."""
+        """Place `runs` on screen and train them (RunsFull: the disk has no room for more)."""
+        if time.monotonic() - self._measured[0] > MEASURE_S:
+            self._measured = (time.monotonic(), bytes_under(self.root))
+        if self._measured[1] > STUDENTS_RUNS_MB * 2**20:
+            raise RunsFull(f"the students' runs take {self._measured[1] / 2**20:,.0f} MB on disk, all the "
+                           f"server gives them (RNNVIZ_STUDENTS_RUNS_MB, {STUDENTS_RUNS_MB:,} MB): ask the "
+                           "teacher to make room; your runs so far are kept")
         self.place(owner, lesson, runs, "a new run replaced it")
         for run in runs.values():
             self.runner.submit(run)

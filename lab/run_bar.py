@@ -60,7 +60,10 @@ def train(lesson: Lesson, s: Settings) -> None:
         runs = _runs_for(lesson, s)
     except ValueError as e:
         return say(lesson.key, "error", f"Could not start training: {e}")
-    registry.get().start(identity.owner(), lesson.key, runs)
+    try:
+        registry.get().start(identity.owner(), lesson.key, runs)
+    except registry.RunsFull as e:
+        return say(lesson.key, "error", f"Could not start training: {e}")
     _wait_first_records(runs)
 
 

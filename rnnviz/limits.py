@@ -34,6 +34,18 @@ def env_limit(name: str, default: int) -> int:
     return int(raw)
 
 
+def bytes_under(path) -> int:
+    """The size of the files under `path` (links not followed; a file deleted meanwhile counts 0)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(folder, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
 MAX_PARAMS = env_limit("RNNVIZ_MAX_PARAMS", 8_000_000)
 MAX_MODEL_BYTES = env_limit("RNNVIZ_MAX_MODEL_BYTES", 64 * 2**20)
 MAX_ACTIVATION_BYTES = env_limit("RNNVIZ_MAX_ACTIVATION_BYTES", 2**30)

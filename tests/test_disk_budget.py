@@ -4,11 +4,12 @@ who fills theirs (a loop of large uploads, many saves) stops nobody else's "Save
 from __future__ import annotations
 
 import pytest
-from apptest import app, hihell_trained, owner
+from apptest import app, hihell_trained, owner, runs_of
 from test_bad_inputs import good, zip_of  # noqa: F401  (good: a fixture)
 from test_bad_inputs_app import upload
 
 from lab import checkpoints as lab_checkpoints
+from lab import registry
 from rnnviz.limits import env_limit
 
 pytestmark = pytest.mark.usefixtures("lab_env")
@@ -65,3 +66,26 @@ def test_a_run_save_that_breaks_the_budget_is_refused_and_leaves_nothing(monkeyp
     b.button(key="chars.save").click().run()
     assert saved_message(b) == "" and any("Saved" in s.value for s in b.success)
     assert len(list(folder(tmp_path, b).iterdir())) == 1
+
+
+def test_when_all_students_runs_fill_their_disk_no_new_run_starts_and_none_is_deleted(monkeypatch, tmp_path):
+    """A browser without a cookie is a new student with a budget of its own: a script that opens the lab
+    again and again would fill the disk with runs. Past RNNVIZ_STUDENTS_RUNS_MB, Train says why; every
+    run on disk stays."""
+    a = app()
+    hihell_trained(a)
+    assert all(r.ended.wait(30) for r in runs_of(a, "chars").values())    # and written down
+    on_disk = sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("config.json"))
+    assert on_disk
+    monkeypatch.setattr(registry, "STUDENTS_RUNS_MB", sizes(tmp_path / "runs") / 2 / 2**20)
+    monkeypatch.setattr(registry.get(), "_measured", (-1e9, 0))      # measured again now, not in 10 s
+    b = app()                                                         # another browser
+    b.button(key="chars.train").click().run()
+    shown = saved_message(b)
+    assert shown.startswith("Could not start training: the students' runs take") and \
+        "RNNVIZ_STUDENTS_RUNS_MB" in shown and "\n" not in shown, shown
+    assert not runs_of(b, "chars") and not b.exception
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "runs").rglob("config.json")) == on_disk
+    monkeypatch.setattr(registry, "STUDENTS_RUNS_MB", 20000)
+    b.button(key="chars.train").click().run()                         # room again: it trains
+    assert runs_of(b, "chars")

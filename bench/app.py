@@ -160,7 +160,7 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
         finally:
             server.stop()
             res["server_tracebacks"] = server.tracebacks()
-            server.remove()
+            server.close(remove=True)
             browser.close()
     why = res["not_measured"].get("error", "not reached")
     for name, key, target, how, unit in [("app: first view after the first Train click", "first_click", 1.0, "<=", " s"),

@@ -1,5 +1,5 @@
 """Browser plumbing shared by the parts that drive the lab in Chromium (app, server, lessons,
-classroom): the Streamlit server we start and stop, Chromium via Playwright, and what one page reports
+classroom): the Streamlit server we start and stop (tools/lab_server.py), Chromium via Playwright, and what one page reports
 (console errors, page exceptions). What the bench reads on a page is in bench/page.py, its finished
 script runs in tools/script_runs.py (shared with the browser tests); the processes' CPU and memory
 in bench/procs.py.
@@ -7,17 +7,13 @@ in bench/procs.py.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.lab_server import ROOT, LabServer
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -36,72 +32,13 @@ def browser_unavailable() -> str:
     return ""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` in a subprocess we own (stopped by its pid), with the lab's defaults but
-    its runs in a temporary folder (RNNVIZ_RUNS: every run is written there when it ends, which is
-    where the bench reads finished runs' histories); the shipped checkpoints stay where they are."""
-
-    def __init__(self, env: dict | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.data = Path(tempfile.mkdtemp(prefix="bench-rnnviz-"))
-        self.runs = self.data / "runs"
-        self.log_path = self.data / "streamlit.log"
-        self.log = open(self.log_path, "w")
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               "PYTHONUNBUFFERED": "1", "RNNVIZ_RUNS": str(self.runs), **(env or {})}
-        self.t0 = time.perf_counter()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--browser.gatherUsageStats", "false",
-             # no file watcher: a source file saved by someone else mid-run would make Streamlit rerun
-             # and re-import the app while it is measured
-             "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 120.0) -> float:
-        """Seconds from the process start until /_stcore/health answers."""
-        deadline = time.perf_counter() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {self.tail(600)}")
-            try:
-                with urllib.request.urlopen(self.url + "_stcore/health", timeout=5) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - self.t0
-            except OSError:
-                pass
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"streamlit did not answer within {timeout:.0f} s: {self.tail(600)}")
-            time.sleep(0.1)
+class Server(LabServer):
+    """The lab's server for the bench: the lab's defaults, but its runs in a temporary folder (every run
+    is written there when it ends, which is where the bench reads finished runs' histories); the
+    shipped checkpoints stay where they are."""
 
     def tail(self, n: int = 1500) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text(errors="replace")[-n:]
-
-    def tracebacks(self) -> int:
-        return self.tail(10**8).count("Traceback")
-
-    def stop(self) -> None:
-        """SIGTERM (the server writes its runs down first), then wait."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.data, ignore_errors=True)
+        return self.log_text()[-n:]
 
 
 def launch(pw):

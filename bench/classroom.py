@@ -227,7 +227,7 @@ def part7(n: int, log: Callable[[str], None], targets: list, quick: bool = False
                     break
         finally:
             server.stop()
-            server.remove()
+            server.close(remove=True)
             browser.close()
     single = res["sizes"].get("1", {}).get("hihell", {}).get("slowest_s")
     big = max(sizes)

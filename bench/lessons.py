@@ -204,7 +204,7 @@ def part6(quick: bool, log: Callable[[str], None], targets: list) -> dict:
         finally:
             server.stop()
             res["server_tracebacks"] = server.tracebacks()
-            server.remove()
+            server.close(remove=True)
             browser.close()
     why = res["not_measured"].get("error", "not reached")[:200]
     hi, gr, tx = res.get("hihell", {}), res.get("gradients", {}), res.get("text", {})

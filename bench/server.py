@@ -105,7 +105,7 @@ def part5(quick: bool, log: Callable[[str], None], targets: list) -> dict:
         finally:
             server.stop()
             res["server_tracebacks"] = server.tracebacks()
-            server.remove()
+            server.close(remove=True)
             browser.close()
     peak = res.pop("peak_pss_b", None)
     why = res["not_measured"].get("error") or ("" if peak else "the two lessons never trained at the same time")

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,6 +42,7 @@ if _why := _why_no_browser():
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from tools.lab_server import LabServer  # noqa: E402
 from tools.script_runs import ScriptRuns  # noqa: E402
 
 expect.set_options(timeout=T)
@@ -73,68 +71,17 @@ def charts(page: Page, has_text: str | re.Pattern = ""):
 
 
 # ---- the server and the browser ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` in a subprocess we own, with its runs and checkpoints in `data` (a
-    temporary folder). stop() sends SIGTERM, as a host's service manager does; start() again on the
-    same port and folder is a restart."""
+class Server(LabServer):
+    """The lab's server for the browser tests: runs and checkpoints in `data` (a temporary folder), at
+    most two runs training at once, its log among the test's artifacts."""
 
     def __init__(self, log_dir: Path, data: Path | None = None, port: int | None = None):
-        self.port = port or _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_dir, self.data = log_dir, data or Path(tempfile.mkdtemp(prefix="rnnviz-data-"))
-        self.log_path = log_dir / f"streamlit-{self.port}.log"
-        self.log = open(self.log_path, "a")
-        self.start()
+        data = data or Path(tempfile.mkdtemp(prefix="rnnviz-data-"))
+        super().__init__(data, log_dir, {"RNNVIZ_MAX_JOBS": "2", "RNNVIZ_CHECKPOINTS": str(data / "checkpoints")},
+                         port)
 
-    def start(self) -> None:
-        env = {**os.environ, "RNNVIZ_MAX_JOBS": "2", "PYTHONUNBUFFERED": "1",
-               "RNNVIZ_RUNS": str(self.data / "runs"), "RNNVIZ_CHECKPOINTS": str(self.data / "checkpoints")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(self.port), "--browser.gatherUsageStats", "false",
-             # no file watcher: a source file saved meanwhile would make Streamlit re-import the app
-             "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def log_text(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = START_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "_stcore/health", timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> int:
-        """SIGTERM, then wait for the server to exit (it writes its runs down first); its exit code."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
-
-    def close(self) -> None:
-        self.stop()
-        self.log.close()
+    def wait_ready(self, timeout: float = START_S) -> float:
+        return super().wait_ready(timeout)
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,21 @@ def test_an_earlier_run_keeps_every_record_and_only_its_newest_probe_and_weights
     assert len(second.history.probed()) == 6                 # the run on screen keeps everything
 
 
+
+def test_a_runs_size_counts_the_optimizer_state_kept_for_continue(reg):
+    """Adam's two moments are twice the weights (128 MB for the largest model); nbytes left them out,
+    so the memory budget undercounted every ended run."""
+    run = trained_in(reg, "a", "gradients")
+    tensors, meta = run.resume.optimizer
+    assert meta["optimizer"] == "adam"
+    moments = sum(t.numel() * t.element_size() for k, t in tensors.items() if not k.endswith(":step"))
+    weights = sum(t.numel() * t.element_size() for t in run.resume.weights.values())
+    assert moments == 2 * weights
+    held = sum(t.numel() * t.element_size() for t in tensors.values())
+    assert run.nbytes == run.history.probe_bytes + run.weights.nbytes + held
+    run.resume = dataclasses.replace(run.resume, optimizer=None)       # no optimizer state (a shipped checkpoint)
+    assert run.nbytes == run.history.probe_bytes + run.weights.nbytes
+
 def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_back(reg, monkeypatch):
     old = trained_in(reg, "a", "gradients")
     mine = trained_in(reg, "b", "gradients")

@@ -25,7 +25,7 @@ from rnnviz.checkpoint import CheckpointError
 from rnnviz.engines import Resume
 from rnnviz.limits import bytes_under, env_limit
 from rnnviz.recorder import History
-from rnnviz.run import Run
+from rnnviz.run import ACTIVE, Run
 
 from . import identity, registry
 from .messages import say
@@ -112,18 +112,21 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     names = []
     for name, run in runs.items():
-        ended = not run.active and run.resume is not None
-        got = (run.last_epoch, run.resume.weights) if ended else run.weights.at(10**12)
+        # each read once: the run may train on, end or be thinned (Run.lighten) in another tab meanwhile
+        status, resume = run.state, run.resume
+        ended = status not in ACTIVE and resume is not None
+        got = (run.last_epoch, resume.weights) if ended else run.weights.at(10**12)
         if got is None or run.history.last is None:
             continue
         epoch, state = got
-        recs = [r for r in run.history.snapshot() if r.epoch <= epoch]
-        hist = History(records=recs, thinned=run.history.thinned, unit=run.history.unit)
+        hist = run.history.until(epoch)     # copies: what thins the run's records does not reach them
+        if not hist.records:
+            continue
         parts = [lesson.key, run.task.name, run.mcfg.cell] + ([_slug(name)] if name != run.mcfg.cell else [])
-        extra = dict(optimizer=run.resume.optimizer, progress=run.resume.counters()) if ended else {}
+        extra = dict(optimizer=resume.optimizer, progress=resume.counters()) if ended else {}
         names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
-                               lesson=lesson.key, run=name, status=run.state, bugs=list(run.bugs),
-                               loss=recs[-1].loss, epochs=epoch, **extra))
+                               lesson=lesson.key, run=name, status=status, bugs=list(run.bugs),
+                               loss=hist.records[-1].loss, epochs=epoch, **extra))
     if not names:
         raise ValueError("nothing to save yet: train until the first epoch (in step mode: the first "
                          "record) is recorded")

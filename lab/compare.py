@@ -7,6 +7,8 @@ import streamlit as st
 from rnnviz import figures as F
 from rnnviz.differences import labels, settings_of
 from rnnviz.export import history_csv
+from rnnviz.probes import Probe
+from rnnviz.recorder import EpochRecord
 from rnnviz.run import Run
 
 from . import identity, registry, views
@@ -22,6 +24,12 @@ def _curves(lesson: Lesson, groups: list[dict[str, Run]]) -> dict[str, Run]:
     words = labels([settings_of(r.task, r.mcfg, r.tcfg) for _, r in runs], ignore=fixed)
     many = any(len(g) > 1 for g in groups)
     return {(f"{name}: {w}" if many else w) or name: run for (name, run), w in zip(runs, words)}
+
+
+def newest_probe(records: list[EpochRecord]) -> Probe | None:
+    """The probe of the newest record that has one, each read once: a thinning (an earlier run's
+    History.keep_newest_probe) may drop a probe between two reads."""
+    return next((p for r in reversed(records) if (p := r.probe) is not None), None)
 
 
 def show(lesson: Lesson) -> None:
@@ -50,8 +58,7 @@ def show(lesson: Lesson) -> None:
         views.chart(F.loss_figure(records, log_y=True, thinned=thinned, x=unit), key + ".loss")
         if any(r.val_acc is not None or r.train_acc is not None for recs in records.values() for r in recs):
             views.chart(F.accuracy_figure(records, thinned=thinned, x=unit), key + ".acc")
-        probes = {label: next((r.probe for r in reversed(recs) if r.probe is not None), None)
-                  for label, recs in records.items()}
+        probes = {label: newest_probe(recs) for label, recs in records.items()}
         if any(p is not None and p.grad_h is not None for p in probes.values()):
             task = next(iter(curves.values())).task
             views.chart(F.grad_norm_figure(probes, task.probe_labels()), key + ".grad")

@@ -59,7 +59,8 @@ def facts(run: Run) -> dict:
     if last:
         parts.append(f"{run.unit} {last.epoch:,} of {run.total:,}")
         parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
-    if state in ("running", "paused") and run.steps_per_second:
+    # a rate only while it trains: paused, resuming or waiting, the worker's last rate is not true now
+    if state == "running" and run.steps_per_second:
         name, what = record_words(run.tcfg.steps)
         limit = f", slowed to {run.pace:g} {name}/s{f' ({what})' if what else ''} to be watchable" if run.pace else ""
         parts.append(f"{run.steps_per_second:,.0f} steps/s{limit}")

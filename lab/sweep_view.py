@@ -16,7 +16,7 @@ import time
 import streamlit as st
 
 from rnnviz import sweep, sweep_exec
-from rnnviz.figures.sweep import sweep_figure
+from rnnviz.figures.sweep import status_counts, sweep_figure
 from rnnviz.sweep_out import Background, prepare
 from rnnviz.sweep_runner import RunnerExecutor
 
@@ -95,15 +95,24 @@ def editor() -> tuple[str, dict[str, str], int]:
     return preset, text, int(epochs)
 
 
+def progress_text(rows: list[dict], done: bool) -> str:
+    """The sweep's progress line: its state and how its runs ended, as what happened to each
+    ("3 of 12 runs done: 2 finished, 1 stopped"), never "failed" for a run the student stopped."""
+    ended = [r for r in rows if r["status"] != "not run"]
+    state = "stopped" if done and len(ended) < len(rows) else "finished" if done else "running"
+    how = status_counts(ended)
+    line = f"sweep {state}: {len(ended)} of {len(rows)} runs done"
+    return line + (f": {how}" if ended and any(r["status"] != "finished" for r in ended) else "")
+
+
 def results(bg: Background | None) -> None:
     show_message("sweep")
     if bg is None:
         return st.info("Press **Run sweep**: each point of the figure fills in as its runs finish.",
                        icon=":material/grid_on:")
     rows = [r.as_dict() for r in bg.rows]
-    finished = sum(r["status"] != "not run" for r in rows)
-    state = "stopped" if bg.done and finished < len(rows) else "finished" if bg.done else "running"
-    st.progress(finished / max(len(rows), 1), text=f"sweep {state}: {finished} of {len(rows)} runs done")
+    ended = sum(r["status"] != "not run" for r in rows)
+    st.progress(ended / max(len(rows), 1), text=progress_text(rows, bg.done))
     if bg.error:
         st.error(f"The sweep failed: {bg.error}")
     metric = st.radio("metric", list(METRIC_WORDS), format_func=METRIC_WORDS.get, horizontal=True,

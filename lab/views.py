@@ -150,7 +150,8 @@ def topk(view: Snapshot, key: str) -> None:
 # ---- inside the cell ---------------------------------------------------------------------------------
 def _basis(view: Snapshot, layer: int):
     """One PCA basis fitted on every recorded probe of the run, so the axes stay put while scrubbing."""
-    probes = [r.probe for r in view.all_records if r.probe is not None]
+    # each probe read once: a thinning (History.keep_newest_probe, the probe budget) may drop it meanwhile
+    probes = [p for r in view.all_records if (p := r.probe) is not None]
     key = (view.run.id, layer, len(probes), view.all_records[-1].epoch if view.all_records else 0)
     if key not in _bases:
         if len(_bases) > 64:

@@ -82,7 +82,9 @@ if up is not None:
         except checkpoints.NoRoom as e:
             done[up.file_id] = ("error", f"`{clipped(up.name)}` was not kept: {e}")
         except (CheckpointError, ValueError, OSError) as e:
-            done[up.file_id] = ("error", f"`{clipped(up.name)}` is not a usable rnnviz checkpoint: {e}")
+            # the error says what is wrong with the file ("the file is not a readable rnnviz checkpoint
+            # zip: ...", "config.json is not valid JSON: ..."): the line names the file and the outcome
+            done[up.file_id] = ("error", f"`{clipped(up.name)}` was not added: {e}")
         st.rerun()
     kind, text = done[up.file_id]
     getattr(st, kind)(text)

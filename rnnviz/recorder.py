@@ -10,6 +10,7 @@ sequences, and the dicts were most of a record's memory (and of what goes to ano
 """
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from dataclasses import dataclass, field
@@ -69,9 +70,10 @@ class EpochRecord:
         return self.__dict__.get("_prediction") is not None
 
     def to_json(self, with_probe: bool = True) -> dict:
+        probe = self.probe    # read once: a history's thinning (another thread) may set it to None meanwhile
         d = {k: getattr(self, k) for k in ("epoch", "step", "loss", "val_loss", "val_acc", "train_acc",
                                            "lr", "grad_norm", "clipped", "seconds", "prediction")}
-        d["probe"] = self.probe.to_json() if self.probe is not None and with_probe else None
+        d["probe"] = probe.to_json() if probe is not None and with_probe else None
         return d
 
     @classmethod
@@ -161,6 +163,16 @@ class History:
         with self.lock:
             return list(self.records)
 
+    def until(self, epoch: int) -> "History":
+        """A History of copies of the records up to `epoch`, taken at once: what thins this one later
+        (training's byte budget, keep_newest_probe) leaves the copies' probes alone (a checkpoint is
+        written from them while the run goes on)."""
+        with self.lock:
+            records = [copy.copy(r) for r in self.records if r.epoch <= epoch]
+            return History(max_epochs=self.max_epochs, max_probe_bytes=self.max_probe_bytes, records=records,
+                           thinned=self.thinned, unit=self.unit,
+                           probe_bytes=sum(r.probe.nbytes() for r in records if r.probe is not None))
+
     def probed(self) -> list[EpochRecord]:
         return [r for r in self.snapshot() if r.probe is not None]
 
@@ -173,15 +185,16 @@ class History:
         """A JSON object; with max_bytes, probes are left out of every other probed record (the first
         and the newest stay), as many times as it takes for json.dumps of it to fit in max_bytes: a
         probe takes ~5x its memory as JSON text, so the byte budget in memory does not bound the file."""
-        records = self.snapshot()
-        probed = [i for i, r in enumerate(records) if r.probe is not None]
+        with self.lock:     # each record's probe as it is now: a thinning may drop some while this writes
+            records = [(r, r.probe) for r in self.records]
+        probed = [i for i, (_, p) in enumerate(records) if p is not None]
         had = len(probed)
         if max_bytes is None or not probed:
             return self._json(records, set(probed), self.thinned)
         # the size of one probe's text, times the probes, plus the rest: thin to that estimate first,
         # then by what json.dumps measures (the probes' digits differ a little)
         base = _size(self._json(records, set(), self.thinned))
-        each = _size(records[probed[-1]].probe.to_json())
+        each = _size(records[probed[-1]][1].to_json())
         while len(probed) > 2 and base + each * len(probed) > max_bytes:
             probed = probed[:-1:2] + probed[-1:]
         d = self._json(records, set(probed), self.thinned or len(probed) < had)
@@ -190,8 +203,12 @@ class History:
             d = self._json(records, set(probed), True)
         return d
 
-    def _json(self, records: list[EpochRecord], probes: set[int], thinned: bool) -> dict:
-        rows = [r.to_json(with_probe=i in probes) for i, r in enumerate(records)]
+    def _json(self, records: list[tuple[EpochRecord, Probe | None]], probes: set[int], thinned: bool) -> dict:
+        rows = []
+        for i, (r, p) in enumerate(records):
+            row = r.to_json(with_probe=False)
+            row["probe"] = p.to_json() if i in probes else None
+            rows.append(row)
         return {"thinned": thinned, "max_epochs": self.max_epochs, "unit": self.unit, "records": rows}
 
     @classmethod

@@ -137,9 +137,13 @@ class Run:
 
     @property
     def nbytes(self) -> int:
-        """About what it holds in memory: its probes and its copies of the weights (records without a
-        probe are a few hundred bytes each)."""
-        return self.history.probe_bytes + self.weights.nbytes
+        """About what it holds in memory: its probes, its copies of the weights (the resume's weights
+        are the newest of them) and the optimizer state kept for Continue (Adam: two moments per
+        parameter); records without a probe are a few hundred bytes each."""
+        resume = self.resume
+        tensors = resume.optimizer[0] if resume is not None and resume.optimizer is not None else {}
+        optimizer = sum(t.numel() * t.element_size() for t in tensors.values())
+        return self.history.probe_bytes + self.weights.nbytes + optimizer
 
     def lighten(self) -> None:
         """For a run that has ended and left the screen (an earlier run of the lesson): keep what

@@ -2,14 +2,20 @@
 folder the teacher publishes to; the shipped models; a broken file that must not break the page."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from apptest import app, finished, hihell_trained, owner, runs_of, wait
 
 from lab import checkpoints
+from lab.lessons import BY_KEY
 from rnnviz import checkpoint
+from rnnviz.callbacks import Recorder
 from rnnviz.checkpoint import CheckpointError, to_zip
 from rnnviz.engine import build_model
+from rnnviz.run import Run
 from rnnviz.tasks import make_task
+from rnnviz.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("lab_env")
 
@@ -125,3 +131,29 @@ def test_a_broken_checkpoint_is_listed_as_unreadable_and_breaks_no_page(tmp_path
     assert any("cannot be read" in e.value for e in at.error) and at.button(key="ckpt.open").disabled
     other = app()
     assert "class/broken" in names(other) and not other.exception      # the page works for everyone
+
+
+def test_a_checkpoint_saved_while_the_run_is_thinned_keeps_the_history_it_had(tmp_path, monkeypatch):
+    """Save checkpoint wrote the run's own records: a thinning while it wrote (the run trained on in
+    another tab, Run.lighten) dropped their probes under it, or raised AttributeError from
+    EpochRecord.to_json. It writes copies taken at the click."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    t = dataclasses.replace(t, epochs=5)
+    run = Run(task, m, t, state="running")
+    trainer = Trainer(task, m, t, [Recorder(run.history, probe_every=1)])
+    trainer.run()
+    run.weights.keep(5, trainer.engine.state_dict())
+    write = checkpoint.save_new
+
+    def thinned_meanwhile(*args, **kwargs):
+        run.lighten()
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_new", thinned_meanwhile)
+    monkeypatch.setattr(checkpoints.identity, "owner", lambda: "tester")
+    (name,) = checkpoints.save_runs(BY_KEY["chars"], {"hihell": run})
+    assert len(run.history.probed()) == 1                            # the run was thinned...
+    saved = checkpoint.load(tmp_path / "checkpoints" / "students" / "tester" / name)
+    assert [r.epoch for r in saved.history.records] == [1, 2, 3, 4, 5]
+    assert all(r.probe is not None for r in saved.history.records)   # ...not what was saved of it

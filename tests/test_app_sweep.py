@@ -45,3 +45,11 @@ def test_a_bad_grid_says_why_and_runs_nothing():
     at.button(key="sweep.run").click().run()
     assert any("Could not start the sweep" in e.value and "abc" in e.value for e in at.error)
     assert owner(at) not in sweep_view._sweeps()[0]
+
+
+def test_the_progress_line_says_how_the_runs_ended():
+    rows = [{"status": s} for s in ("finished", "cancelled", "error", "not run", "not run")]
+    assert sweep_view.progress_text(rows, done=True) == \
+        "sweep stopped: 3 of 5 runs done: 1 finished, 1 stopped, 1 failed"
+    assert sweep_view.progress_text(rows[:1] + rows[3:], done=False) == "sweep running: 1 of 3 runs done"
+    assert sweep_view.progress_text(rows[:1], done=True) == "sweep finished: 1 of 1 runs done"

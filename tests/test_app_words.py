@@ -1,16 +1,22 @@
 """The lessons' words follow what they show (AppTest): the character lesson's text follows its task,
 aⁿbⁿaⁿ colours only what it scores and refuses unknown tokens, the words table shows its inputs, the
-speed limit says what it counts, the From scratch curves are told apart, the charts follow the theme."""
+speed limit says what it counts (and no speed is claimed while nothing trains), the From scratch curves
+are told apart, the charts follow the theme."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import pytest
 from apptest import app, progress_texts, recorded, text_of, wait
 
+from lab import progress
 from rnnviz.figures.style import RIGHT, WRONG
 from rnnviz.figures.theme import MUTED_STYLE, PAGE
+from rnnviz.recorder import EpochRecord
+from rnnviz.run import Run
+from rnnviz.tasks import make_task
 from rnnviz.tasks.anbn import scored_continuation
 
 pytestmark = pytest.mark.usefixtures("lab_env")
@@ -91,6 +97,24 @@ def test_the_speed_limit_says_what_it_counts():
     assert text.select_slider(key="text.text.live.pace").label.endswith("one every 20 optimizer steps)")
     assert not any("record point" in (s.label + (s.help or "")) for s in text.select_slider)
 
+
+
+@pytest.mark.parametrize("state, held, words", [("paused", True, "paused"), ("paused", False, "resuming…"),
+                                                ("waiting", True, "starts paused")])
+def test_a_run_that_does_not_train_now_claims_no_speed(state, held, words):
+    """A paused run's line said "1,234 steps/s, slowed to 10 epochs/s to be watchable": the worker's
+    last rate, not true while nothing trains. It says where the run stands."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    run = Run(task, m, dataclasses.replace(t, epochs=100), state=state, held=held, pace=10.0,
+              steps_per_second=1234.0)
+    run.history.add(EpochRecord(epoch=36, step=36, loss=0.5, seconds=3.0))
+    text = progress.facts(run)["text"]
+    assert text.startswith(words) or f"· {words}" in text, text
+    assert "epoch 36 of 100" in text and "loss 0.5" in text, text
+    assert "steps/s" not in text and "slowed" not in text and "1,234" not in text, text
+    run.state, run.held = "running", False
+    assert "1,234 steps/s, slowed to 10 epochs/s" in progress.facts(run)["text"]   # while it trains, it does
 
 def test_the_charts_follow_the_pages_theme():
     at = app()

@@ -9,6 +9,7 @@ import torch
 
 from rnnviz import checkpoint as ck
 from rnnviz.callbacks import Recorder
+from rnnviz.recorder import EpochRecord, History
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.tasks import make_task
 from rnnviz.trainer import Trainer
@@ -147,3 +148,37 @@ def test_a_numpy_run_with_a_bug_reopens_on_numpy_with_that_bug(tmp_path):
         assert torch.equal(got.state_dict()[k], v)
     clean = dataclasses.replace(ck.load(tmp_path / "ck"), config={}).engine()   # saved without bugs: none
     assert isinstance(clean, NumpyEngine) and clean.bugs == ()
+
+
+class ThinnedWhileRead(EpochRecord):
+    """A record whose probe another thread drops just after it is first read (a history's thinning,
+    Run.lighten): the next read finds None."""
+
+    @property
+    def probe(self):
+        probe, self.__dict__["_probe"] = self.__dict__.get("_probe"), None
+        return probe
+
+    @probe.setter
+    def probe(self, value):
+        self.__dict__["_probe"] = value
+
+
+def test_a_record_whose_probe_is_dropped_while_it_is_written_writes_what_it_read(tmp_path):
+    """to_json read the probe twice (is it None? then its to_json()): a thinning between the two
+    raised AttributeError out of a Save checkpoint."""
+    _, rec, _ = _trained(tmp_path)
+    probe = rec.history.probed()[-1].probe
+    row = ThinnedWhileRead(epoch=1, step=1, loss=1.0, probe=probe).to_json()
+    assert row["probe"] == probe.to_json()
+    h = History(records=[ThinnedWhileRead(epoch=e, step=e, loss=1.0, probe=probe) for e in (1, 2, 3)])
+    assert [r["probe"] for r in h.to_json(max_bytes=2**30)["records"]] == [probe.to_json()] * 3
+
+
+def test_a_history_until_an_epoch_keeps_its_probes_when_the_run_is_thinned(tmp_path):
+    _, rec, _ = _trained(tmp_path)
+    copy = rec.history.until(4)
+    assert [r.epoch for r in copy.records] == [1, 2, 3, 4] and len(copy.probed()) == len(rec.history.probed()[:4])
+    rec.history.keep_newest_probe()                   # Run.lighten, while the copy is written
+    assert len(rec.history.probed()) == 1 and len(copy.probed()) == 4
+    assert copy.probe_bytes == sum(r.probe.nbytes() for r in copy.probed())

@@ -219,7 +219,9 @@ def test_pca_basis_is_one_for_all_epochs():
     a, b = fit_pca_basis(probes), fit_pca_basis(probes[::-1])
     for x, y in zip(a, b):  # pooled: the order of the epochs does not matter
         assert np.allclose(x, y)
-    assert a.n_probes == 5 and "5 probe(s) pooled" in figure_text(trajectory_figure(probes[0], a))
+    assert a.n_probes == 5 and "one basis fitted on 5 probes pooled" in figure_text(trajectory_figure(probes[0], a))
+    one = figure_text(trajectory_figure(probes[0], fit_pca_basis(probes[:1])))
+    assert "one basis fitted on 1 probe" in one and "pooled" not in one and "(s)" not in one
     sub = make_probe(H=3)  # H = 3 but 2-D view: a subset of raw units, and said so
     assert "2 of 3 units" in figure_text(trajectory_figure(sub, fit_pca_basis([sub]), dims=2))
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from types import SimpleNamespace
 
 import pytest
+from test_checkpoint import ThinnedWhileRead
+from test_figures import make_probe
 
-from lab import registry
+from lab import compare, registry, views
+from lab.snapshot import Snapshot
 from rnnviz import run_store
 from rnnviz.callbacks import Callback, Recorder
+from rnnviz.figures import figure_text, grad_heatmap, spectral_radius_figure
 from rnnviz.run import Run
 from rnnviz.tasks import make_task
 from rnnviz.trainer import Trainer
@@ -69,6 +74,21 @@ def test_an_earlier_run_keeps_every_record_and_only_its_newest_probe_and_weights
     assert first.weights.epochs == [6] and first.weights.nbytes * 6 == second.weights.nbytes
     assert len(second.history.probed()) == 6                 # the run on screen keeps everything
 
+
+
+def test_a_runs_size_counts_the_optimizer_state_kept_for_continue(reg):
+    """Adam's two moments are twice the weights (128 MB for the largest model); nbytes left them out,
+    so the memory budget undercounted every ended run."""
+    run = trained_in(reg, "a", "gradients")
+    tensors, meta = run.resume.optimizer
+    assert meta["optimizer"] == "adam"
+    moments = sum(t.numel() * t.element_size() for k, t in tensors.items() if not k.endswith(":step"))
+    weights = sum(t.numel() * t.element_size() for t in run.resume.weights.values())
+    assert moments == 2 * weights
+    held = sum(t.numel() * t.element_size() for t in tensors.values())
+    assert run.nbytes == run.history.probe_bytes + run.weights.nbytes + held
+    run.resume = dataclasses.replace(run.resume, optimizer=None)       # no optimizer state (a shipped checkpoint)
+    assert run.nbytes == run.history.probe_bytes + run.weights.nbytes
 
 def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_back(reg, monkeypatch):
     old = trained_in(reg, "a", "gradients")
@@ -143,3 +163,21 @@ def test_past_the_disk_budget_a_students_oldest_earlier_runs_go_and_no_one_elses
     trained_in(reg, "a", "gradients")
     assert [g["lstm"] for g in reg.groups("a", "gradients")][1:] == []
     assert (run_store.folder(reg.root, other_lesson) / "config.json").is_file()
+
+
+# ---- a record thinned while a view reads it (test_checkpoint.ThinnedWhileRead) -----------------------
+def thinned_while_read(n: int = 3) -> list:
+    return [ThinnedWhileRead(epoch=e, step=e, loss=1.0, probe=make_probe(seed=e)) for e in range(1, n + 1)]
+
+
+def test_views_read_each_probe_once_while_the_run_is_thinned():
+    """They read r.probe twice (is it None? then use it): a drop between the two gave the PCA basis no
+    probe, Compare no gradient, and raised AttributeError in the figures of probes over epochs."""
+    recs = thinned_while_read()
+    view = Snapshot("lstm", SimpleNamespace(id="thinned"), recs, recs, recs[-1], recs[-1])
+    basis = views._basis(view, -1)
+    assert basis is not None and basis.n_probes == 3
+    newest = thinned_while_read()[-1]
+    assert compare.newest_probe([newest]) is not None
+    assert "no probe" not in figure_text(grad_heatmap(thinned_while_read()))
+    assert "not measured" not in figure_text(spectral_radius_figure(thinned_while_read()))

@@ -334,7 +334,7 @@ def test_sweep_figure_draws_means_with_the_seeds_spread_and_says_how_many():
     lstm = next(t for t in fig.data if t.name == "cell=lstm")
     assert list(lstm.y) == pytest.approx([1.0, 0.95])
     text = figure_text(fig)
-    assert "mean of 1 to 2 runs (seed)" in text and "1 run(s) not finished" in text and "chance 0.25" in text
+    assert "mean of 1 to 2 runs (seed)" in text and "not finished, so not drawn: 1 failed" in text and "chance 0.25" in text
     ratio = sweep_figure(rows, "grad_ratio")
     assert ratio.layout.yaxis.type == "log" and "geometric mean" in figure_text(ratio)
     rnn = next(t for t in ratio.data if t.name == "cell=rnn")
@@ -353,3 +353,14 @@ def test_rows_of_a_plan_fill_in_as_results_arrive():
     row.fill(sweep.run_one(spec))
     d = row.as_dict()
     assert d["status"] == "finished" and d["error"] == "" and d["epochs_done"] == 1 and 0 <= d["val_acc"] <= 1
+
+
+def test_the_sweep_figure_says_what_happened_to_the_runs_it_leaves_out():
+    """It said "N run(s) not finished (failed or not run)" of runs the student stopped, too."""
+    rows = _rows()
+    for r, status in zip(rows[:4], ("cancelled", "cancelled", "diverged", "not run")):
+        r["status"] = status
+    text = figure_text(sweep_figure(rows, "val_acc"))
+    assert "not finished, so not drawn: 2 stopped, 1 diverged, 1 failed, 1 not run" in text, text
+    assert "failed or not run" not in text and "run(s)" not in text
+    assert "not finished, so not drawn: 2 stopped" in figure_text(sweep_heatmap(rows, "val_acc"))

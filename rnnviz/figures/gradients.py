@@ -107,8 +107,9 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
     sym, meaning = WHAT.get(which, (which, ""))
     title = f"{sym} over training (log10)"
     recs = list(records or [])
-    probed = [(r.epoch, g) for r in recs if r.probe is not None and direction < r.probe.directions
-              and (g := _norms(r.probe, which, layer, direction)) is not None]
+    # each probe read once: a thinning in another thread may drop it between two reads
+    probed = [(r.epoch, g) for r in recs if (pr := r.probe) is not None and direction < pr.directions
+              and (g := _norms(pr, which, layer, direction)) is not None]
     if not probed:
         return empty_figure(f"no probe with {sym} recorded yet", title)
     n_probed = len(probed)
@@ -127,7 +128,7 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
     shapes, marks, cut_note = _cuts([r.probe for r in recs], T)
     layout = {"yaxis": {"title": {"text": "epoch"}}, "xaxis": time_axis(time_labels(labels, T)),
               **({"shapes": shapes, "annotations": marks} if shapes else {})}
-    last = recs[-1].probe if recs and recs[-1].probe is not None else None
+    last = recs[-1].probe if recs else None
     notes = [meaning, cut_note, f"{DIRECTION_NAMES[direction]} direction" if last and last.directions > 1 else ""]
     if len(recs) > n_probed:
         notes.append(f"probe recorded at {n_probed} of {len(recs)} epochs")
@@ -166,8 +167,7 @@ def spectral_radius_figure(records: list[EpochRecord], thinned: bool = False) ->
     shrinks them. Records without a probe or measurement are skipped.
     """
     title = "Spectral radius of the recurrent weights"
-    pts = [(r.epoch, r.probe.spectral_radius) for r in records or []
-           if r.probe is not None and r.probe.spectral_radius]
+    pts = [(r.epoch, sr) for r in records or [] if (pr := r.probe) is not None and (sr := pr.spectral_radius)]
     if not pts:
         return empty_figure("spectral radius not measured yet", title)
     keys = []

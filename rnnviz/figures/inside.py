@@ -67,7 +67,8 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     else:
         n = getattr(basis, "n_probes", None)
         what = (f"PCA projection ({dims} of {H} dims, {ratio[:dims].sum():.0%} of variance), "
-                + (f"one basis fitted on {n} probe(s) pooled" if n else "fixed basis"))
+                + (f"one basis fitted on {n} probes pooled" if n and n > 1
+                   else "one basis fitted on 1 probe" if n else "fixed basis"))
     bad = int((~finite).sum())
     thinned = f"every {ordinal(every)} point labelled" if every > 1 else ""
     return styled(traces, layout, title, [_layer_note(probe, layer), what, thinned,

@@ -7,7 +7,7 @@ runs with a measured value are drawn; the figure says how many runs each point i
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import plotly.graph_objects as go
 
@@ -18,6 +18,20 @@ LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
 LOG = {"grad_ratio"}   # spans orders of magnitude: log axis, geometric mean
 META = {"index", "name", "status", "val_acc", "val_loss", "grad_ratio", "epochs_done", "steps_done",
         "seconds", "error"}
+# what happened to a run, in words (rnnviz.sweep's statuses: "cancelled" is a run the sweep's Stop ended)
+STATUS_WORDS = {"finished": "finished", "cancelled": "stopped", "diverged": "diverged", "error": "failed",
+                "not run": "not run"}
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
+def status_counts(rows: list[dict]) -> str:
+    """How many of the runs ended each way, in words, in STATUS_WORDS' order: "2 finished, 1 stopped"."""
+    counts = Counter(STATUS_WORDS.get(r.get("status"), str(r.get("status"))) for r in rows)
+    words = dict.fromkeys([*STATUS_WORDS.values(), *counts])
+    return ", ".join(f"{counts[w]} {w}" for w in words if counts[w])
 
 
 def _key(v):
@@ -26,13 +40,14 @@ def _key(v):
 
 def aggregate(rows: list[dict], metric: str, by: tuple[str, ...]) -> tuple[dict, dict]:
     """{(values of `by`): {"n", "mean", "low", "high", "values"}} over the runs that share them, and
-    what was left out: {"failed": runs not finished, "missing": finished without a value, "zero": ...}."""
+    what was left out: {"unfinished": the rows of runs not finished (stopped, failed, diverged, not run),
+    "missing": finished without a value, "zero": ...}."""
     groups: dict[tuple, list[float]] = defaultdict(list)
-    left = {"failed": 0, "missing": 0, "zero": 0}
+    left = {"unfinished": [], "missing": 0, "zero": 0}
     for r in rows:
         v = r.get(metric)
         if r.get("status") != "finished":
-            left["failed"] += 1
+            left["unfinished"].append(r)
         elif v is None or not math.isfinite(v):
             left["missing"] += 1
         elif metric in LOG and v <= 0:
@@ -57,12 +72,12 @@ def _notes(rows: list[dict], groups: dict, left: dict, metric: str, shown: tuple
     over = f" ({', '.join(pooled)})" if pooled else ""
     how = "geometric mean" if metric in LOG else "mean"
     notes = [f"each point: {how} of {count} run{'s' if ns[-1] > 1 else ''}{over}; bars: lowest to highest"]
-    if left["failed"]:
-        notes.append(f"{left['failed']} run(s) not finished (failed or not run): not drawn")
+    if left["unfinished"]:
+        notes.append(f"not finished, so not drawn: {status_counts(left['unfinished'])}")
     if left["missing"]:
-        notes.append(f"{left['missing']} run(s) without a {metric}: not drawn")
+        notes.append(f"{_runs(left['missing'])} without a {metric}: not drawn")
     if left["zero"]:
-        notes.append(f"{left['zero']} run(s) with {metric} = 0: not drawn on the log axis")
+        notes.append(f"{_runs(left['zero'])} with {metric} = 0: not drawn on the log axis")
     return notes
 
 

@@ -188,7 +188,7 @@ def cmd_train(args) -> int:
     all_task_dests = {task_dest(f.name) for c in TASKS.values() for f in dataclasses.fields(c.Options)}
     foreign = sorted(k for k in given if k in all_task_dests - set(task_fields) - CONFIG_FIELDS)
     if foreign:
-        raise ValueError(f"task {args.task} has no option(s) {', '.join('--' + f.replace('_', '-') for f in foreign)}")
+        raise ValueError(f"task {args.task} has no option{'s' if len(foreign) > 1 else ''} {', '.join('--' + f.replace('_', '-') for f in foreign)}")
     options = {name: given[dest] for dest, name in task_fields.items() if dest in given}
     private = False
     if args.text_file is not None:     # '' too: an unset shell variable must not mean "no file"

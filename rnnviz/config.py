@@ -36,6 +36,11 @@ def clipped(text: str, most: int = SHOWN) -> str:
     return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
 
 
+def counted(n: int, word: str, words: str | None = None) -> str:
+    """`n` and the word for it: "1 run", "2 runs", "1,200 epochs"."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
 def shown(value: Any) -> str:
     """A short one-line repr of a user's value for an error message (a long text: its start and length)."""
     if isinstance(value, str) and len(value) > SHOWN:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import GATES
+from .config import GATES, counted
 
 GATE_NAMES = GATES
 DIRECTION_NAMES = ("forward", "reverse")
@@ -64,9 +64,9 @@ class Probe:
         1 reverse); IndexError when there is no such layer or direction."""
         n = self.layers
         if not -n <= layer < n:
-            raise IndexError(f"layer {layer} out of range for {n} layer(s)")
+            raise IndexError(f"layer {layer} out of range for {counted(n, 'layer')}")
         if not 0 <= direction < self.directions:
-            raise IndexError(f"direction {direction} out of range for {self.directions} direction(s)")
+            raise IndexError(f"direction {direction} out of range for {counted(self.directions, 'direction')}")
         return (layer % n) * self.directions + direction
 
     def direction_name(self, direction: int) -> str:

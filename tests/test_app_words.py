@@ -62,7 +62,7 @@ def test_anbn_colours_only_the_scored_positions_and_refuses_unknown_tokens():
     at.session_state["anbn.tabs"] = "Generate"
     at.run()
     at.text_input(key="anbn.prefix").input("a a c").run()
-    assert any("unknown token(s) 'c'" in e.value and "only a and b" in e.value for e in at.error)
+    assert any("unknown token 'c'" in e.value and "only a and b" in e.value for e in at.error)
     assert not at.exception
     at.text_input(key="anbn.prefix").input("a a").run()
     (line,) = [m.value for m in at.markdown if m.value.startswith('<div style="font-family:monospace')]

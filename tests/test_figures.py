@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
+from rnnviz.config import counted
 from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_heatmaps, gate_means_figure,
                             grad_heatmap, grad_norm_clip_figure, grad_norm_figure, hidden_heatmap, loss_figure,
                             prediction_table_figure, prediction_table_html, project, sine_figure, spectral_radius_figure,
@@ -479,3 +480,8 @@ def test_grad_heatmap_hover_text_is_each_measured_value():
     assert first.data[0].customdata[1][0] == f"{float(rs[1].probe.grad_h[0, 0]):.6g}"
     rs[1].probe.grad_h[0, 0] = 5.0
     assert grad_heatmap(rs).data[0].customdata[1][0] == "5"
+
+
+def test_counts_in_words_agree_with_their_number():
+    assert [counted(n, "run") for n in (0, 1, 2, 1200)] == ["0 runs", "1 run", "2 runs", "1,200 runs"]
+    assert counted(1, "value") == "1 value" and counted(3, "sample", "samples so far") == "3 samples so far"

@@ -152,7 +152,7 @@ def test_gradcheck_figure_bars_are_the_errors():
     assert list(bar.marker.color) == [F.style.RIGHT, F.style.WRONG, F.style.RIGHT, F.style.RIGHT]
     assert fig.layout.xaxis.type == "log" and fig.layout.shapes[0].x0 == 1e-5
     text = F.figure_text(fig)
-    assert "1 of 4 above the tolerance" in text and "1 exact zero(s)" in text and "tolerance 1e-05" in text
+    assert "1 of 4 above the tolerance" in text and "1 exact zero not drawn" in text and "tolerance 1e-05" in text
     steps = {"0": 0.3, "1": 2e-9}
     fig = F.gradcheck_figure(steps, 1e-5, horizontal=False)
     assert list(fig.data[0].x) == ["0", "1"] and list(fig.data[0].y) == [0.3, 2e-9]
@@ -172,5 +172,5 @@ def test_loss_difference_figure_and_max():
     assert F.max_relative_difference(a, []) is None
     fig = F.loss_difference_figure(a, b)
     assert list(fig.data[0].x) == [2, 3] and list(fig.data[0].y) == pytest.approx([0.25, 0.5])
-    assert "1 epoch(s) with identical losses (0) not drawn" in F.figure_text(fig)
+    assert "1 epoch with identical losses (0) not drawn" in F.figure_text(fig)
     assert "no epoch recorded by both" in F.figure_text(F.loss_difference_figure([], b))

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from ..config import counted
 from ..recorder import EpochRecord
 from .style import MONO_FAMILY, PALETTE, RIGHT, WRONG, empty_figure, epoch_gap_note, styled
 
@@ -55,7 +56,7 @@ def gradcheck_figure(errors: dict[str, float], tol: float, title: str = "Gradien
     zeros = sum(v == 0 for v in values)
     notes = [f"{len(values) - failed} of {len(values)} below the tolerance" if not failed
              else f"{failed} of {len(values)} above the tolerance: the backward pass is wrong there",
-             f"{zeros} exact zero(s) not drawn on the log axis" if zeros else ""]
+             f"{counted(zeros, 'exact zero')} not drawn on the log axis" if zeros else ""]
     return styled([bar], layout, title, notes, height=max(300, 140 + 34 * len(names)) if horizontal else 380)
 
 
@@ -103,7 +104,7 @@ def loss_difference_figure(a: list[EpochRecord], b: list[EpochRecord], names: tu
               "xaxis": {"title": {"text": X_TITLES.get(x, x)}}}
     zeros, bad = int((arr == 0).sum()), int((~np.isfinite(arr)).sum())
     notes = [f"max {np.nanmax(arr):.3g}" if np.isfinite(arr).any() else "",
-             f"{zeros} epoch(s) with identical losses (0) not drawn" if zeros else "",
-             f"{bad} non-finite value(s) not drawn" if bad else "",
+             f"{counted(zeros, 'epoch')} with identical losses (0) not drawn" if zeros else "",
+             f"{counted(bad, 'non-finite value')} not drawn" if bad else "",
              epoch_gap_note([[e for e in epochs]], thinned)]
     return styled([line], layout, title, notes, height=340)

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 
 import plotly.graph_objects as go
 
+from ..config import counted
 from .style import PALETTE, SEQUENTIAL, colorscale, empty_figure, styled
 
 LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
@@ -21,10 +22,6 @@ META = {"index", "name", "status", "val_acc", "val_loss", "grad_ratio", "epochs_
 # what happened to a run, in words (rnnviz.sweep's statuses: "cancelled" is a run the sweep's Stop ended)
 STATUS_WORDS = {"finished": "finished", "cancelled": "stopped", "diverged": "diverged", "error": "failed",
                 "not run": "not run"}
-
-
-def _runs(n: int) -> str:
-    return f"{n} run{'' if n == 1 else 's'}"
 
 
 def status_counts(rows: list[dict]) -> str:
@@ -75,9 +72,9 @@ def _notes(rows: list[dict], groups: dict, left: dict, metric: str, shown: tuple
     if left["unfinished"]:
         notes.append(f"not finished, so not drawn: {status_counts(left['unfinished'])}")
     if left["missing"]:
-        notes.append(f"{_runs(left['missing'])} without a {metric}: not drawn")
+        notes.append(f"{counted(left['missing'], 'run')} without a {metric}: not drawn")
     if left["zero"]:
-        notes.append(f"{_runs(left['zero'])} with {metric} = 0: not drawn on the log axis")
+        notes.append(f"{counted(left['zero'], 'run')} with {metric} = 0: not drawn on the log axis")
     return notes
 
 
@@ -107,9 +104,9 @@ def sweep_figure(rows: list[dict], metric: str = "val_acc", x: str = "lag", line
                         "arrayminus": [g["mean"] - g["low"] for _, g in pts], "color": color, "thickness": 2,
                         "width": 6},
             "line": {"color": color, "width": 3}, "marker": {"size": 9, "color": color},
-            "customdata": [[g["n"], g["low"], g["high"]] for _, g in pts],
+            "customdata": [[counted(g["n"], "run"), g["low"], g["high"]] for _, g in pts],
             "hovertemplate": f"<b>{line}={lv}</b><br>{x} = %{{x}}<br>{metric} = %{{y:.4g}}<br>"
-                             "lowest %{customdata[1]:.4g}, highest %{customdata[2]:.4g}<br>%{customdata[0]} run(s)"
+                             "lowest %{customdata[1]:.4g}, highest %{customdata[2]:.4g}<br>%{customdata[0]}"
                              "<extra></extra>"})
     layout = {"xaxis": {"title": {"text": x}, "type": "category", "categoryorder": "array",
                         "categoryarray": [str(v) for v in xs]},

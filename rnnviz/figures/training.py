@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..config import counted
 from ..recorder import EpochRecord
 from .style import (MONO_FAMILY, NO_TARGET, PALETTE, color_name, empty_figure, epoch_gap_note, fmt, plain,
                     secondary_y_grid, show_token, styled)
@@ -46,7 +47,7 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
     layout = {"xaxis": {"title": {"text": X_TITLES.get(x, x)}}, "yaxis": yaxis, "hovermode": "closest",
               "legend": {"orientation": "h", "y": -0.2}}
     notes = [epoch_gap_note([[r.epoch for r in recs] for recs in runs.values()], thinned),
-             f"{dropped} value(s) ≤ 0 not drawn on the log axis" if dropped else "",
+             f"{counted(dropped, 'value')} ≤ 0 not drawn on the log axis" if dropped else "",
              # the line styles are said only where both are drawn (hihell has no validation data)
              "solid = training, dashed = validation" if {"train", "val"} <= drawn else ""]
     if any(n in dotted for n in runs):      # short: a subtitle is one line

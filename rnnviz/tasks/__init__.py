@@ -21,7 +21,7 @@ def make_task(name: str, **options) -> Task:
     bad = sorted(shown(k) for k in options if k not in fields)
     if bad:
         more = f" and {len(bad) - 5:,} more" if len(bad) > 5 else ""
-        raise ValueError(f"task {name} has no option(s) {', '.join(bad[:5])}{more}; its options are {sorted(fields)}")
+        raise ValueError(f"task {name} has no option{'s' if len(bad) > 1 else ''} {', '.join(bad[:5])}{more}; its options are {sorted(fields)}")
     return cls(cls.Options(**options))
 
 

@@ -56,7 +56,7 @@ def read_prefix(text: str) -> list[str]:
     unknown = sorted({t for t in tokens if t not in PREFIX_TOKENS})
     if unknown:
         shown = ", ".join(repr(t[:20]) for t in unknown[:5]) + (", …" if len(unknown) > 5 else "")
-        raise ValueError(f"unknown token(s) {shown}: a prefix holds only "
+        raise ValueError(f"unknown token{'s' if len(unknown) > 1 else ''} {shown}: a prefix holds only "
                          + " and ".join(PREFIX_TOKENS) + ", separated by spaces (e.g. a a b)")
     return tokens
 

@@ -26,6 +26,7 @@ from .throttle import Memo
 
 log = logging.getLogger("rnnviz.lab")
 COLUMN_GAP = 17    # px between Streamlit's columns (gap "small": 1rem)
+TABLE_ROWS = 15    # epochs in the table of predictions (presenter mode: presenter.TABLE_ROWS)
 _bases: dict = {}
 _figures = Memo()
 
@@ -139,8 +140,9 @@ def predictions(view: Snapshot, key: str, with_inputs: bool = False) -> None:
     """The headline and the table of predictions per epoch; with_inputs: with the input tokens."""
     headline(view, with_inputs)
     # HTML, not a plotly text heatmap: a browser draws it many times faster (see rnnviz.figures.tables)
-    st.html(_memo(lambda: F.prediction_table_html(view.records, with_inputs=with_inputs), f"{key}.table", (view,),
-                  _at(view)))
+    rows = presenter.TABLE_ROWS if presenter.on() else TABLE_ROWS
+    st.html(_memo(lambda: F.prediction_table_html(view.records, rows, with_inputs=with_inputs), f"{key}.table",
+                  (view,), _at(view), (rows,)))
 
 
 def continuation(prefix: list[str], continued: list[str]) -> None:

@@ -93,11 +93,11 @@ def gradient_check(lesson: Lesson, settings: Settings) -> None:
                        f"{max(errors.values()):.1e})", icon=":material/check:")
         left, right = st.columns(2)
         with left:
-            views.chart(F.gradcheck_figure(errors, TOL, "dL/dθ per parameter"), f"{lesson.key}.gc")
+            views.chart(F.gradcheck_figure(errors, TOL, "dL/dθ per parameter"), f"{lesson.key}.gc", share=0.5)
         with right:
             steps = {k.removeprefix("h_"): v for k, v in hidden.items()}
             views.chart(F.gradcheck_figure(steps, TOL, "dL/dh_t (top layer) per step", "time step t",
-                                           horizontal=False), f"{lesson.key}.gch")
+                                           horizontal=False), f"{lesson.key}.gch", share=0.5)
         st.caption("dL/dh_t is the total derivative: through the output at t and through every later step. "
                    "Its numeric twin treats h_t as an input, recomputes the output at t and runs the steps "
                    "after t from it.")

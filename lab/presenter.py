@@ -10,6 +10,8 @@ import streamlit as st
 KEY = "present"
 FONT = 17            # chart text, in px (the figures' own is 12-13)
 CHART_HEIGHT = 360   # px: the main chart under the run bar, the progress line and the scrubber
+TABLE_ROWS = 3       # epochs in the table of predictions (first, middle, last): it and the run bar fit 720 px
+PAGE_WIDTH = 1110    # px: a chart across the page at 1280 px (presenter.css: no sidebar, the full width)
 _CSS = (Path(__file__).parent / "web" / "presenter.css").read_text()
 
 

@@ -82,7 +82,7 @@ def agreement(views_: dict[str, Snapshot], key: str) -> None:
     left.caption(f"over {epochs} {a.unit}(s) recorded by both runs" + (
         "; the numpy run has a bug injected, so they are *meant* to differ" if a.run.bugs else ""))
     with right:
-        views.loss(views_, key, accuracy=True, dotted=("torch",))
+        views.loss(views_, key, accuracy=True, dotted=("torch",), share=0.75)
         st.caption(f"numpy: solid {F.color_name(F.PALETTE[0])} line; torch: dotted {F.color_name(F.PALETTE[1])} "
                    "line, drawn on top" + (" — the curves coincide, so numpy's shows through torch's dots."
                                            if diff is not None and diff < 1e-6 else "."))

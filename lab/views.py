@@ -25,6 +25,8 @@ from .snapshot import Snapshot
 from .throttle import Memo
 
 log = logging.getLogger("rnnviz.lab")
+COLUMN_GAP = 17    # px between Streamlit's columns (gap "small": 1rem)
+TABLE_ROWS = 15    # epochs in the table of predictions (presenter mode: presenter.TABLE_ROWS)
 _bases: dict = {}
 _figures = Memo()
 
@@ -41,18 +43,33 @@ def theme() -> str | None:
     return st.context.theme.type
 
 
-def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), options: tuple = ()) -> None:
-    """Show a figure with the figures' own template, dark on a dark page (rnnviz.figures.theme). With
-    `runs`, `fig` is a builder (see _memo), memoised per theme."""
-    page = theme()
+def width(share: float = 1.0) -> int:
+    """px a chart gets in a column of `share` of the page's width (the page's: F.PAGE_WIDTH, or the
+    presenter's wider one), less the gap between columns."""
+    page = presenter.PAGE_WIDTH if presenter.on() else F.PAGE_WIDTH
+    return round(page * share - (COLUMN_GAP if share < 1 else 0))
+
+
+def _shown(fig: go.Figure, px: int, page: str | None) -> go.Figure:
+    """`fig` as this page shows it: wrapped for px, in the page's theme, enlarged in presenter mode. A
+    new figure (refit copies): the builder's may be shared by every page that shows it."""
+    fig = F.themed(F.refit(fig, px), page)
+    if presenter.on():
+        presenter.chart_layout(fig)
+    return fig
+
+
+def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), options: tuple = (),
+          share: float = 1.0) -> None:
+    """Show a figure with the figures' own template, dark on a dark page (rnnviz.figures.theme), its
+    title and notes wrapped to the width it gets (`share` of the page: a column). With `runs`, `fig`
+    is a builder (see _memo), memoised per theme and width."""
+    page, px, present = theme(), width(share), presenter.on()
     if runs:
         build = fig
-        fig = _memo(lambda: F.themed(build(), page), key, runs, what, (*options, page))
+        fig = _memo(lambda: _shown(build(), px, page), key, runs, what, (*options, page, px, present))
     else:
-        fig = F.themed(fig, page)
-    if presenter.on():
-        fig = go.Figure(fig)      # a copy: the memo's figure is shared by every page that shows it
-        presenter.chart_layout(fig)
+        fig = _shown(fig, px, page)
     st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False, "toImageButtonOptions": {
         "format": "png", "filename": f"rnnviz-{key.replace('.', '-')}", "scale": 2}})
 
@@ -94,18 +111,20 @@ def _runs(views: dict[str, Snapshot]) -> dict:
 
 
 # ---- training curves -------------------------------------------------------------------------------
-def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False, dotted: tuple[str, ...] = ()) -> None:
-    """The loss (and accuracy) curves of the runs; `dotted` runs dotted, on top (F.loss_figure)."""
+def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False, dotted: tuple[str, ...] = (),
+         share: float = 1.0) -> None:
+    """The loss (and accuracy) curves of the runs; `dotted` runs dotted, on top (F.loss_figure); in a
+    column of `share` of the page."""
     log = st.toggle("log scale", key=f"{key}.log", persist_state="session",
                     help="A log axis shows the late, small improvements as clearly as the first ones")
     thinned = any(v.thinned for v in views.values())
     unit = next(iter(views.values())).unit
     runs, what = tuple(views.values()), tuple(_at(v) for v in views.values())
     chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=unit, dotted=dotted), f"{key}.loss",
-          runs, what, (log,))
+          runs, what, (log,), share)
     if accuracy and any(r.val_acc is not None or r.train_acc is not None for v in runs for r in v.records):
         chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=unit, dotted=dotted), f"{key}.acc",
-              runs, what)
+              runs, what, share=share)
 
 
 # ---- predictions ------------------------------------------------------------------------------------
@@ -121,8 +140,9 @@ def predictions(view: Snapshot, key: str, with_inputs: bool = False) -> None:
     """The headline and the table of predictions per epoch; with_inputs: with the input tokens."""
     headline(view, with_inputs)
     # HTML, not a plotly text heatmap: a browser draws it many times faster (see rnnviz.figures.tables)
-    st.html(_memo(lambda: F.prediction_table_html(view.records, with_inputs=with_inputs), f"{key}.table", (view,),
-                  _at(view)))
+    rows = presenter.TABLE_ROWS if presenter.on() else TABLE_ROWS
+    st.html(_memo(lambda: F.prediction_table_html(view.records, rows, with_inputs=with_inputs), f"{key}.table",
+                  (view,), _at(view), (rows,)))
 
 
 def continuation(prefix: list[str], continued: list[str]) -> None:
@@ -198,7 +218,7 @@ def gradient_lines(views: dict[str, Snapshot], key: str, which: str = "grad_h") 
     left, right = st.columns([3, 1])
     with left:
         chart(lambda: F.grad_norm_figure(probes, labels, which=which), f"{key}.gradlines", tuple(views.values()),
-              tuple(_probe_at(v) for v in views.values()), (which,))
+              tuple(_probe_at(v) for v in views.values()), (which,), share=0.75)
     with right:
         st.markdown("**Spectral radius ρ of W_hh**")
         st.caption("above 1 the recurrence can amplify, below 1 it shrinks signals and gradients step by step")
@@ -227,8 +247,9 @@ def spectral(view: Snapshot, key: str) -> None:
 
 
 # ---- sequences ----------------------------------------------------------------------------------------
-def sine(view: Snapshot, key: str, free: tuple[int, list[float]] | None = None) -> None:
-    """The probe window teacher-forced, and `free` = (kept epoch, free-running values) after it."""
+def sine(view: Snapshot, key: str, free: tuple[int, list[float]] | None = None, share: float = 1.0) -> None:
+    """The probe window teacher-forced, and `free` = (kept epoch, free-running values) after it; in a
+    column of `share` of the page."""
     kept, values = free if free else (None, None)
     chart(lambda: F.sine_figure(view.rec.prediction if view.rec else None, free_running=values),
-          f"{key}.sine", (view,), (_at(view), kept), (len(values or ()),))
+          f"{key}.sine", (view,), (_at(view), kept), (len(values or ()),), share)

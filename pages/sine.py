@@ -31,7 +31,7 @@ def predictions(runs):
             if steps:
                 with views.explained("Free running failed"):
                     free = generation.free_running(view, steps)
-            views.sine(view, f"sine.{name}", free)
+            views.sine(view, f"sine.{name}", free, share=1 / len(runs))
             if free and view.rec and free[0] != view.rec.epoch:
                 st.caption(f"free running with the weights of {view.unit} {free[0]} (the nearest kept)")
 

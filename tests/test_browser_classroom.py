@@ -88,3 +88,22 @@ def test_the_history_downloads_as_csv(lab):
     rows = list(csv.DictReader(io.StringIO(open(got.value.path()).read())))
     assert len(rows) == 100 and rows[0]["run"] == "rnn" and rows[-1]["epoch"] == "100"
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+
+
+def test_presenter_mode_shows_the_predictions_and_the_run_bar_at_1280x720(chromium, server, artifacts):
+    """hihell's main view is its table of predictions, above the run bar in presenter mode: both on screen,
+    the Stop button too (a table of 15 epochs pushed the bar below the fold)."""
+    page = _page(chromium, server.url + "?present=true", 1280, 720)
+    button(page, "Train").click()
+    table = page.locator(".rnnviz-pt").filter(visible=True)
+    expect(table.locator("tr")).to_have_count(4)                 # the target, first, middle and last epochs
+    page.mouse.wheel(0, -2000)                                   # at the top of the page, as it opens
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / "presenter-chars-1280x720.png"))
+    for what in (table.first, button(page, "Stop")):
+        box = what.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    expect(progress(page).first).to_contain_text(re.compile(r"finished|training"))
+    if button(page, "Stop").is_enabled():                        # leave no run training for the next test
+        button(page, "Stop").click()
+    page.context.close()

@@ -450,6 +450,7 @@ def every_figure() -> dict[str, list[go.Figure]]:
         "loss_difference_figure": [F.loss_difference_figure(twin, lstm, thinned=True)],
         "empty_figure": [F.empty_figure("nothing yet", "A title")],
         "themed": [F.themed(topk_figure(lstm[-1].prediction), "dark"), F.themed(sine_figure(sine), "dark")],
+        "refit": [F.refit(grad_norm_figure({"cut": cut}), 380), F.refit(F.empty_figure("nothing"), 300)],
         "apply_style": [F.apply_style(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), "A title", ["a note"], height=300)],
     }
 

@@ -7,6 +7,7 @@ shared template, dark on a dark page (theme.py).
 The predictions per epoch also come as an HTML table (tables.prediction_table_html, `st.html`): the
 same rows as prediction_table_figure, which a browser draws far faster than a plotly text heatmap.
 """
+from .fit import PAGE_WIDTH, refit
 from .gradients import grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
 from .inside import gate_heatmaps, gate_means_figure, hidden_heatmap, trajectory_figure
 from .pca import PCABasis, fit_pca_basis, project
@@ -21,7 +22,7 @@ from .training import (accuracy_figure, grad_norm_clip_figure, loss_figure, pred
                        topk_figure)
 
 __all__ = [
-    "LAYOUT", "PALETTE", "TEMPLATE", "apply_style", "color_name", "empty_figure", "figure_text", "themed",
+    "LAYOUT", "PALETTE", "TEMPLATE", "PAGE_WIDTH", "refit", "apply_style", "color_name", "empty_figure", "figure_text", "themed",
     "loss_figure", "accuracy_figure", "prediction_table_figure", "prediction_table",
     "prediction_table_html", "headline_html", "continuation_html", "topk_figure", "grad_norm_clip_figure",
     "PCABasis", "fit_pca_basis", "project", "trajectory_figure", "hidden_heatmap", "gate_heatmaps",

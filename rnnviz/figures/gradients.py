@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from ..probes import DIRECTION_NAMES, Probe
 from ..recorder import EpochRecord
+from .fit import legend_below
 from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, plain,
                     styled, time_axis, time_labels)
 
@@ -84,7 +85,7 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
                              "<extra></extra>"})
     shapes, marks, cut_note = _cuts(runs.values(), T)
     layout = {"yaxis": {"type": "log", "exponentformat": "power", "title": {"text": f"{sym} (log scale)"}},
-              "xaxis": time_axis(labs), "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
+              "xaxis": time_axis(labs), "legend": legend_below(), "hovermode": "closest",
               **({"shapes": shapes, "annotations": marks} if shapes else {})}
     notes = [meaning, cut_note]
     if any(reverse for _, reverse in series.values()):
@@ -189,7 +190,7 @@ def spectral_radius_figure(records: list[EpochRecord], thinned: bool = False) ->
                          "y": 1, "yanchor": "bottom", "yref": "y"}],
         "xaxis": {"title": {"text": "epoch"}},
         "yaxis": {"title": {"text": "spectral radius ρ (largest |eigenvalue|)"}, "rangemode": "tozero"},
-        "legend": {"orientation": "h", "y": -0.2}}
+        "legend": legend_below()}
     notes = [epoch_gap_note([e for e, _ in pts], thinned)]
     if len(pts) < len(records):
         notes.append(f"measured at {len(pts)} of {len(records)} epochs")

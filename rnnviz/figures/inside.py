@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
+from .fit import legend_below
 from .pca import _view_ranges, project
 from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, label_every,
                     layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range, time_axis,
@@ -60,7 +61,7 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
            "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": 9,
                       "colorbar": {"title": {"text": "time step"}, "thickness": 15}}}
     traces, layout = _trajectory_plot(P, pts, ranges, ax_titles)
-    layout["legend"] = {"orientation": "h", "y": -0.15}
+    layout["legend"] = legend_below()
     if raw:
         what = f"raw hidden units, no projection (H = {H})" if dims >= H else \
             f"raw hidden units {', '.join(names)} ({dims} of {H} units, no projection)"
@@ -227,7 +228,7 @@ def gate_means_figure(probe: Probe | None, labels: list[str] | None = None, cell
             "line": {"color": PALETTE[k % len(PALETTE)], "width": 3, "dash": "solid" if g in SIGMOID_GATES else "dash"},
             "hovertemplate": f"{GATE_TITLES.get(g, g)}<br>t = %{{x}}<br>mean = %{{y:.6g}}<extra></extra>"})
     layout = {"yaxis": {"title": {"text": f"mean over the {H} units"}}, "xaxis": time_axis(time_labels(labels, T)),
-              "legend": {"orientation": "h", "y": -0.25}, "hovermode": "x unified"}
+              "legend": legend_below(), "hovermode": "x unified"}
     notes = [_layer_note(probe, layer, direction),
              "solid = sigmoid gates (0…1), dashed = tanh candidate (−1…1)"]
     return styled(traces, layout, title, notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .fit import legend_below
 from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, show_token, styled
 
 
@@ -29,7 +30,7 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
                "hovertemplate": f"{name}<br>x = %{{x:.6g}}<br>value = %{{y:.6g}}<extra></extra>"}
               for name, y, line, mode in series if len(y)]
     layout = {"xaxis": {"title": {"text": "time step" if x is None else "x"}}, "yaxis": {"title": {"text": "value"}},
-              "legend": {"orientation": "h", "y": -0.2}, "hovermode": "x unified"}
+              "legend": legend_below(), "hovermode": "x unified"}
     notes = []
     if prediction.get("mse") is not None:
         notes.append(f"teacher-forced MSE = {fmt(prediction['mse'])}")

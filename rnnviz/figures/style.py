@@ -21,8 +21,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from .fit import NOTE_SEP, PAGE_WIDTH, TITLE_X, fit_title
+
 FONT_SIZE = 16
 FONT_FAMILY = "Open Sans, Helvetica, Arial, sans-serif"
+TITLE_SIZE, SUBTITLE_SIZE = FONT_SIZE + 6, FONT_SIZE - 1
 MONO_FAMILY = "DejaVu Sans Mono, Menlo, Consolas, Courier New, monospace"
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies
@@ -33,7 +36,6 @@ NO_TARGET = "#DDDDDD"  # light grey
 HEADER = "#4D4D4D"     # dark grey (the target row of the prediction table)
 DIVERGING = "RdBu_r"   # blue negative, white 0, red positive
 SEQUENTIAL = "Viridis"
-NOTE_SEP = "  ·  "
 # what the colours are called in captions and legends: name them with color_name(), never by hand
 COLOR_NAMES = {"#0072B2": "blue", "#E69F00": "orange", "#009E73": "green", "#D55E00": "red-orange",
                "#CC79A7": "pink", "#56B4E9": "sky blue", "#F0E442": "yellow", "#000000": "black",
@@ -41,8 +43,8 @@ COLOR_NAMES = {"#0072B2": "blue", "#E69F00": "orange", "#009E73": "green", "#D55
 
 LAYOUT = dict(
     font=dict(size=FONT_SIZE, family=FONT_FAMILY, color="#222222"),
-    title=dict(font=dict(size=FONT_SIZE + 6), x=0.02, xanchor="left",
-               subtitle=dict(font=dict(size=FONT_SIZE - 1, color="#555555"))),
+    title=dict(font=dict(size=TITLE_SIZE), x=TITLE_X, xanchor="left",
+               subtitle=dict(font=dict(size=SUBTITLE_SIZE, color="#555555"))),
     colorway=PALETTE,
     hoverlabel=dict(font=dict(size=FONT_SIZE, family=MONO_FAMILY)),
     legend=dict(font=dict(size=FONT_SIZE)),
@@ -73,15 +75,12 @@ def styled(traces: list[dict], layout: dict | None = None, title: str | None = N
 
 
 def style_layout(layout: dict, title: str | None = None, notes=(), height: int | None = None) -> dict:
-    """Template, title, notes (joined) as subtitle, top margin and height set in `layout`. Returns it."""
+    """Template, title and notes (as subtitle), both wrapped to the layout's width (PAGE_WIDTH when it
+    has none: rnnviz.figures.fit), the top margin they need, and height set in `layout`. Returns it."""
     notes = [n for n in notes if n]
     layout["template"] = TEMPLATE_DICT  # not copied here: go.Figure deep-copies its layout
-    if title is not None:
-        layout.setdefault("title", {})["text"] = title
-    if notes:
-        layout.setdefault("title", {})["subtitle"] = {"text": NOTE_SEP.join(notes)}
-    top = 70 + (30 * (1 + sum(len(n) // 110 for n in notes)) if notes else 0)
-    layout.setdefault("margin", {})["t"] = top if title is not None or notes else 30
+    top = fit_title(layout, title, notes, layout.get("width") or PAGE_WIDTH, TITLE_SIZE, SUBTITLE_SIZE)
+    layout.setdefault("margin", {})["t"] = top
     if height is not None:
         layout["height"] = height
     return layout
@@ -249,6 +248,20 @@ def epoch_gap_note(epochs, thinned: bool) -> str:
 
 def ordinal(n: int) -> str:
     return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def log_ticks(values) -> dict:
+    """Tick settings for a log axis of `values`: under two decades, ticks at 1, 2 and 5 of each decade
+    labelled as plain numbers (plotly's own within a decade are 1, 1.2, 1.4, ..., which crowd at the
+    decade's top, or single digits that read as 2 and 5 for 0.2 and 0.5); across more, plotly's own
+    (decades). The dict to merge into the axis."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size or np.log10(v.max() / v.min()) >= 2:
+        return {}
+    lo, hi = int(np.floor(np.log10(v.min()))) - 1, int(np.ceil(np.log10(v.max()))) + 1
+    vals = [float(f"{m}e{k}") for k in range(lo, hi + 1) for m in (1, 2, 5)]
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [f"{x:g}" for x in vals]}
 
 
 def symmetric_range(z: np.ndarray, default: float = 1.0) -> tuple[float, float, str]:

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 import plotly.graph_objects as go
 
 from ..config import counted
+from .fit import legend_below
 from .style import PALETTE, SEQUENTIAL, colorscale, empty_figure, styled
 
 LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
@@ -111,7 +112,7 @@ def sweep_figure(rows: list[dict], metric: str = "val_acc", x: str = "lag", line
     layout = {"xaxis": {"title": {"text": x}, "type": "category", "categoryorder": "array",
                         "categoryarray": [str(v) for v in xs]},
               "yaxis": {"title": {"text": label + (" (log scale)" if metric in LOG else "")}},
-              "legend": {"orientation": "h", "y": -0.2}, "hovermode": "closest"}
+              "legend": legend_below(), "hovermode": "closest"}
     if metric in LOG:
         layout["yaxis"].update(type="log", exponentformat="power")
     if chance is not None:

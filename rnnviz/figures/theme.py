@@ -15,7 +15,7 @@ import copy
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .style import FONT_SIZE, LAYOUT
+from .style import LAYOUT, SUBTITLE_SIZE
 
 # Streamlit 1.67's two built-in themes (its frontend's bgColor and bodyText): page background, text
 PAGE = {"light": {"bg": "#FFFFFF", "text": "#2F2D2B"}, "dark": {"bg": "#171614", "text": "#EDEBE8"}}
@@ -25,7 +25,7 @@ MUTED_STYLE = f"opacity:{MUTED_OPACITY}"
 DARK_BG = PAGE["dark"]["bg"]
 DARK_LAYOUT = dict(
     font=dict(color="#EEEEEE"),
-    title=dict(subtitle=dict(font=dict(size=FONT_SIZE - 1, color="#BBBBBB"))),
+    title=dict(subtitle=dict(font=dict(size=SUBTITLE_SIZE, color="#BBBBBB"))),
     xaxis=dict(gridcolor="#34322E", zerolinecolor="#5E5B56", linecolor="#5E5B56"),
     yaxis=dict(gridcolor="#34322E", zerolinecolor="#5E5B56", linecolor="#5E5B56"),
     scene={a: dict(backgroundcolor=DARK_BG, gridcolor="#34322E", zerolinecolor="#5E5B56")

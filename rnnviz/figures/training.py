@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 
 from ..config import counted
 from ..recorder import EpochRecord
-from .style import (MONO_FAMILY, NO_TARGET, PALETTE, color_name, empty_figure, epoch_gap_note, fmt, plain,
+from .fit import legend_below
+from .style import (MONO_FAMILY, NO_TARGET, PALETTE, color_name, empty_figure, epoch_gap_note, fmt, log_ticks, plain,
                     secondary_y_grid, show_token, styled)
 from .tables import CODE_COLORS, TITLE, prediction_table
 
@@ -41,11 +42,12 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
                 "line": {"color": color, "dash": dash, "width": 3}, "marker": {"size": 7},
                 "hovertemplate": f"<b>{name} {label}</b><br>{X_TITLES.get(x, x)} %{{x}}<br>"
                                  f"{y_title} %{{y:.6g}}<extra></extra>"})
-    yaxis = {"title": {"text": y_title}, "type": "log" if log_y else "linear", "exponentformat": "power"}
+    yaxis = {"title": {"text": y_title}, "type": "log" if log_y else "linear", "exponentformat": "power",
+             **(log_ticks(y for t in traces for y in t["y"]) if log_y else {})}
     if y_range is not None:
         yaxis["range"] = list(y_range)
     layout = {"xaxis": {"title": {"text": X_TITLES.get(x, x)}}, "yaxis": yaxis, "hovermode": "closest",
-              "legend": {"orientation": "h", "y": -0.2}}
+              "legend": legend_below()}
     notes = [epoch_gap_note([[r.epoch for r in recs] for recs in runs.values()], thinned),
              f"{counted(dropped, 'value')} ≤ 0 not drawn on the log axis" if dropped else "",
              # the line styles are said only where both are drawn (hihell has no validation data)
@@ -129,7 +131,7 @@ def topk_figure(prediction: dict | None) -> go.Figure:
                    "hovertemplate": "position %{x}: %{customdata[0]}<br>all other tokens: "
                                     "p = %{customdata[1]}<extra></extra>"})
     every = max(1, int(np.ceil(T / 40)))
-    layout = {"barmode": "stack", "bargap": 0.15, "legend": {"orientation": "h", "y": -0.25, "traceorder": "normal"},
+    layout = {"barmode": "stack", "bargap": 0.15, "legend": legend_below(traceorder="normal"),
               "xaxis": {"tickmode": "array", "tickvals": list(range(0, T, every)), "ticktext": ticks[::every],
                         "tickfont": {"family": MONO_FAMILY},
                         "title": {"text": "position: input → target" if has_target else "position: input token"}},
@@ -186,12 +188,13 @@ def grad_norm_clip_figure(records: list[EpochRecord], thinned: bool = False, cli
                        "name": f"clip threshold = {clip:g}", "line": {"color": "black", "dash": "dot", "width": 2},
                        "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"})
     layout = secondary_y_grid()
-    layout["yaxis"].update(title={"text": "global gradient norm (before clipping)"}, type="log",
-                           exponentformat="power")
-    layout["yaxis2"].update(title={"text": "fraction of steps clipped"}, range=[0, 1], tickmode="linear", tick0=0,
+    # two short lines: one long title is taller than a short plot and runs into the subtitle
+    layout["yaxis"].update(title={"text": "gradient norm ‖g‖<br>before clipping"}, type="log",
+                           exponentformat="power", **log_ticks([b for _, b in pos] + [clip]))
+    layout["yaxis2"].update(title={"text": "fraction of steps<br>clipped"}, range=[0, 1], tickmode="linear", tick0=0,
                             dtick=0.25, showgrid=False)
     layout["xaxis"]["title"] = {"text": "epoch"}
-    layout["legend"] = {"orientation": "h", "y": -0.2}
+    layout["legend"] = legend_below()
     zeros = len(recs) - len(pos)
     notes = [epoch_gap_note(ep, thinned), "norm = mean over the epoch's steps",
              f"{zeros} epoch(s) with norm 0 not drawn (log axis)" if zeros else ""]

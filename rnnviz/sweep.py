@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +35,18 @@ from .trainer import Callback, Trainer, make_engine
 METRICS = ("val_acc", "val_loss", "grad_ratio")
 DATA_SEED = "data_seed"          # the grid's name for the task's data seed (its Options.seed)
 REPEATS = ("seed", DATA_SEED)    # settings that repeat a run rather than change it (figures average them)
+STATUS_WORDS = {"finished": "finished", "cancelled": "stopped", "diverged": "diverged", "error": "failed",
+                "not run": "not run"}   # what happened to a run, in words ("cancelled": the sweep's Stop)
 
 
 class SweepError(ValueError):
     """A sweep that cannot be planned or run; the message is one line for the user."""
+
+
+def status_counts(rows: list[dict]) -> str:
+    """How many of the runs ended each way, in words, in STATUS_WORDS' order: "2 finished, 1 stopped"."""
+    counts = Counter(STATUS_WORDS.get(r.get("status"), str(r.get("status"))) for r in rows)
+    return ", ".join(f"{counts[w]} {w}" for w in dict.fromkeys([*STATUS_WORDS.values(), *counts]) if counts[w])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from .sweep import METRICS, PRESETS, REPEATS, SweepError, from_preset, parse_grid, plan
+from .sweep import METRICS, PRESETS, REPEATS, STATUS_WORDS, SweepError, from_preset, parse_grid, plan, status_counts
 from .sweep_exec import make_executor
 from .sweep_out import Row, prepare, run_sweep
 from .tasks import TASKS
@@ -45,12 +45,10 @@ def _fmt(v) -> str:
 
 
 def progress_line(row: Row, rows: list[Row], metric: str) -> str:
-    finished = sum(r.status == "finished" for r in rows)
-    failed = sum(r.status not in ("finished", "not run") for r in rows)
-    left = sum(r.status == "not run" for r in rows)
+    done = [r for r in rows if r.status != "not run"]
     what = f"{metric} {_fmt(row.metrics.get(metric))}" if row.status == "finished" else row.error[:100]
-    return (f"[{finished + failed}/{len(rows)}] {row.spec.name}: {row.status}  {what}  ({row.epochs} epochs, "
-            f"{row.seconds:.1f} s)  finished {finished}, failed {failed}, left {left}")
+    return (f"[{len(done)}/{len(rows)}] {row.spec.name}: {STATUS_WORDS.get(row.status, row.status)}  {what}  "
+            f"({row.epochs} epochs, {row.seconds:.1f} s)  {status_counts([{'status': r.status} for r in rows])}")
 
 
 def summary(rows: list[Row], metric: str) -> list[str]:
@@ -98,6 +96,6 @@ def cmd_sweep(args) -> int:
     not_run = sum(r.status == "not run" for r in rows)
     failed = len(rows) - finished - not_run
     print("\n".join(summary(rows, metric)))
-    print(f"sweep: {finished} finished, {failed} failed, {not_run} not run in {time.perf_counter() - t0:.0f} s; "
+    print(f"sweep: {status_counts([{'status': r.status} for r in rows])} in {time.perf_counter() - t0:.0f} s; "
           f"table: {os.path.join(out, 'results.csv')} (and results.json), checkpoints: {os.path.join(out, 'runs')}")
     return 130 if not_run else 3 if failed else 0

@@ -18,6 +18,7 @@ from rnnviz import checkpoint, sweep, sweep_exec
 from rnnviz.figures.style import figure_text
 from rnnviz.figures.sweep import sweep_figure, sweep_heatmap
 from rnnviz.sweep import Limits, SweepError, parse_grid, plan
+from rnnviz.sweep_cli import progress_line
 from rnnviz.sweep_out import Background, Row, prepare, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -364,3 +365,13 @@ def test_the_sweep_figure_says_what_happened_to_the_runs_it_leaves_out():
     assert "not finished, so not drawn: 2 stopped, 1 diverged, 1 failed, 1 not run" in text, text
     assert "failed or not run" not in text and "run(s)" not in text
     assert "not finished, so not drawn: 2 stopped" in figure_text(sweep_heatmap(rows, "val_acc"))
+
+
+def test_the_cli_progress_line_says_what_happened_to_each_run():
+    """It counted stopped and diverged runs as "failed": a diverged run is a result of a sweep over lr."""
+    rows = [Row(s) for s in plan("copy", parse_grid("copy", ["lag=5,10", "seed=0,1,2"]), epochs=1)]
+    for r, status in zip(rows, ("finished", "diverged", "cancelled", "error")):
+        r.status = status
+    line = progress_line(rows[2], rows, "val_acc")
+    assert line.startswith("[4/6] ") and ": stopped " in line, line
+    assert line.endswith("1 finished, 1 stopped, 1 diverged, 1 failed, 2 not run"), line

@@ -7,11 +7,12 @@ runs with a measured value are drawn; the figure says how many runs each point i
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 import plotly.graph_objects as go
 
 from ..config import counted
+from ..sweep import status_counts
 from .fit import legend_below
 from .style import PALETTE, SEQUENTIAL, colorscale, empty_figure, styled
 
@@ -20,18 +21,6 @@ LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
 LOG = {"grad_ratio"}   # spans orders of magnitude: log axis, geometric mean
 META = {"index", "name", "status", "val_acc", "val_loss", "grad_ratio", "epochs_done", "steps_done",
         "seconds", "error"}
-# what happened to a run, in words (rnnviz.sweep's statuses: "cancelled" is a run the sweep's Stop ended)
-STATUS_WORDS = {"finished": "finished", "cancelled": "stopped", "diverged": "diverged", "error": "failed",
-                "not run": "not run"}
-
-
-def status_counts(rows: list[dict]) -> str:
-    """How many of the runs ended each way, in words, in STATUS_WORDS' order: "2 finished, 1 stopped"."""
-    counts = Counter(STATUS_WORDS.get(r.get("status"), str(r.get("status"))) for r in rows)
-    words = dict.fromkeys([*STATUS_WORDS.values(), *counts])
-    return ", ".join(f"{counts[w]} {w}" for w in words if counts[w])
-
-
 def _key(v):
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
 

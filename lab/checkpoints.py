@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import streamlit as st
 
 from rnnviz import checkpoint
+from rnnviz.run_store import slug
 from rnnviz.checkpoint import CheckpointError
 from rnnviz.engines import Resume
 from rnnviz.limits import bytes_under, env_limit
@@ -55,10 +55,6 @@ def root() -> Path:
 
 def mine() -> Path:
     return root() / STUDENTS / identity.owner()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
 
 
 def _save_new(parent: Path, stem: str, *args, incoming: int = 0, **kwargs) -> str:
@@ -122,7 +118,7 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
         hist = run.history.until(epoch)     # copies: what thins the run's records does not reach them
         if not hist.records:
             continue
-        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([_slug(name)] if name != run.mcfg.cell else [])
+        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([slug(name)] if name != run.mcfg.cell else [])
         extra = dict(optimizer=resume.optimizer, progress=resume.counters()) if ended else {}
         names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
                                lesson=lesson.key, run=name, status=status, bugs=list(run.bugs),
@@ -219,7 +215,7 @@ def upload(data: bytes, filename: str) -> str:
     blobs = checkpoint.from_zip(data)
     ck = checkpoint.from_bytes(blobs)
     extra = {k: ck.config[k] for k in EXTRAS if k in ck.config}
-    return _save_new(mine(), f"uploaded-{_slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
+    return _save_new(mine(), f"uploaded-{slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
                      ck.state_dict, ck.history, incoming=sum(map(len, blobs.values())), **extra)
 
 

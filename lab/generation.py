@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 
 import torch
 
@@ -24,20 +23,11 @@ from .throttle import Memo
 
 MAX_TRY = 200        # tokens of a typed text read at once (describe_text): one bar each in its figure
 
-_engines: OrderedDict = OrderedDict()
-_runs: OrderedDict = OrderedDict()      # free-running values
+_engines = Memo(size=24)
+_free = Memo(size=64)                    # free-running values
 _samples = Memo(size=128)
 _logs: dict[tuple, dict[int, str]] = {}  # (run id, sample settings) -> epoch -> text shown
 _lock = threading.Lock()
-
-
-def _remember(cache: OrderedDict, key, value, size: int):
-    with _lock:
-        cache[key] = value
-        cache.move_to_end(key)
-        while len(cache) > size:
-            cache.popitem(last=False)
-    return value
 
 
 def engine_at(view: Snapshot, epoch: int | None = None) -> tuple[int, TorchEngine | NumpyEngine]:
@@ -49,12 +39,8 @@ def engine_at(view: Snapshot, epoch: int | None = None) -> tuple[int, TorchEngin
     if got is None:
         raise ValueError("this run has no weights recorded yet: train it first")
     kept, state = got
-    key = (run.id, kept)
-    with _lock:
-        hit = _engines.get(key)
-    if hit is not None:
-        return kept, hit
-    return kept, _remember(_engines, key, make_engine(run.task, run.mcfg, run.tcfg, state_dict=state, bugs=run.bugs), 24)
+    return kept, _engines.get((run.id, kept), None,
+                              lambda: make_engine(run.task, run.mcfg, run.tcfg, state_dict=state, bugs=run.bugs))
 
 
 def sample(view: Snapshot, prime: str, length: int, temperature: float, top_k: int, seed: int = 0,
@@ -112,13 +98,8 @@ def continuation(view: Snapshot, prefix: str, max_tokens: int = 40) -> tuple[int
 def free_running(view: Snapshot, steps: int) -> tuple[int, list[float]]:
     """Read the probe window teacher-forced, then feed each prediction back for `steps` steps."""
     kept, engine = engine_at(view)
-    key = ("free", view.run.id, kept, steps)
-    with _lock:
-        hit = _runs.get(key)
-    if hit is None:
-        warmup = view.task.probe().x[0, :, 0].tolist()
-        hit = _remember(_runs, key, (kept, generate.free_run(engine, warmup, steps)), 64)
-    return hit
+    return kept, _free.get((view.run.id, kept, steps), None,
+                           lambda: generate.free_run(engine, view.task.probe().x[0, :, 0].tolist(), steps))
 
 
 def describe_text(view: Snapshot, text: str, k: int = 3) -> tuple[int, dict]:

@@ -3,9 +3,6 @@ per h_t) against central finite differences (rnnviz.numpy_engine.gradcheck), on 
 task, with the initial weights of the settings or the numpy run's latest weights, and the bug picked."""
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import numpy as np
 import streamlit as st
 
@@ -19,13 +16,13 @@ from .lessons import Lesson
 from .panel import lesson_runs
 from .scratch_bugs import applies
 from .settings import Settings
+from .throttle import Memo
 
 TOL = 1e-5          # a correct float64 backward scores ~1e-8 or less; a wrong one 1e-3 .. 1
 CHECKS = 24         # random elements checked per parameter (and per h_t)
 ROWS = 4            # sequences of the task in the checked batch
 
-_checks: OrderedDict = OrderedDict()
-_lock = threading.Lock()
+_checks = Memo(size=32)
 
 
 def _batch(task, seed: int):
@@ -43,18 +40,6 @@ def run_check(task, mcfg, tcfg, state, bugs: tuple[str, ...]) -> tuple[dict, dic
     errors = check_engine(params, cfg, x, y, mask, bugs=bugs, max_checks=CHECKS)
     hidden = check_hidden(params, cfg, x, y, mask, bugs=bugs, max_checks=CHECKS)
     return errors, hidden, x.shape[:2]
-
-
-def _cached(key, build):
-    with _lock:
-        if key in _checks:
-            return _checks[key]
-    value = build()
-    with _lock:
-        _checks[key] = value
-        while len(_checks) > 32:
-            _checks.popitem(last=False)
-    return value
 
 
 def gradient_check(lesson: Lesson, settings: Settings) -> None:
@@ -79,7 +64,7 @@ def gradient_check(lesson: Lesson, settings: Settings) -> None:
         return run_check(task, mcfg, tcfg, {k: v.detach().numpy() for k, v in sd.items()}, bugs)
 
     with views.explained("The gradient check failed"):
-        errors, hidden, (B, T) = _cached((origin, bugs), build)
+        errors, hidden, (B, T) = _checks.get((origin, bugs), None, build)
         bad = [k for k, v in errors.items() if not v <= TOL]
         st.markdown(f"Analytic gradients of the NumPy backward{' with **' + bugs[0] + '**' if bugs else ''} "
                     f"against central finite differences (ε = 10⁻⁶, float64), on {B} sequence(s) of "

@@ -20,7 +20,8 @@ COOKIE = "rnnviz_id"
 MAX_AGE_S = 365 * 24 * 3600
 _KEY = "lab.identity"
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
-_JS = (Path(__file__).parent / "web" / "identity.js").read_text()
+_COMPONENT = st.components.v2.component("rnnviz_identity", html="",
+                                        js=(Path(__file__).parent / "web" / "identity.js").read_text())
 
 
 def valid(token) -> bool:
@@ -45,11 +46,6 @@ def owner() -> str:
     return owner_of(token())
 
 
-@st.cache_resource(show_spinner=False)
-def _component():
-    return st.components.v2.component("rnnviz_identity", html="", js=_JS)
-
-
 def keep_in_browser() -> None:
     """Draw the (invisible) component that stores the token in the browser's cookie."""
-    _component()(data=[{"name": COOKIE, "token": token(), "max_age": MAX_AGE_S}], key="lab.identity.cookie")
+    _COMPONENT(data=[{"name": COOKIE, "token": token(), "max_age": MAX_AGE_S}], key="lab.identity.cookie")

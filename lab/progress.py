@@ -39,6 +39,9 @@ HIDDEN_S = 30.0       # seconds between two asks of a hidden browser tab
 WORDS = {"new": "not started", "waiting": "waiting", "running": "training", "paused": "paused",
          "finished": "finished", "stopped": "stopped", "diverged": "diverged", "error": "failed"}
 _WEB = Path(__file__).parent / "web"
+# defined once, at import (Streamlit registers it again on each AppTest's runtime when it mounts)
+_COMPONENT = st.components.v2.component("rnnviz_progress", html="", css=(_WEB / "progress.css").read_text(),
+                                        js=(_WEB / "progress.js").read_text(), isolate_styles=False)
 
 
 def facts(run: Run) -> dict:
@@ -111,12 +114,6 @@ def routes() -> list:
     return [Route(prefix + ROUTE, endpoint, methods=["GET"]) for prefix in ("", "/{base:path}")]
 
 
-@st.cache_resource(show_spinner=False)
-def _component():
-    return st.components.v2.component("rnnviz_progress", html="", css=(_WEB / "progress.css").read_text(),
-                                      js=(_WEB / "progress.js").read_text(), isolate_styles=False)
-
-
 def _mount(named: dict[str, Run], key: str, with_busy: bool, **options) -> None:
     at = time.monotonic()
     interval, busy = load()
@@ -124,7 +121,7 @@ def _mount(named: dict[str, Run], key: str, with_busy: bool, **options) -> None:
             "interval": interval, "hidden": HIDDEN_S, "url": url(), "token": identity.token(),
             "busy": busy if with_busy else None, **options}
     # a list, not a dict: Streamlit looks for dataframes among a dict's values, which imports pandas
-    _component()(data=[data], key=key, on_phases_change=lambda: None)
+    _COMPONENT(data=[data], key=key, on_phases_change=lambda: None)
 
 
 def phases(named: dict[str, Run]) -> str:

@@ -16,9 +16,7 @@ CSS = """.rv-share-row { display: flex; gap: .5rem; align-items: center; margin:
 .rv-share-row input { flex: 1; font-family: monospace; font-size: .85rem; padding: .25rem; }"""
 
 
-@st.cache_resource(show_spinner=False)
-def _component():
-    return st.components.v2.component("rnnviz_share", html="", css=CSS, js=(_WEB / "share.js").read_text())
+_COMPONENT = st.components.v2.component("rnnviz_share", html="", css=CSS, js=(_WEB / "share.js").read_text())
 
 
 def base() -> str:
@@ -31,7 +29,7 @@ def button(lesson: Lesson) -> None:
     with st.popover("Share", icon=":material/link:", help="A link to this setup, and to the lesson's presets"):
         st.markdown("The address bar is the link: it carries every setting you changed, so another browser "
                     "opens the same setup. `&present=true` opens it in presenter mode.")
-        _component()(data=[{"this_setup": "this setup", "and_train": "this setup, training at once"}],
+        _COMPONENT(data=[{"this_setup": "this setup", "and_train": "this setup, training at once"}],
                      key=f"{lesson.key}.share")
         for p in of(lesson):
             st.markdown(f"**{p.title}** (opens and trains it)")

@@ -27,7 +27,7 @@ from .throttle import Memo
 log = logging.getLogger("rnnviz.lab")
 COLUMN_GAP = 17    # px between Streamlit's columns (gap "small": 1rem)
 TABLE_ROWS = 15    # epochs in the table of predictions (presenter mode: presenter.TABLE_ROWS)
-_bases: dict = {}
+_bases = Memo(size=64)
 _figures = Memo()
 
 
@@ -173,11 +173,7 @@ def _basis(view: Snapshot, layer: int):
     # each probe read once: a thinning (History.keep_newest_probe, the probe budget) may drop it meanwhile
     probes = [p for r in view.all_records if (p := r.probe) is not None]
     key = (view.run.id, layer, len(probes), view.all_records[-1].epoch if view.all_records else 0)
-    if key not in _bases:
-        if len(_bases) > 64:
-            _bases.clear()
-        _bases[key] = F.fit_pca_basis(probes, layer=layer, dims=3)
-    return _bases[key]
+    return _bases.get(key, None, lambda: F.fit_pca_basis(probes, layer=layer, dims=3))
 
 
 def trajectory(view: Snapshot, key: str, dims: int = 2, layer: int = -1) -> None:

@@ -19,18 +19,19 @@ from pathlib import Path
 
 from . import checkpoint
 from .engines import Resume
+from .limits import bytes_under
 from .run import ENDED, Run
 
 log = logging.getLogger("rnnviz.run_store")
 SHELVED = ".shelved"    # in a lesson's folder: the group Reset took off screen last (run_store.shelve)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_")[:40] or "run"
 
 
 def folder(root: Path, run: Run) -> Path:
-    return Path(root) / run.owner / run.lesson / f"{run.group}-{_slug(run.name)}"
+    return Path(root) / run.owner / run.lesson / f"{run.group}-{slug(run.name)}"
 
 
 def save(run: Run, root: Path) -> Path | None:
@@ -92,10 +93,6 @@ def shelved(root: Path, owner: str, lesson: str) -> str:
         return ""
 
 
-def _bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
-
-
 def trim(root: Path, owner: str, max_bytes: int, keep: Collection[str]) -> set[tuple[str, str]]:
     """Delete a student's oldest runs, a group at a time, until their runs take at most max_bytes on
     disk; never a lesson's newest group, nor the groups in `keep` (those on screen: a clock set back
@@ -105,7 +102,7 @@ def trim(root: Path, owner: str, max_bytes: int, keep: Collection[str]) -> set[t
     for config in Path(root, owner).glob("*/*/config.json"):
         if config.parent.parent.name != "sweeps":
             found.setdefault((config.parent.parent.name, config.parent.name.rsplit("-", 1)[0]), []).append(config.parent)
-    size = {key: sum(map(_bytes, paths)) for key, paths in found.items()}
+    size = {key: sum(map(bytes_under, paths)) for key, paths in found.items()}
     total = sum(size.values())
     newest = {lesson: max(g for les, g in found if les == lesson) for lesson, _ in found}
     gone = set()

@@ -51,7 +51,6 @@ def _context():
 class _Worker:
     process: mp.process.BaseProcess
     commands: mp.queues.Queue
-    runs: set[str]
 
 
 class Runner:
@@ -75,7 +74,7 @@ class Runner:
         process = self._ctx.Process(target=serve, args=(commands, self._events), name="rnnviz-worker", daemon=True)
         with without_main():
             process.start()
-        return _Worker(process, commands, set())
+        return _Worker(process, commands)
 
     # ---- what the pages call ---------------------------------------------------------------------
     def submit(self, run: Run) -> Run:
@@ -122,9 +121,6 @@ class Runner:
         with self._lock:
             return len(self._training), len(self._waiting), self.slots
 
-    def waiting_reason(self, run: Run) -> str:
-        return run.reason if run.state == "waiting" else ""
-
     def close(self, timeout: float = 10.0) -> None:
         """Stop every run, wait (at most `timeout` s) until each has ended and been handed to on_end,
         then end the worker processes. For the server's shutdown."""
@@ -155,17 +151,15 @@ class Runner:
         whose owner already trains per_owner runs."""
         for run in list(self._waiting):
             if len(self._training) >= self.slots:
-                free = "a free trainer"
                 for r in self._waiting:
-                    r.reason = f"waiting for {free} ({len(self._training)} of {self.slots} busy)"
+                    r.reason = f"waiting for a free trainer ({len(self._training)} of {self.slots} busy)"
                 return
             mine = sum(r.owner == run.owner for r, _ in self._training.values()) if run.owner else 0
             if mine >= self.per_owner:
                 run.reason = f"waiting: {mine} of your runs train already (at most {self.per_owner} at a time)"
                 continue
-            worker = min(self._workers, key=lambda w: len(w.runs))
+            worker = min(self._workers, key=lambda w: sum(p is w for _, p in self._training.values()))
             self._waiting.remove(run)
-            worker.runs.add(run.id)
             self._training[run.id] = (run, worker)
             run.reason = "starting"
             worker.commands.put(("start", run.id, Start(run.task, run.mcfg, run.tcfg, run.resume, run.bugs,
@@ -219,9 +213,7 @@ class Runner:
             run.weights.keep(run.last_epoch, resume.weights)
         run.state, run.reason = state, reason
         with self._lock:
-            placed = self._training.pop(run.id, None)
-            if placed is not None:
-                placed[1].runs.discard(run.id)
+            self._training.pop(run.id, None)
             if not self._closed:
                 self._dispatch()
         if self.on_end is not None:
@@ -238,7 +230,7 @@ class Runner:
             dead = [w for w in self._workers if not w.process.is_alive()]
             for w in dead:
                 self._workers[self._workers.index(w)] = self._spawn()
-            lost = [run for run, w in self._training.values() if w in dead]
-        for w, run in ((w, run) for w in dead for run in lost if run.id in w.runs):
+            lost = [(run, w) for run, w in self._training.values() if w in dead]
+        for run, w in lost:
             self._end(run, "error", f"the training process ended unexpectedly (exit code {w.process.exitcode})",
                       None)

@@ -21,7 +21,7 @@ from .lessons import Lesson
 from .settings import Settings
 from .snapshot import Snapshot
 
-VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: at most that often)
+VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: costly ones less often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
 
 

@@ -6,12 +6,12 @@ sessions rebuilding every figure on every poll would take all of the server's ti
 page. A Memo keeps the latest value per slot (a view of a run) with what it shows (epoch, options)
 and its build cost, and
   - returns it while what it shows is unchanged (a poll without a new record costs nothing);
-  - while a run trains (`live`), keeps returning it until cost / SHARE seconds have passed (at least
-    MIN_LIVE: every new figure costs the browser a redraw on its one main thread, tens to hundreds of
-    milliseconds, while the progress text above moves at every poll; at most MAX_WAIT), so one view's
-    building takes at most about SHARE of the server's time; and when all
-    live builds together take more than BUDGET of the server (many sessions), every live view waits
-    longer in proportion, so the pages stay responsive and each refreshes a little less often;
+  - while a run trains (`live`), keeps returning it until cost / SHARE seconds have passed since it was
+    built (at most MAX_WAIT), so one view's building takes at most about SHARE of the server's time;
+    how often a live view asks is its fragment's clock (lab.panel: once a second), and a cheap view is
+    rebuilt at every tick; when all live builds together take more than BUDGET of the server (many
+    sessions), every live view waits at least BUSY_WAIT, longer in proportion, so the pages stay
+    responsive and each refreshes a little less often;
   - otherwise builds, so a finished, paused or scrubbed run always shows exactly what was asked.
 """
 from __future__ import annotations
@@ -22,10 +22,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
-SHARE = 0.2
-MIN_LIVE = 1.0   # seconds: a live view is redrawn at most once a second
+SHARE = 0.2      # of the server's time, at most, for the builds of one live view
 MAX_WAIT = 1.0   # seconds: however costly a build was (the first one pays for cold imports), rebuild at least this often...
-BUDGET = 0.5     # ...unless live builds of all sessions together already take this share of the server's time
+BUDGET = 0.5     # ...unless live builds of all sessions together already take this share of the server's time:
+BUSY_WAIT = 1.0  # then every live view waits at least this long, times how far over the budget they are
 WINDOW = 2.0     # seconds over which that share is measured
 
 
@@ -66,8 +66,9 @@ class Memo:
 
     def _wait(self, cost: float, now: float) -> float:
         busy = _load.share(now)
-        wait = max(cost / self.share, MIN_LIVE)
-        return wait * busy / BUDGET if busy > BUDGET else min(wait, MAX_WAIT)
+        if busy > BUDGET:
+            return max(cost / self.share, BUSY_WAIT) * busy / BUDGET
+        return min(cost / self.share, MAX_WAIT)
 
     def get(self, slot: Hashable, what: Hashable, build: Callable[[], Any], live: bool = False) -> Any:
         now = time.perf_counter()

@@ -83,8 +83,9 @@ class Reporter(Recorder):
         now = time.perf_counter()
         if self.weight_bytes is None:
             self.weight_bytes = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
-        # the last record, and one at which a stop or pause is asked for, always bring the weights
-        always = trainer.done + 1 >= trainer.total or self.stopping or trainer.pausing or self.pace > 0
+        # the last record, and one at which a stop or pause is asked for, always bring the weights; a
+        # paced run's every record (generation at each of its epochs), as far as WEIGHT_RATE allows
+        always = trainer.done + 1 >= trainer.total or self.stopping or trainer.pausing
         every = max(self.weight_bytes / WEIGHT_RATE, WEIGHT_EVERY_S if self.pace == 0 else 0.0)
         weights = None
         if always or now - self.weights_sent >= every:
@@ -92,7 +93,7 @@ class Reporter(Recorder):
             weights = {k: v.numpy() for k, v in trainer.engine.state_dict().items()}
             self.weights_sent = now
         self.pending.append((rec, weights))
-        if always or now - self.flushed >= BATCH_S:
+        if always or self.pace > 0 or now - self.flushed >= BATCH_S:
             self.flush(trainer)
         if self.pace > 0:   # at most `pace` record points per second; a stop or a pause ends the wait
             until = self.last + 1.0 / self.pace

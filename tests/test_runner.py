@@ -3,6 +3,7 @@ import dataclasses
 import os
 import signal
 import time
+import types
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from rnnviz.callbacks import Recorder
 from rnnviz.run import Run
+from rnnviz import worker
 from rnnviz.runner import Runner
 from rnnviz.tasks import make_task
 from rnnviz.trainer import Trainer
@@ -187,3 +189,28 @@ def test_continuing_in_a_worker_equals_one_longer_run(runner):
     got = run.history.snapshot()
     assert [r.epoch for r in got] == list(range(1, 13))
     np.testing.assert_allclose([r.loss for r in got], [r.loss for r in here.history.records], rtol=1e-6)
+
+
+def test_a_paced_run_sends_its_weights_within_the_byte_rate(monkeypatch):
+    """A paced run brings the weights with every record, for generation at each epoch, but no faster
+    than WEIGHT_RATE: a large model at 60 records a second would push about 1 GB/s to the server."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    trainer = Trainer(task, m, dataclasses.replace(t, epochs=20), [])
+    size = sum(v.numel() * v.element_size() for v in trainer.engine.state_dict().values())
+    sent: list = []
+    reporter = worker.Reporter("r", worker.Start(task, m, t, pace=1000.0), sent.append)
+
+    def records(rate: float) -> list:
+        monkeypatch.setattr(worker, "WEIGHT_RATE", rate)
+        sent.clear()
+        reporter.weights_sent, reporter.weight_bytes = -1e9, None
+        for epoch in range(1, 21):
+            trainer.done = epoch - 1
+            reporter.on_record(trainer, types.SimpleNamespace(epoch=epoch))
+        return [(rec.epoch, w is not None) for msg in sent for rec, w in msg[3]]
+
+    assert records(1e12) == [(e, True) for e in range(1, 21)]                 # a small model: every record
+    slow = records(size / 10.0)                                                # 10 s per copy at this rate
+    assert [e for e, _ in slow] == list(range(1, 21))                          # every record still travels
+    assert [e for e, w in slow if w] == [1, 20]                                # the weights: first and last

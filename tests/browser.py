@@ -179,9 +179,12 @@ def after_rerun(page: Page, action) -> None:
     """Do `action` (a widget change) and wait until the script run it triggers has finished, so that
     the next click sees the page of the new settings (a button's callback gets the settings of the
     run that drew it)."""
+    deadline = time.monotonic() + T / 1000
+    while not page.script_runs.opened:      # the page's first run, still drawing what the action changes
+        assert time.monotonic() < deadline, f"the page's first script run did not finish within {T / 1000:.0f} s"
+        page.wait_for_timeout(50)
     before = page.script_runs.done
     action()
-    deadline = time.monotonic() + T / 1000
     while page.script_runs.done <= before:
         assert time.monotonic() < deadline, f"no script run finished within {T / 1000:.0f} s"
         page.wait_for_timeout(50)     # lets Playwright deliver the websocket's frames

@@ -235,7 +235,7 @@ def test_cli_writes_the_table_and_checkpoints_that_load(tmp_path):
     r = cli("sweep", "--task", "copy", "--grid", "cell=rnn,gru", "lag=3", "length=2", "hidden_size=8",
             "seed=0", "--epochs", "4", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "[2/2]" in r.stdout and "2 finished, 0 failed, 0 not run" in r.stdout
+    assert "[2/2]" in r.stdout and "sweep: 2 finished in" in r.stdout
     table = json.loads((out / "results.json").read_text())
     rows = table["rows"]
     assert [x["cell"] for x in rows] == ["rnn", "gru"] and all(x["status"] == "finished" for x in rows)
@@ -293,7 +293,7 @@ def test_cli_ctrl_c_keeps_what_finished(tmp_path):
     assert p.returncode == 130, stderr
     assert time.perf_counter() - t_int < 20          # the run in progress was stopped, not waited for
     assert statuses() == ["finished", "not run", "not run"]
-    assert "1 finished, 0 failed, 2 not run" in stdout and "Traceback" not in stderr
+    assert "sweep: 1 finished, 2 not run in" in stdout and "Traceback" not in stderr
 
 
 def test_ray_is_needed_only_with_ray(monkeypatch):

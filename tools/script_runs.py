@@ -14,7 +14,18 @@ class ScriptRuns:
 
     def __init__(self, page):
         self.done, self.fragments = 0, 0
-        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+        self.first = 1          # `done` once the first run since the page (re)opened has finished
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws) -> None:
+        self.first = self.done + 1
+        ws.on("framereceived", self._frame)
+
+    @property
+    def opened(self) -> bool:
+        """The first script run since the page (re)connected has finished: a change made during it
+        would otherwise be taken for finished when that run ends."""
+        return self.done >= self.first
 
     def _frame(self, payload) -> None:
         if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_FRAME:

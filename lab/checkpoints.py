@@ -19,12 +19,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from rnnviz import checkpoint
-from rnnviz.run_store import slug
+from rnnviz import checkpoint, run_store
 from rnnviz.checkpoint import CheckpointError
-from rnnviz.engines import Resume
 from rnnviz.limits import bytes_under, env_limit
-from rnnviz.recorder import History
 from rnnviz.run import ACTIVE, Run
 
 from . import identity, registry
@@ -118,7 +115,7 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
         hist = run.history.until(epoch)     # copies: what thins the run's records does not reach them
         if not hist.records:
             continue
-        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([slug(name)] if name != run.mcfg.cell else [])
+        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([run_store.slug(name)] if name != run.mcfg.cell else [])
         extra = dict(optimizer=resume.optimizer, progress=resume.counters()) if ended else {}
         names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
                                lesson=lesson.key, run=name, status=status, bugs=list(run.bugs),
@@ -171,15 +168,9 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
     if key is None:
         raise CheckpointError(f"no lesson trains the task {ck.task.name!r}")
     lesson = BY_KEY[key]
-    task = task_for(ck.task.name, ck.task.options)
-    history = ck.history or History()
-    last = history.last
-    counters = ck.config.get("progress") or {"step": last.step if last else 0, "epoch": last.epoch if last else 0,
-                                             "done": last.epoch if last else 0, "seconds": last.seconds if last else 0}
-    resume = Resume.from_parts(ck.state_dict, ck.optimizer, counters)
-    run = Run(task, ck.model_cfg, ck.train_cfg, bugs=ck.bugs, origin=Path(path).name, history=history,
-              resume=resume, state="loaded", done=resume.done, step=resume.step)
-    run.weights.keep(run.last_epoch, ck.state_dict)
+    task = task_for(ck.task.name, ck.task.options)      # the lab's shared copy of the task
+    run = run_store.from_checkpoint(ck)
+    run.task, run.origin, run.state = task, Path(path).name, "loaded"
     put_settings(lesson, task, ck.model_cfg, ck.train_cfg, ck.bugs)
     registry.get().place(identity.owner(), lesson.key, {_run_name(lesson, ck): run})
     return lesson
@@ -215,7 +206,7 @@ def upload(data: bytes, filename: str) -> str:
     blobs = checkpoint.from_zip(data)
     ck = checkpoint.from_bytes(blobs)
     extra = {k: ck.config[k] for k in EXTRAS if k in ck.config}
-    return _save_new(mine(), f"uploaded-{slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
+    return _save_new(mine(), f"uploaded-{run_store.slug(Path(filename).stem)}", ck.task, ck.model_cfg, ck.train_cfg,
                      ck.state_dict, ck.history, incoming=sum(map(len, blobs.values())), **extra)
 
 

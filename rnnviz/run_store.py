@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .engines import Resume
+from .recorder import History
 from .limits import bytes_under
 from .run import ENDED, Run
 
@@ -48,19 +49,28 @@ def save(run: Run, root: Path) -> Path | None:
     return path
 
 
+def from_checkpoint(ck: checkpoint.Checkpoint) -> Run:
+    """A Run where a loaded checkpoint stands: its settings, history, weights and optimizer state (the
+    counters of a checkpoint without them: those of its last record)."""
+    history = ck.history or History()
+    last = history.last
+    counters = ck.config.get("progress") or {"step": last.step if last else 0, "epoch": last.epoch if last else 0,
+                                             "done": last.epoch if last else 0, "seconds": last.seconds if last else 0}
+    resume = Resume.from_parts(ck.state_dict, ck.optimizer, counters)
+    run = Run(ck.task, ck.model_cfg, ck.train_cfg, bugs=ck.bugs, history=history, resume=resume, done=resume.done,
+              step=resume.step)
+    run.weights.keep(run.last_epoch, ck.state_dict)
+    return run
+
+
 def load(path: Path) -> Run:
     """A saved run, as it ended (CheckpointError for a broken one)."""
     ck = checkpoint.load(path)
     c = ck.config
-    resume = Resume.from_parts(ck.state_dict, ck.optimizer, c.get("progress"))
-    run = Run(ck.task, ck.model_cfg, ck.train_cfg, owner=str(c.get("owner", "")), lesson=str(c.get("lesson", "")),
-              group=str(c.get("group", "")), name=str(c.get("run", "")), bugs=ck.bugs, origin=str(c.get("origin", "")),
-              resume=resume, state=c.get("status") if c.get("status") in ENDED else "stopped",
-              reason=str(c.get("reason", "")))
-    if ck.history is not None:
-        run.history = ck.history
-    run.done, run.step = resume.done, resume.step
-    run.weights.keep(run.last_epoch, ck.state_dict)
+    run = from_checkpoint(ck)
+    run.owner, run.lesson, run.group, run.name = (str(c.get(k, "")) for k in ("owner", "lesson", "group", "run"))
+    run.origin, run.reason = str(c.get("origin", "")), str(c.get("reason", ""))
+    run.state = c.get("status") if c.get("status") in ENDED else "stopped"
     run.saved = (Path(path) / "config.json").stat().st_mtime    # on disk as it stands: it may leave memory
     return run
 

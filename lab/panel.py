@@ -4,7 +4,8 @@ The panel is a fragment: a click on a run's button reruns it, not the page. Its 
 themselves current (lab.progress) and rerun it when a run's phase changes by itself. While a run
 trains, the views are a fragment of their own inside it that reruns every VIEWS_S seconds
 (`st.fragment(run_every=...)`) and redraws them from the runs' History snapshots; once nothing
-trains, the panel draws them as plain elements, which ends that fragment and its timer. The epoch
+trains, the panel draws them as plain elements (in a container, where the fragment's were), which
+ends that fragment and its timer. The epoch
 scrubber (a slider over the recorded epochs) rewinds every view.
 """
 from __future__ import annotations
@@ -114,8 +115,9 @@ def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None
         with first or st.container():
             if any(r.active and not r.held for r in runs.values()):
                 st.fragment(run_every=views_interval())(_views)(lesson, body)
-            else:
-                _views(lesson, body)
+            else:   # in a block, as a fragment's elements are: a late rerun of it then lands in one
+                with st.container():
+                    _views(lesson, body)
     run_panel()
     if presenter.on():
         presets.picker(lesson)

@@ -28,7 +28,8 @@ SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points (rnnviz.traine
 BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (lab.scratch)
 PUT = "lab.settings.put"                          # widget values put in code during this run...
 PUT_AGAIN = "lab.settings.put_again"              # ...and put once more at the start of the next
-_RERUN = st.components.v2.component("rnnviz_rerun", html="", js=(Path(__file__).parent / "web" / "rerun.js").read_text())
+_RERUN = st.components.v2.component("rnnviz_rerun", html="",
+                                    js=(Path(__file__).parent / "web" / "rerun.js").read_text())
 
 
 @functools.lru_cache(maxsize=24)
@@ -132,8 +133,7 @@ def link_put_values(run_ends: bool) -> None:
     if run_ends:
         if put := st.session_state.pop(PUT, None):
             st.session_state[PUT_AGAIN] = put
-            _RERUN(data=[{"ask": secrets.token_hex(4)}], key="lab.settings.rerun",
-                               on_ask_change=lambda: None)
+            _RERUN(data=[{"ask": secrets.token_hex(4)}], key="lab.settings.rerun", on_ask_change=lambda: None)
         return
     for key, value in st.session_state.pop(PUT_AGAIN, {}).items():
         if key in st.session_state and st.session_state[key] == value:

@@ -5,8 +5,8 @@ themselves current (lab.progress) and rerun it when a run's phase changes by its
 trains, the views are a fragment of their own inside it that reruns every VIEWS_S seconds
 (`st.fragment(run_every=...)`) and redraws them from the runs' History snapshots; once nothing
 trains, the panel draws them as plain elements (in a container, where the fragment's were), which
-ends that fragment and its timer. The epoch
-scrubber (a slider over the recorded epochs) rewinds every view.
+ends that fragment and its timer. The epoch scrubber (a slider over the recorded epochs) rewinds
+every view.
 """
 from __future__ import annotations
 

@@ -134,3 +134,29 @@ def test_a_run_that_ends_while_the_buttons_are_drawn_reruns_them(monkeypatch):
     monkeypatch.setattr(run_bar, "draw", drawn)
     at.run()
     assert not at.button(key="chars.continue").disabled and at.button(key="chars.stop").disabled
+
+
+def _paths(node, key_part: str, path=()) -> list[tuple]:
+    """Where in the page's tree the elements whose key holds `key_part` are (child indices)."""
+    out = []
+    for i, child in getattr(node, "children", {}).items():
+        if key_part in str(getattr(child, "key", "") or ""):
+            out.append((*path, i))
+        out += _paths(child, key_part, (*path, i))
+    return out
+
+
+def test_a_run_s_views_stay_where_they_were_when_it_ends():
+    """While a run trains its views are a fragment, whose elements Streamlit puts in a block of their
+    own; once it ends they were drawn one level up, where the fragment's block had been. A late rerun
+    of the fragment then wrote under an element, and Streamlit's frontend blanked the page ("Cannot
+    set a node at a delta path")."""
+    at = app()
+    at.session_state["chars.hihell.live.pace"] = 10.0
+    at.run()
+    at.button(key="chars.train").click().run()
+    wait(at, "chars", recorded(2))
+    assert any(r.active for r in runs_of(at, "chars").values())
+    training = _paths(at._tree, ".scrub.")
+    wait(at, "chars", finished, timeout=60)
+    assert training and _paths(at._tree, ".scrub.") == training

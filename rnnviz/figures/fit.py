@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import textwrap
 
 import plotly.graph_objects as go
 
@@ -37,13 +38,7 @@ def chars_per_line(width: float, size: float) -> int:
 
 def wrap_words(text: str, n: int) -> list[str]:
     """`text` as lines of at most n characters, broken at spaces (a longer word is a line of its own)."""
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and len(lines[-1]) + 1 + len(word) <= n:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines or [""]
+    return textwrap.wrap(text, n, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def subtitle_text(notes: list[str], n: int) -> tuple[str, int]:

@@ -16,7 +16,7 @@ import time
 import streamlit as st
 
 from rnnviz import sweep, sweep_exec
-from rnnviz.figures.sweep import status_counts, sweep_figure
+from rnnviz.figures.sweep import sweep_figure
 from rnnviz.sweep_out import Background, prepare
 from rnnviz.sweep_runner import RunnerExecutor
 
@@ -100,7 +100,7 @@ def progress_text(rows: list[dict], done: bool) -> str:
     ("3 of 12 runs done: 2 finished, 1 stopped"), never "failed" for a run the student stopped."""
     ended = [r for r in rows if r["status"] != "not run"]
     state = "stopped" if done and len(ended) < len(rows) else "finished" if done else "running"
-    how = status_counts(ended)
+    how = sweep.status_counts(ended)
     line = f"sweep {state}: {len(ended)} of {len(rows)} runs done"
     return line + (f": {how}" if ended and any(r["status"] != "finished" for r in ended) else "")
 

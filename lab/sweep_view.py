@@ -76,11 +76,6 @@ def stop() -> None:
         bg.stop()
 
 
-def _open(bg: Background, name: str) -> None:
-    """on_click: the run of that name in the gradients lesson, its history and views."""
-    checkpoints.open_and_go(str(bg.out / "runs" / name), None)
-
-
 def editor() -> tuple[str, dict[str, str], int]:
     preset = st.selectbox("experiment", list(sweep.PRESETS), key="sweep.preset",
                           format_func=lambda p: f"{p}: {sweep.PRESETS[p]['summary']}")
@@ -132,5 +127,5 @@ def results(bg: Background | None) -> None:
         with st.container(horizontal=True, vertical_alignment="bottom"):
             pick = st.selectbox("a run (or click a point of the figure)", list(done), key="sweep.pick")
             st.button("Open it in the gradients lesson", icon=":material/open_in_new:", key="sweep.open",
-                      on_click=_open, args=(bg, pick))
+                      on_click=checkpoints.open_and_go, args=(str(bg.out / "runs" / pick), None))
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -152,7 +152,7 @@ def test_gradcheck_figure_bars_are_the_errors():
     assert list(bar.marker.color) == [F.style.RIGHT, F.style.WRONG, F.style.RIGHT, F.style.RIGHT]
     assert fig.layout.xaxis.type == "log" and fig.layout.shapes[0].x0 == 1e-5
     text = F.figure_text(fig)
-    assert "1 of 4 above the tolerance" in text and "1 exact zero not drawn" in text and "tolerance 1e-05" in text
+    assert "1 of 4 above the tolerance" in text and "1 exact zero not drawn" in text and "dashed line: the tolerance, 1e-05" in text
     steps = {"0": 0.3, "1": 2e-9}
     fig = F.gradcheck_figure(steps, 1e-5, horizontal=False)
     assert list(fig.data[0].x) == ["0", "1"] and list(fig.data[0].y) == [0.3, 2e-9]

@@ -20,7 +20,8 @@ def gradcheck_figure(errors: dict[str, float], tol: float, title: str = "Gradien
                      axis_title: str = "parameter", horizontal: bool = True) -> go.Figure:
     """One bar per entry (a parameter, or a time step of dL/dh_t) on a log axis: its max relative error
     between the analytic gradient and central finite differences. Green at or below `tol`, red above;
-    the tolerance is a dashed line. The bar lengths are the errors passed in, unchanged; an error of
+    the tolerance is a dashed line (named in the notes: a label at the line would cover the notes
+    or the bars). The bar lengths are the errors passed in, unchanged; an error of
     exactly 0 has no place on a log axis and the figure says so. horizontal: names on the y axis
     (readable for long parameter names); else on the x axis (time steps)."""
     if not errors:
@@ -32,21 +33,17 @@ def gradcheck_figure(errors: dict[str, float], tol: float, title: str = "Gradien
            "customdata": ["ok" if good else "WRONG" for good in ok]}
     err_axis, name_axis = ("xaxis", "yaxis") if horizontal else ("yaxis", "xaxis")
     line = {"color": "#222222", "dash": "dash", "width": 2}
-    label = f"tolerance {tol:.0e}"
-    if horizontal:  # the tolerance as fig.add_vline(x=tol, ..., annotation_position="top") would draw it
+    if horizontal:  # the tolerance as fig.add_vline(x=tol) would draw it
         bar.update(y=names, x=values, orientation="h",
                    hovertemplate="<b>%{y}</b><br>max relative error %{x:.3e}<br>%{customdata}<extra></extra>")
         shape = {"x0": tol, "x1": tol, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain"}
-        note = {"x": tol, "xanchor": "center", "xref": "x", "y": 1, "yanchor": "bottom", "yref": "y domain"}
-    else:           # ... and as fig.add_hline(y=tol, ..., annotation_position="top right")
+    else:           # ... and as fig.add_hline(y=tol)
         bar.update(x=names, y=values,
                    hovertemplate="<b>%{x}</b><br>max relative error %{y:.3e}<br>%{customdata}<extra></extra>")
         shape = {"x0": 0, "x1": 1, "xref": "x domain", "y0": tol, "y1": tol, "yref": "y"}
-        note = {"x": 1, "xanchor": "right", "xref": "x domain", "y": tol, "yanchor": "bottom", "yref": "y"}
     finite = [v for v in values if v > 0 and math.isfinite(v)]    # the axis always shows 1 and the tolerance
     lo, hi = min(finite + [tol]) / 30, max(finite + [1.0]) * 3
     layout = {"shapes": [{"type": "line", "line": line, **shape}],
-              "annotations": [{"showarrow": False, "text": label, **note}],
               err_axis: {"type": "log", "exponentformat": "power", "title": {"text": "max relative error"},
                          "range": [math.log10(lo), math.log10(hi)]},
               name_axis: {"title": {"text": axis_title}, "tickfont": {"family": MONO_FAMILY}}}
@@ -54,7 +51,8 @@ def gradcheck_figure(errors: dict[str, float], tol: float, title: str = "Gradien
         layout["yaxis"]["autorange"] = "reversed"
     failed = sum(not g for g in ok)
     zeros = sum(v == 0 for v in values)
-    notes = [f"{len(values) - failed} of {len(values)} below the tolerance" if not failed
+    notes = [f"dashed line: the tolerance, {tol:.0e}",
+             f"{len(values) - failed} of {len(values)} below the tolerance" if not failed
              else f"{failed} of {len(values)} above the tolerance: the backward pass is wrong there",
              f"{counted(zeros, 'exact zero')} not drawn on the log axis" if zeros else ""]
     return styled([bar], layout, title, notes, height=max(300, 140 + 34 * len(names)) if horizontal else 380)

@@ -75,7 +75,8 @@ def _continue(lesson: Lesson, s: Settings, more: int) -> None:
             run.continued(variants[name][1], more)
     except (ValueError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
-    registry.get().train_on(runs)
+    for run in runs.values():
+        registry.get().runner.submit(run)
     _wait_first_records(runs)
 
 

@@ -65,7 +65,7 @@ def test_a_restart_loses_nothing(lab_env):
     at.switch_page("pages/words.py").run()
     at.button(key="words.train").click().run()                 # 60 records a second: still training
     (busy,) = wait(at, "words", recorded(3)).values()
-    lab_env.shutdown()                                         # the server stops (SIGTERM: atexit)
+    lab_env.runner.close()                                     # the server stops (SIGTERM: atexit)
     assert busy.state == "stopped" and busy.reason == "the server is shutting down"
     registry.get.clear()
     again = app(token=token)                                   # the restarted server, the same browser

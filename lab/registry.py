@@ -34,7 +34,7 @@ from rnnviz.runner import Runner
 log = logging.getLogger("rnnviz.lab")
 KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
 IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
-SWEEP_S = 60          # ...looked for at least this often, as pages ask for their runs
+SWEEP_S = 60          # ...looked for at most this often as pages ask for runs (and at each run's end)
 MEMORY_MB = env_limit("RNNVIZ_RUNS_MEMORY_MB", 2000)   # ended runs kept in memory, all students together
 RECENT_S = 60         # ...but never those looked at this recently (they would be read back at once)
 STUDENT_RUNS_MB = env_limit("RNNVIZ_STUDENT_RUNS_MB", 1000)   # a student's runs on disk (the oldest go first)

@@ -122,8 +122,8 @@ def test_a_run_that_ends_while_the_buttons_are_drawn_reruns_them(monkeypatch):
     (run,) = wait(at, "chars", recorded(2)).values()
     drawn = run_bar.draw
 
-    def draw_then_end(lesson, s):
-        drawn(lesson, s)                    # drawn for a running run: Pause and Stop enabled
+    def draw_then_end(lesson, s, runs):
+        drawn(lesson, s, runs)              # drawn for a running run: Pause and Stop enabled
         registry.get().runner.stop(run)
         assert run.ended.wait(30)
     monkeypatch.setattr(run_bar, "draw", draw_then_end)

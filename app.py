@@ -20,7 +20,7 @@ from lab.progress import routes
 async def lifespan(app):
     runs = registry.get()
     yield
-    await asyncio.to_thread(runs.shutdown)
+    await asyncio.to_thread(runs.runner.close)   # stops every run and writes it down
 
 
 app = st.App("main.py", routes=routes(), lifespan=lifespan)

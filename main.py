@@ -24,6 +24,7 @@ lesson_pages = [st.Page(lesson.page, title=f"{i}. {lesson.title}", icon=lesson.i
 pages = {"Lessons": lesson_pages,
          "Your runs": [st.Page(CHECKPOINTS_PAGE, title=f"{len(LESSONS) + 1}. Checkpoints", icon=":material/save:")]}
 
+
 @st.cache_resource
 def _warm_up() -> threading.Thread:
     """Once per server: load torch's and plotly's lazy parts in the background, so that the first
@@ -35,6 +36,7 @@ def _warm_up() -> threading.Thread:
     thread = threading.Thread(target=work, name="rnnviz-warm-up", daemon=True)
     thread.start()
     return thread
+
 
 _warm_up()
 page = st.navigation(pages)

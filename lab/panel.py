@@ -19,16 +19,12 @@ from rnnviz.run import Run
 
 from . import compare, identity, links, presenter, presets, progress, registry, run_bar
 from .lessons import Lesson
+from .run_bar import lesson_runs
 from .settings import Settings
 from .snapshot import Snapshot
 
 VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: costly ones less often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
-
-
-def lesson_runs(lesson: Lesson) -> dict[str, Run]:
-    """This student's runs of the lesson on screen."""
-    return registry.get().current(identity.owner(), lesson.key)
 
 
 def _notes(run: Run) -> None:
@@ -105,7 +101,7 @@ def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None
             # read before the bar is drawn: a run that ends while it is drawn then differs from what the
             # browser polls, and the component reruns this fragment so the buttons follow
             drawn = progress.phases(runs)
-            run_bar.draw(lesson, s)
+            run_bar.draw(lesson, s, runs)
             progress.show(runs, key=f"{lesson.key}.progress", drawn=drawn)
             if any(r.reason and not r.active for r in runs.values()):
                 cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]

@@ -98,7 +98,7 @@ async def endpoint(request: Request) -> Response:
         return Response("origin not allowed", status_code=403)
     token = request.headers.get("x-rnnviz-id", "")
     owner = identity.owner_of(token) if identity.valid(token) else None
-    body = snapshot(owner, request.query_params.get("ids", "").split(",")[:MAX_IDS])
+    body = snapshot(owner, request.query_params.get("ids", "").split(","))
     return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 

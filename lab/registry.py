@@ -34,7 +34,7 @@ from rnnviz.runner import Runner
 log = logging.getLogger("rnnviz.lab")
 KEEP_GROUPS = 6       # groups of runs kept per student and lesson (the oldest go: save a checkpoint to keep one)
 IDLE_S = 30 * 60      # ended runs nobody looked at for this long leave memory (not the disk)
-SWEEP_S = 60
+SWEEP_S = 60          # ...looked for at most this often as pages ask for runs (and at each run's end)
 MEMORY_MB = env_limit("RNNVIZ_RUNS_MEMORY_MB", 2000)   # ended runs kept in memory, all students together
 RECENT_S = 60         # ...but never those looked at this recently (they would be read back at once)
 STUDENT_RUNS_MB = env_limit("RNNVIZ_STUDENT_RUNS_MB", 1000)   # a student's runs on disk (the oldest go first)
@@ -61,8 +61,8 @@ class Registry:
         runner.on_end = self._ended
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], list[dict[str, Run]]] = {}   # (owner, lesson) -> groups
-        self._runs: dict[str, Run] = {}
         self._measured = (-1e9, 0)    # (when, bytes) of all students' runs on disk
+        self._swept = time.monotonic()
 
     # ---- reading ----------------------------------------------------------------------------------
     def groups(self, owner: str, lesson: str) -> list[dict[str, Run]]:
@@ -79,12 +79,11 @@ class Registry:
                 kept.insert(0, {})     # Reset took it off screen, and nothing newer is on disk
             with self._lock:
                 found = self._groups.setdefault(key, kept)
-                for group in found:
-                    self._runs.update((r.id, r) for r in group.values())
-                _lighten(r for g in found[1:] for r in g.values())
-        for group in found:
-            for run in group.values():
-                run.touch()
+                _lighten(_each(found[1:]))
+        for run in _each(found):
+            run.touch()
+        if time.monotonic() - self._swept > SWEEP_S:   # after the touch: this lesson stays
+            self.sweep()
         return list(found)
 
     def current(self, owner: str, lesson: str) -> dict[str, Run]:
@@ -93,13 +92,15 @@ class Registry:
 
     def find(self, run_id: str, owner: str) -> Run | None:
         """The run with this id if it belongs to `owner` (nobody reads another student's run)."""
-        with self._lock:
-            run = self._runs.get(run_id)
-        return run if run is not None and run.owner == owner else None
+        return next((r for r in self._mine(owner) if r.id == run_id), None)
 
     def active(self, owner: str) -> list[Run]:
+        """The student's runs that train or wait to, in the order they were placed."""
+        return sorted((r for r in self._mine(owner) if r.active), key=lambda r: r.group)
+
+    def _mine(self, owner: str) -> list[Run]:
         with self._lock:
-            return [r for r in self._runs.values() if r.owner == owner and r.active]
+            return [r for (who, _), groups in self._groups.items() if who == owner for r in _each(groups)]
 
     # ---- changing ----------------------------------------------------------------------------------
     def place(self, owner: str, lesson: str, runs: dict[str, Run], why: str = "an opened checkpoint replaced it"):
@@ -111,12 +112,14 @@ class Registry:
             f"{os.urandom(1)[0] % 16:x}"
         for name, run in runs.items():
             run.owner, run.lesson, run.group, run.name = owner, lesson, group, name
-        for run in self.current(owner, lesson).values():
-            if run.active:
-                self.runner.stop(run, f"stopped: {why}")
-        for run in self._put_first(owner, lesson, runs):
-            if run.active:
-                self.runner.stop(run, "stopped: too many newer runs")
+        self._stop(self.current(owner, lesson).values(), f"stopped: {why}")
+        with self._lock:
+            groups = [dict(runs), *(g for g in self._groups.get((owner, lesson), []) if g)]
+            self._groups[(owner, lesson)] = groups[:KEEP_GROUPS]
+            _lighten(_each(groups[1:KEEP_GROUPS]))
+        dropped = _each(groups[KEEP_GROUPS:])
+        self._stop(dropped, "stopped: too many newer runs")
+        for run in dropped:
             run_store.forget(self.root, run)
 
     def start(self, owner: str, lesson: str, runs: dict[str, Run]) -> dict[str, Run]:
@@ -132,18 +135,11 @@ class Registry:
             self.runner.submit(run)
         return runs
 
-    def train_on(self, runs: dict[str, Run]) -> None:
-        """Submit runs again that were readied with Run.continued."""
-        for run in runs.values():
-            self.runner.submit(run)
-
     def shelve(self, owner: str, lesson: str) -> None:
         """Take the group on screen off it (Reset): its runs stop and stay among the earlier runs."""
         groups = self.groups(owner, lesson)
         if groups and groups[0]:
-            for run in groups[0].values():
-                if run.active:
-                    self.runner.stop(run, "reset by the user")
+            self._stop(groups[0].values(), "reset by the user")
             try:
                 run_store.shelve(self.root, owner, lesson, next(iter(groups[0].values())).group)
             except OSError as e:      # the screen is cleared all the same; a restart would show it again
@@ -157,81 +153,64 @@ class Registry:
         with self._lock:
             groups = self._groups.get((owner, lesson), [])
             group = groups.pop(index) if 0 < index < len(groups) else {}
+        self._stop(group.values(), "deleted by the user")
         for run in group.values():
-            if run.active:
-                self.runner.stop(run, "deleted by the user")
             run_store.forget(self.root, run)
-            with self._lock:
-                self._runs.pop(run.id, None)
 
-    def _put_first(self, owner: str, lesson: str, runs: dict[str, Run]) -> list[Run]:
-        self.groups(owner, lesson)    # read from disk first, if not yet
-        with self._lock:
-            groups = [g for g in self._groups[(owner, lesson)] if g]
-            groups.insert(0, dict(runs))
-            self._groups[(owner, lesson)] = groups[:KEEP_GROUPS]
-            self._runs.update((r.id, r) for r in runs.values())
-            dropped = [r for g in groups[KEEP_GROUPS:] for r in g.values()]
-            for r in dropped:
-                self._runs.pop(r.id, None)
-            _lighten(r for g in groups[1:KEEP_GROUPS] for r in g.values())
-        return dropped
+    def _stop(self, runs, reason: str) -> None:
+        for run in runs:
+            if run.active:
+                self.runner.stop(run, reason)
 
     def _ended(self, run: Run) -> None:
         """The runner's on_end: write the run down (it replaces its own earlier copy); off screen, it
         keeps only what Compare draws."""
-        if run.owner and run.lesson and run.resume is not None:
+        with self._lock:
+            kept = any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
+        if kept and run.resume is not None:
+            run_store.save(run, self.root)
+            run.saved = time.time()
             with self._lock:
-                kept = run.id in self._runs
-            if kept:
-                run_store.save(run, self.root)
-                run.saved = time.time()
-                with self._lock:
-                    shown = {r.group for (owner, _), groups in self._groups.items() if owner == run.owner and groups
-                             for r in groups[0].values()}
-                gone = run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, shown | {run.group})
-                self._drop(run.owner, gone)
+                shown = {r.group for (owner, _), groups in self._groups.items() if owner == run.owner and groups
+                         for r in groups[0].values()}
+            gone = run_store.trim(self.root, run.owner, STUDENT_RUNS_MB * 2**20, shown | {run.group})
+            with self._lock:     # forget the groups whose copies on disk were deleted
+                for (owner, lesson), groups in self._groups.items():
+                    if owner == run.owner:
+                        groups[:] = [g for g in groups if not any((lesson, r.group) in gone for r in g.values())]
         with self._lock:
             on_screen = any(r is run for r in (self._groups.get((run.owner, run.lesson)) or [{}])[0].values())
         if not on_screen:
             _lighten([run])
-        self.sweep(idle=False)
+        self.sweep()
 
-    def _drop(self, owner: str, gone: set[tuple[str, str]]) -> None:
-        """Forget groups whose copies on disk were deleted (run_store.trim)."""
-        with self._lock:
-            for lesson in {les for les, _ in gone}:
-                groups = self._groups.get((owner, lesson), [])
-                for group in [g for g in groups if any((lesson, r.group) in gone for r in g.values())]:
-                    groups.remove(group)
-                    for r in group.values():
-                        self._runs.pop(r.id, None)
-
-    def sweep(self, now: float | None = None, idle: bool = True) -> None:
+    def sweep(self, now: float | None = None) -> None:
         """Let ended runs leave memory (a later look reads them back from disk): those nobody looked at
-        for IDLE_S (with `idle`), then, least recently seen first, while all kept runs hold more than
-        MEMORY_MB. Only a student's lesson whose runs have all ended leaves: when idle, if each is on disk
-        or was opened from a checkpoint; over the budget, if each is on disk (the lesson reads back as it
-        was) and none was looked at in the last RECENT_S."""
+        for IDLE_S, then, least recently seen first, while all kept runs hold more than MEMORY_MB. Only
+        a student's lesson whose runs have all ended leaves: when idle, if each is on disk or was
+        opened from a checkpoint; over the budget, if each is on disk (the lesson reads back as it
+        was) and none was looked at in the last RECENT_S. Done at each run's end, and by `groups`
+        at most every SWEEP_S."""
         now = now or time.time()
+        self._swept = time.monotonic()
         with self._lock:
-            held = sum(r.nbytes for r in self._runs.values())
-            lessons = [(key, [r for g in groups for r in g.values()]) for key, groups in self._groups.items()]
-            for key, runs in sorted(lessons, key=lambda kr: _last_seen(kr[1])):
+            lessons = sorted(((key, _each(groups)) for key, groups in self._groups.items()),
+                             key=lambda kr: _last_seen(kr[1]))
+            held = sum(r.nbytes for _, runs in lessons for r in runs)
+            for key, runs in lessons:
                 if any(r.active for r in runs):
                     continue
                 seen = _last_seen(runs)
                 on_disk = all(r.saved or r.resume is None for r in runs)
-                if (idle and all(map(_kept_elsewhere, runs)) and now - seen > IDLE_S) or \
+                if (all(map(_kept_elsewhere, runs)) and now - seen > IDLE_S) or \
                         (on_disk and held > MEMORY_MB * 2**20 and now - seen > RECENT_S):
                     del self._groups[key]
-                    for r in runs:
-                        self._runs.pop(r.id, None)
-                        held -= r.nbytes
+                    held -= sum(r.nbytes for r in runs)
 
-    def shutdown(self) -> None:
-        """Stop every run and write each down (the runner's close waits for their ends)."""
-        self.runner.close()
+
+def _each(groups: list[dict[str, Run]]) -> list[Run]:
+    """The runs of these groups."""
+    return [r for g in groups for r in g.values()]
 
 
 def _kept_elsewhere(r: Run) -> bool:
@@ -252,16 +231,9 @@ def _lighten(runs) -> None:
             r.lighten()
 
 
-def _janitor(registry: Registry) -> None:
-    while True:
-        time.sleep(SWEEP_S)
-        registry.sweep()
-
-
 @st.cache_resource(show_spinner=False)
 def get() -> Registry:
     """The server's registry (made once; its worker processes start now)."""
     registry = Registry(Runner(WORKERS, SLOTS, PER_STUDENT), root())
-    atexit.register(registry.shutdown)
-    threading.Thread(target=_janitor, args=(registry,), name="rnnviz-janitor", daemon=True).start()
+    atexit.register(registry.runner.close)   # stops every run and writes it down (app.py's lifespan too)
     return registry

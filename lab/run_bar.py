@@ -24,6 +24,13 @@ from .lessons import Lesson
 from .settings import Settings
 
 FIRST_RECORD_S = 0.5      # the Train click's redraw waits this long at most for the runs' first records
+
+
+def lesson_runs(lesson: Lesson) -> dict[str, Run]:
+    """This student's runs of the lesson on screen."""
+    return registry.get().current(identity.owner(), lesson.key)
+
+
 def _same(lesson: Lesson, run: Run, s: Settings, name: str, training_too: bool) -> bool:
     """Does `run` have these settings? The same model is what Continue needs; with training_too, the
     same training settings as well, but for the live learning rate and the length."""
@@ -68,28 +75,29 @@ def train(lesson: Lesson, s: Settings) -> None:
 
 
 def _continue(lesson: Lesson, s: Settings, more: int) -> None:
-    runs = registry.get().current(identity.owner(), lesson.key)
+    runs = lesson_runs(lesson)
     variants = s.setup.variants(lesson)
     try:
         for name, run in runs.items():
             run.continued(variants[name][1], more)
     except (ValueError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
-    registry.get().train_on(runs)
+    for run in runs.values():
+        registry.get().runner.submit(run)
     _wait_first_records(runs)
 
 
-def _each(lesson_key: str, action: str) -> None:
+def _each(lesson: Lesson, action: str) -> None:
     """Pause, resume or stop the lesson's active runs."""
     runner = registry.get().runner
-    for run in registry.get().current(identity.owner(), lesson_key).values():
+    for run in lesson_runs(lesson).values():
         if run.active:
             getattr(runner, action)(run)
 
 
 def _save(lesson: Lesson) -> None:
     try:
-        names = checkpoints.save_runs(lesson, registry.get().current(identity.owner(), lesson.key))
+        names = checkpoints.save_runs(lesson, lesson_runs(lesson))
     except (OSError, ValueError, CheckpointError) as e:
         return say(lesson.key, "error", f"Could not save: {e}")
     say(lesson.key, "success", "Saved " + ", ".join(f"`{n}`" for n in names) + " (see the Checkpoints page)")
@@ -104,10 +112,9 @@ def _more_default(runs: dict[str, Run], s: Settings) -> int:
     return (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
 
 
-def draw(lesson: Lesson, s: Settings) -> None:
-    """The buttons, and the live knobs passed on to the running runs."""
+def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
+    """The buttons for the lesson's runs on screen, and the live knobs passed on to those that train."""
     reg, k = registry.get(), lesson.key
-    runs = reg.current(identity.owner(), k)
     active = [r for r in runs.values() if r.active]
     paused = bool(active) and all(r.held for r in active)
     names = set(s.setup.variants(lesson)) if s.setup else set()
@@ -119,11 +126,11 @@ def draw(lesson: Lesson, s: Settings) -> None:
         st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=train,
                   args=(lesson, s), disabled=s.setup is None, help="Start a new run with these settings")
         if paused:
-            st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(k, "resume"))
+            st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(lesson, "resume"))
         else:
-            st.button("Pause", icon=":material/pause:", key=f"{k}.pause", on_click=_each, args=(k, "pause"),
+            st.button("Pause", icon=":material/pause:", key=f"{k}.pause", on_click=_each, args=(lesson, "pause"),
                       disabled=not active)
-        st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(k, "stop"),
+        st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(lesson, "stop"),
                   disabled=not active)
         unit = next(iter(runs.values())).unit if runs else "epoch"
         group = next(iter(runs.values())).group if runs else ""

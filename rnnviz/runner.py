@@ -8,10 +8,11 @@ in a thread of its own there (several runs share a worker: most are paced to be 
 The Runner keeps the runs waiting for a trainer (at most `slots` train at once, and at most
 `per_owner` of one student's), hands each to the worker with the fewest runs, and forwards the
 student's controls. Parent -> worker, on the worker's command queue: ("start", id, Start),
-("stop", id, reason), ("pause", id), ("resume", id), ("lr", id, lr), ("live", id, pace, auto_stop),
-("quit",). Worker -> parent, on one queue for all: ("status", id, progress), ("records", id, progress,
-[(record, weights or None), ...]), ("ended", id, progress, Resume or None). These pickles go between
-our own processes only; nothing a user uploaded is ever unpickled.
+("stop", id, reason), ("pause", id), ("resume", id), ("set_lr", id, lr) (the Trainer's methods of
+those names), ("live", id, pace, auto_stop), ("quit",). Worker -> parent, on one queue for all:
+("status", id, progress), ("records", id, progress, [(record, weights or None), ...]), ("ended", id,
+progress, Resume or None). These pickles go between our own processes only; nothing a user uploaded
+is ever unpickled.
 """
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ class Runner:
     def set_lr(self, run: Run, lr: float) -> None:
         if lr != (run.lr or run.tcfg.lr):
             run.lr = lr
-            self._tell(run, "lr", lr)
+            self._tell(run, "set_lr", lr)
 
     def set_live(self, run: Run, pace: float, auto_stop: bool) -> None:
         """Speed limit (record points per second, 0 = none) and auto-stop, at once, also while it trains."""

@@ -138,17 +138,11 @@ def serve(commands, events) -> None:
         trainer, reporter = runs.get(run_id, (None, None))
         if trainer is None:
             continue
-        if kind == "stop":
-            reporter.stopping = True
-            trainer.stop(args[0])
-        elif kind == "pause":
-            trainer.pause()
-        elif kind == "resume":
-            trainer.resume()
-        elif kind == "lr":
-            trainer.set_lr(args[0])
-        elif kind == "live":
+        if kind == "live":
             reporter.pace, reporter.auto_stop = args
+            continue
+        reporter.stopping |= kind == "stop"
+        getattr(trainer, kind)(*args)     # stop, pause, resume, set_lr: the trainer's controls, by name
     for trainer, _ in list(runs.values()):
         trainer.stop("the server is shutting down")
 

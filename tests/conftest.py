@@ -40,9 +40,9 @@ def lab_env(tmp_path, monkeypatch):
     monkeypatch.setattr(reg, "root", tmp_path / "runs")
     yield reg
     reg = registry.get()       # (a test may have restarted it)
-    for run in [r for r in reg._runs.values() if r.active]:
+    runs = [r for groups in list(reg._groups.values()) for g in groups for r in g.values()]
+    for run in [r for r in runs if r.active]:
         reg.runner.stop(run, "the test ended")
-    for run in list(reg._runs.values()):
+    for run in runs:
         run.ended.wait(10)
     reg._groups.clear()
-    reg._runs.clear()

@@ -65,7 +65,7 @@ def test_a_restart_loses_nothing(lab_env):
     at.switch_page("pages/words.py").run()
     at.button(key="words.train").click().run()                 # 60 records a second: still training
     (busy,) = wait(at, "words", recorded(3)).values()
-    lab_env.shutdown()                                         # the server stops (SIGTERM: atexit)
+    lab_env.runner.close()                                     # the server stops (SIGTERM: atexit)
     assert busy.state == "stopped" and busy.reason == "the server is shutting down"
     registry.get.clear()
     again = app(token=token)                                   # the restarted server, the same browser
@@ -122,8 +122,8 @@ def test_a_run_that_ends_while_the_buttons_are_drawn_reruns_them(monkeypatch):
     (run,) = wait(at, "chars", recorded(2)).values()
     drawn = run_bar.draw
 
-    def draw_then_end(lesson, s):
-        drawn(lesson, s)                    # drawn for a running run: Pause and Stop enabled
+    def draw_then_end(lesson, s, runs):
+        drawn(lesson, s, runs)              # drawn for a running run: Pause and Stop enabled
         registry.get().runner.stop(run)
         assert run.ended.wait(30)
     monkeypatch.setattr(run_bar, "draw", draw_then_end)

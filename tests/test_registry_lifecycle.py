@@ -35,11 +35,11 @@ def test_a_lesson_read_back_from_disk_can_leave_memory_again(reg, monkeypatch): 
     run = trained_in(reg, "a", "gradients")
     now = over_budget(monkeypatch)
     run.seen = now - 10 * registry.RECENT_S
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(run.id, "a") is None
     (back,) = reg.current("a", "gradients").values()           # the student looks again: read from disk
     back.seen = now - 10 * registry.RECENT_S
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(back.id, "a") is None                       # it is on disk: it may go again
     monkeypatch.setattr(registry, "MEMORY_MB", 10**6)
     (again,) = reg.current("a", "gradients").values()
@@ -53,7 +53,7 @@ def test_an_idle_lesson_with_an_opened_checkpoint_among_its_runs_leaves_memory(r
     reg.place("a", "gradients", {"lstm": opened})                 # as lab.checkpoints opens one
     now = over_budget(monkeypatch)
     trained.seen = opened.seen = now - 10 * registry.RECENT_S
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(opened.id, "a") is opened                   # over the budget: it would not read back
     reg.sweep(now + 2 * registry.IDLE_S)
     assert reg.find(opened.id, "a") is None and reg.find(trained.id, "a") is None
@@ -117,6 +117,9 @@ class Clock:
     def urandom(self, n: int) -> bytes:
         return next(self.bytes)[:n]
 
+    def monotonic(self) -> float:
+        return time.monotonic()
+
 
 def test_two_groups_placed_in_one_second_read_back_in_their_order(reg, monkeypatch):  # noqa: F811
     """Train clicked twice in a second: after a restart the second group is the one on screen."""
@@ -140,7 +143,7 @@ class SetBack:
     def strftime(self, fmt: str, t=None) -> str:
         return next(self.stamps)
 
-    time, localtime = staticmethod(time.time), staticmethod(time.localtime)
+    time, localtime, monotonic = staticmethod(time.time), staticmethod(time.localtime), staticmethod(time.monotonic)
 
 
 def test_the_disk_budget_never_deletes_the_group_on_screen(reg, monkeypatch):  # noqa: F811
@@ -164,7 +167,7 @@ def test_reset_outlives_a_restart_and_leaving_memory(reg, monkeypatch):  # noqa:
     assert earlier["lstm"].group == run.group                   # still among the earlier runs
     now = over_budget(monkeypatch)
     run.seen = now - 10 * registry.RECENT_S
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(run.id, "a") is None and reg.current("a", "gradients") == {}
     new = trained_in(reg, "a", "gradients")                     # Train again: the new run is on screen
     assert registry.Registry(NoRunner(), reg.root).current("a", "gradients")["lstm"].group == new.group

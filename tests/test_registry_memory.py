@@ -75,7 +75,6 @@ def test_an_earlier_run_keeps_every_record_and_only_its_newest_probe_and_weights
     assert len(second.history.probed()) == 6                 # the run on screen keeps everything
 
 
-
 def test_a_runs_size_counts_the_optimizer_state_kept_for_continue(reg):
     """Adam's two moments are twice the weights (128 MB for the largest model); nbytes left them out,
     so the memory budget undercounted every ended run."""
@@ -90,6 +89,7 @@ def test_a_runs_size_counts_the_optimizer_state_kept_for_continue(reg):
     run.resume = dataclasses.replace(run.resume, optimizer=None)       # no optimizer state (a shipped checkpoint)
     assert run.nbytes == run.history.probe_bytes + run.weights.nbytes
 
+
 def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_back(reg, monkeypatch):
     old = trained_in(reg, "a", "gradients")
     mine = trained_in(reg, "b", "gradients")
@@ -97,7 +97,7 @@ def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_b
     now = time.time()
     old.seen, mine.seen = now - 300, now - 200
     monkeypatch.setattr(registry, "MEMORY_MB", 1)
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(old.id, "a") is None and reg.find(mine.id, "b") is mine    # under budget again
     (back,) = reg.current("a", "gradients").values()                         # read back from disk
     assert back is not old and back.state == old.state == "finished"
@@ -120,7 +120,7 @@ def test_nothing_that_trains_was_looked_at_just_now_or_is_not_on_disk_leaves(reg
     assert reg.find(unsaved.id, "b") is unsaved
     assert reg.find(recent.id, "c") is recent
     recent.seen = now - registry.RECENT_S * 2
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(recent.id, "c") is None
 
 
@@ -130,7 +130,7 @@ def test_an_opened_checkpoint_leaves_memory_only_when_idle(reg, monkeypatch):
     now = time.time()
     run.seen = now - 10 * registry.RECENT_S
     monkeypatch.setattr(registry, "MEMORY_MB", 1)
-    reg.sweep(now, idle=False)
+    reg.sweep(now)
     assert reg.find(run.id, "a") is run           # over the budget: it would not read back
     reg.sweep(now + registry.IDLE_S * 2)
     assert reg.find(run.id, "a") is None
@@ -143,6 +143,16 @@ def test_under_the_budget_only_idle_lessons_leave(reg):
     assert reg.find(run.id, "a") is run
     reg.sweep(now + registry.IDLE_S * 2)
     assert reg.find(run.id, "a") is None
+
+
+def test_a_look_at_any_lesson_lets_idle_lessons_leave_memory_at_most_every_sweep_s(reg, monkeypatch):
+    idle = trained_in(reg, "a", "gradients")              # (its end swept just now)
+    idle.seen = time.time() - 2 * registry.IDLE_S
+    reg.groups("b", "gradients")
+    assert reg.find(idle.id, "a") is idle
+    monkeypatch.setattr(registry, "SWEEP_S", 0)
+    reg.groups("b", "gradients")
+    assert reg.find(idle.id, "a") is None
 
 
 def test_past_the_disk_budget_a_students_oldest_earlier_runs_go_and_no_one_elses(reg, monkeypatch):

@@ -86,7 +86,8 @@ def snapshot(owner: str | None, ids: list[str]) -> dict:
     """{"runs": {id: facts}, "interval": s, "busy": line, "at": server time}: only `owner`'s runs."""
     at = time.monotonic()     # before reading: the facts are at least this new (see the component)
     reg = registry.get()
-    found = {jid: reg.find(jid, owner) for jid in ids[:MAX_IDS]} if owner else {}
+    mine = reg.runs_of(owner) if owner else {}
+    found = {jid: mine.get(jid) for jid in ids[:MAX_IDS]}
     interval, busy = load()
     return {"runs": {jid: facts(run.touch()) for jid, run in found.items() if run is not None},
             "interval": interval, "busy": busy, "at": at}

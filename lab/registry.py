@@ -90,17 +90,14 @@ class Registry:
         groups = self.groups(owner, lesson)
         return dict(groups[0]) if groups else {}
 
-    def find(self, run_id: str, owner: str) -> Run | None:
-        """The run with this id if it belongs to `owner` (nobody reads another student's run)."""
-        return next((r for r in self._mine(owner) if r.id == run_id), None)
+    def runs_of(self, owner: str) -> dict[str, Run]:
+        """The student's runs by id (nobody reads another student's run)."""
+        with self._lock:
+            return {r.id: r for (who, _), groups in self._groups.items() if who == owner for r in _each(groups)}
 
     def active(self, owner: str) -> list[Run]:
         """The student's runs that train or wait to, in the order they were placed."""
-        return sorted((r for r in self._mine(owner) if r.active), key=lambda r: r.group)
-
-    def _mine(self, owner: str) -> list[Run]:
-        with self._lock:
-            return [r for (who, _), groups in self._groups.items() if who == owner for r in _each(groups)]
+        return sorted((r for r in self.runs_of(owner).values() if r.active), key=lambda r: r.group)
 
     # ---- changing ----------------------------------------------------------------------------------
     def place(self, owner: str, lesson: str, runs: dict[str, Run], why: str = "an opened checkpoint replaced it"):

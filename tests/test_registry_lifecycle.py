@@ -36,15 +36,15 @@ def test_a_lesson_read_back_from_disk_can_leave_memory_again(reg, monkeypatch): 
     now = over_budget(monkeypatch)
     run.seen = now - 10 * registry.RECENT_S
     reg.sweep(now)
-    assert reg.find(run.id, "a") is None
+    assert reg.runs_of("a").get(run.id) is None
     (back,) = reg.current("a", "gradients").values()           # the student looks again: read from disk
     back.seen = now - 10 * registry.RECENT_S
     reg.sweep(now)
-    assert reg.find(back.id, "a") is None                       # it is on disk: it may go again
+    assert reg.runs_of("a").get(back.id) is None                       # it is on disk: it may go again
     monkeypatch.setattr(registry, "MEMORY_MB", 10**6)
     (again,) = reg.current("a", "gradients").values()
     reg.sweep(time.time() + 2 * registry.IDLE_S)
-    assert reg.find(again.id, "a") is None                      # and when idle, under the budget
+    assert reg.runs_of("a").get(again.id) is None                      # and when idle, under the budget
 
 
 def test_an_idle_lesson_with_an_opened_checkpoint_among_its_runs_leaves_memory(reg, monkeypatch):  # noqa: F811
@@ -54,9 +54,9 @@ def test_an_idle_lesson_with_an_opened_checkpoint_among_its_runs_leaves_memory(r
     now = over_budget(monkeypatch)
     trained.seen = opened.seen = now - 10 * registry.RECENT_S
     reg.sweep(now)
-    assert reg.find(opened.id, "a") is opened                   # over the budget: it would not read back
+    assert reg.runs_of("a").get(opened.id) is opened                   # over the budget: it would not read back
     reg.sweep(now + 2 * registry.IDLE_S)
-    assert reg.find(opened.id, "a") is None and reg.find(trained.id, "a") is None
+    assert reg.runs_of("a").get(opened.id) is None and reg.runs_of("a").get(trained.id) is None
 
 
 def test_a_continued_run_whose_write_failed_stays_in_memory(reg, monkeypatch):  # noqa: F811
@@ -71,7 +71,7 @@ def test_a_continued_run_whose_write_failed_stays_in_memory(reg, monkeypatch):  
     now = over_budget(monkeypatch)
     run.seen = now - 10 * registry.IDLE_S
     reg.sweep(now)
-    assert reg.find(run.id, "a") is run and run.last_epoch == 9      # the disk has only its first 6 epochs
+    assert reg.runs_of("a").get(run.id) is run and run.last_epoch == 9      # the disk has only its first 6 epochs
     assert len(run.history.probed()) == 9                            # nor are its probes dropped
 
 
@@ -168,6 +168,6 @@ def test_reset_outlives_a_restart_and_leaving_memory(reg, monkeypatch):  # noqa:
     now = over_budget(monkeypatch)
     run.seen = now - 10 * registry.RECENT_S
     reg.sweep(now)
-    assert reg.find(run.id, "a") is None and reg.current("a", "gradients") == {}
+    assert reg.runs_of("a").get(run.id) is None and reg.current("a", "gradients") == {}
     new = trained_in(reg, "a", "gradients")                     # Train again: the new run is on screen
     assert registry.Registry(NoRunner(), reg.root).current("a", "gradients")["lstm"].group == new.group

@@ -98,7 +98,7 @@ def test_over_the_budget_the_least_recently_seen_lessons_leave_memory_and_read_b
     old.seen, mine.seen = now - 300, now - 200
     monkeypatch.setattr(registry, "MEMORY_MB", 1)
     reg.sweep(now)
-    assert reg.find(old.id, "a") is None and reg.find(mine.id, "b") is mine    # under budget again
+    assert reg.runs_of("a").get(old.id) is None and reg.runs_of("b").get(mine.id) is mine    # under budget again
     (back,) = reg.current("a", "gradients").values()                         # read back from disk
     assert back is not old and back.state == old.state == "finished"
     assert [r.loss for r in back.history.records] == [r.loss for r in old.history.records]
@@ -116,12 +116,12 @@ def test_nothing_that_trains_was_looked_at_just_now_or_is_not_on_disk_leaves(reg
     recent.seen = now - registry.RECENT_S / 2
     monkeypatch.setattr(registry, "MEMORY_MB", 1)
     reg.sweep(now)
-    assert reg.find(training.id, "a") is training
-    assert reg.find(unsaved.id, "b") is unsaved
-    assert reg.find(recent.id, "c") is recent
+    assert reg.runs_of("a").get(training.id) is training
+    assert reg.runs_of("b").get(unsaved.id) is unsaved
+    assert reg.runs_of("c").get(recent.id) is recent
     recent.seen = now - registry.RECENT_S * 2
     reg.sweep(now)
-    assert reg.find(recent.id, "c") is None
+    assert reg.runs_of("c").get(recent.id) is None
 
 
 def test_an_opened_checkpoint_leaves_memory_only_when_idle(reg, monkeypatch):
@@ -131,28 +131,28 @@ def test_an_opened_checkpoint_leaves_memory_only_when_idle(reg, monkeypatch):
     run.seen = now - 10 * registry.RECENT_S
     monkeypatch.setattr(registry, "MEMORY_MB", 1)
     reg.sweep(now)
-    assert reg.find(run.id, "a") is run           # over the budget: it would not read back
+    assert reg.runs_of("a").get(run.id) is run           # over the budget: it would not read back
     reg.sweep(now + registry.IDLE_S * 2)
-    assert reg.find(run.id, "a") is None
+    assert reg.runs_of("a").get(run.id) is None
 
 
 def test_under_the_budget_only_idle_lessons_leave(reg):
     run = trained_in(reg, "a", "gradients")
     now = time.time()
     reg.sweep(now + registry.IDLE_S / 2)
-    assert reg.find(run.id, "a") is run
+    assert reg.runs_of("a").get(run.id) is run
     reg.sweep(now + registry.IDLE_S * 2)
-    assert reg.find(run.id, "a") is None
+    assert reg.runs_of("a").get(run.id) is None
 
 
 def test_a_look_at_any_lesson_lets_idle_lessons_leave_memory_at_most_every_sweep_s(reg, monkeypatch):
     idle = trained_in(reg, "a", "gradients")              # (its end swept just now)
     idle.seen = time.time() - 2 * registry.IDLE_S
     reg.groups("b", "gradients")
-    assert reg.find(idle.id, "a") is idle
+    assert reg.runs_of("a").get(idle.id) is idle
     monkeypatch.setattr(registry, "SWEEP_S", 0)
     reg.groups("b", "gradients")
-    assert reg.find(idle.id, "a") is None
+    assert reg.runs_of("a").get(idle.id) is None
 
 
 def test_past_the_disk_budget_a_students_oldest_earlier_runs_go_and_no_one_elses(reg, monkeypatch):

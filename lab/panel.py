@@ -21,7 +21,7 @@ from . import compare, identity, links, presenter, presets, progress, registry, 
 from .lessons import Lesson
 from .run_bar import lesson_runs
 from .settings import Settings
-from .snapshot import Snapshot
+from .snapshot import Snapshot, latest_probed
 
 VIEWS_S = 1.0      # the views of a training run are redrawn once a second (lab.throttle: costly ones less often)
 VIEWS_MAX_S = 2.0  # ...and less often, down to this, when many runs train on the server (a classroom)
@@ -55,9 +55,7 @@ def _scrub(lesson: Lesson, runs: dict[str, Run]) -> dict[str, Snapshot]:
     shown = {}
     for name, run in runs.items():
         recs = [r for r in snaps[name] if r.epoch <= upto]
-        probed = [r for r in recs if r.probe is not None]
-        shown[name] = Snapshot(name, run, recs, snaps[name], recs[-1] if recs else None,
-                               probed[-1] if probed else None)
+        shown[name] = Snapshot(name, run, recs, snaps[name], recs[-1] if recs else None, latest_probed(recs))
     if upto < latest:
         st.caption(f":material/history: rewound to {unit} {upto:,} (latest recorded: {latest:,})")
     return shown

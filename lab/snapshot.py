@@ -1,6 +1,7 @@
 """A run as the views see it: its records up to the epoch the scrubber shows (lab.panel makes them)."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from rnnviz.recorder import EpochRecord
@@ -28,3 +29,9 @@ class Snapshot:
     @property
     def unit(self) -> str:
         return self.run.history.unit
+
+
+def latest_probed(records: list[EpochRecord]) -> EpochRecord | None:
+    """A copy of the latest record with a probe: the history's thinning (the runner's thread) sets the
+    original's probe to None, and the views read it after this."""
+    return next((c for r in reversed(records) if (c := copy.copy(r)).probe is not None), None)

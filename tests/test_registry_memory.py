@@ -12,10 +12,11 @@ from test_checkpoint import ThinnedWhileRead
 from test_figures import make_probe
 
 from lab import compare, registry, views
-from lab.snapshot import Snapshot
+from lab.snapshot import Snapshot, latest_probed
 from rnnviz import run_store
 from rnnviz.callbacks import Callback, Recorder
 from rnnviz.figures import figure_text, grad_heatmap, spectral_radius_figure
+from rnnviz.recorder import EpochRecord
 from rnnviz.run import Run
 from rnnviz.tasks import make_task
 from rnnviz.trainer import Trainer
@@ -191,3 +192,13 @@ def test_views_read_each_probe_once_while_the_run_is_thinned():
     assert compare.newest_probe([newest]) is not None
     assert "no probe" not in figure_text(grad_heatmap(thinned_while_read()))
     assert "not measured" not in figure_text(spectral_radius_figure(thinned_while_read()))
+
+
+def test_the_shown_probe_stays_when_the_history_is_thinned_after_the_scrubber_chose_it():
+    """The scrubber picks the latest probed record; the views read its probe a moment later, after the
+    runner's thread may have thinned the history (EpochRecord.probe = None): they drew "no probe"."""
+    recs = [EpochRecord(epoch=e, step=e, loss=1.0, probe=make_probe(seed=e) if e % 2 else None) for e in range(1, 5)]
+    shown = latest_probed(recs)
+    recs[2].probe = None                   # History._thin_probes, Run.lighten
+    assert shown.epoch == 3 and shown.probe is not None
+    assert latest_probed([EpochRecord(epoch=1, step=1, loss=1.0)]) is None

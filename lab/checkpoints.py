@@ -27,7 +27,7 @@ from rnnviz.run import ACTIVE, Run
 from . import identity, registry
 from .messages import say
 from .lessons import BY_KEY, TASK_LESSON, Lesson
-from .settings import put_settings, task_for
+from .settings import Setup, put_settings
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
 UPLOAD_MB = env_limit("RNNVIZ_MAX_UPLOAD_MB", 100)   # an uploaded zip, at most (Streamlit holds it in memory)
@@ -168,10 +168,10 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
     if key is None:
         raise CheckpointError(f"no lesson trains the task {ck.task.name!r}")
     lesson = BY_KEY[key]
-    task = task_for(ck.task.name, ck.task.options)      # the lab's shared copy of the task
+    setup = Setup(ck.task.name, ck.task.options, ck.model_cfg, ck.train_cfg)
     run = run_store.from_checkpoint(ck)
-    run.task, run.origin, run.state = task, Path(path).name, "loaded"
-    put_settings(lesson, task, ck.model_cfg, ck.train_cfg, ck.bugs)
+    run.task, run.origin, run.state = setup.task, Path(path).name, "loaded"   # the lab's shared copy of the task
+    put_settings(lesson, setup, ck.bugs)
     registry.get().place(identity.owner(), lesson.key, {_run_name(lesson, ck): run})
     return lesson
 

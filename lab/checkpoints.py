@@ -135,13 +135,17 @@ def listed() -> list[dict]:
     return rows
 
 
+def _inside(path: str | Path, *folders: Path) -> Path | None:
+    """The path, resolved (links and .. followed), if it lies inside one of the folders; else None."""
+    p = Path(path).resolve()
+    return p if any(f.resolve() in p.parents for f in folders) else None
+
+
 def _allowed(path: str | Path) -> Path:
     """The checkpoint folder at path if this student may open it (own, class, pretrained, or a run of
     the student's sweeps)."""
-    p = Path(path).resolve()
-    for base in (mine(), root() / CLASS, root() / PRETRAINED, registry.get().root / identity.owner()):
-        if base.resolve() in p.parents:
-            return p
+    if p := _inside(path, mine(), root() / CLASS, root() / PRETRAINED, registry.get().root / identity.owner()):
+        return p
     raise CheckpointError("that checkpoint is not yours to open")
 
 
@@ -212,9 +216,8 @@ def upload(data: bytes, filename: str) -> str:
 
 def deletable(path: str | Path) -> bool:
     """Only a student's own checkpoints (and, for the teacher, the class's) can be deleted here."""
-    p = Path(path).resolve()
-    bases = [mine()] + ([root() / CLASS] if is_teacher() else [])
-    return any(b.resolve() in p.parents for b in bases) and (p / "config.json").is_file()
+    p = _inside(path, mine(), *([root() / CLASS] if is_teacher() else []))
+    return p is not None and (p / "config.json").is_file()
 
 
 def delete(path: str | Path) -> None:
@@ -243,8 +246,7 @@ def publish(path: str | Path) -> str:
     """Copy one of the teacher's own checkpoints into the class folder, under a new name."""
     if not is_teacher():
         raise CheckpointError("only the teacher can publish to the class")
-    src = Path(path).resolve()
-    if mine().resolve() not in src.parents:
+    if (src := _inside(path, mine())) is None:
         raise CheckpointError("publish one of your own checkpoints")
     ck = checkpoint.load(src)
     return _save_new(root() / CLASS, src.name, ck.task, ck.model_cfg, ck.train_cfg, ck.state_dict, ck.history,

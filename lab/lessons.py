@@ -57,7 +57,7 @@ LESSONS = [
 ]
 CHECKPOINTS_PAGE = "app_pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}
-# where a checkpoint of a task opens when it does not name its lesson
-TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks}
-TASK_LESSON.update(hihell="chars", seoul="chars", words="words", anbn="anbn", text="text")
+# where a checkpoint of a task opens when it does not name its lesson: the first lesson that trains the
+# task, but Text generation for text (Inside the cells, before it, trains text too)
+TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks} | {"text": "text"}
 

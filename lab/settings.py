@@ -145,12 +145,11 @@ def reset(lesson: Lesson, task_name: str) -> None:
 def _options_changed(lesson: Lesson, task_name: str) -> None:
     """on_change of a data option the defaults follow (the text task's corpus): the model and training
     widgets show the defaults for the new options."""
-    cls, pre = TASKS[task_name], prefix(lesson, task_name) + ".task"
-    options = cls.Options(**{f.name: st.session_state[f"{pre}.{f.name}"] for f in dataclasses.fields(cls.Options)
-                             if f"{pre}.{f.name}" in st.session_state})
-    mdef, tdef = defaults(lesson, task_name, options)
-    _put(fields.values(prefix(lesson, task_name) + ".model", mdef) |
-         fields.values(prefix(lesson, task_name) + ".train", tdef))
+    cls, pre = TASKS[task_name], prefix(lesson, task_name)
+    stored = {f.name: st.session_state[f"{pre}.task.{f.name}"] for f in dataclasses.fields(cls.Options)
+              if f"{pre}.task.{f.name}" in st.session_state}
+    mdef, tdef = defaults(lesson, task_name, cls.Options(**stored))
+    _put(fields.values(pre + ".model", mdef) | fields.values(pre + ".train", tdef))
 
 
 def sidebar(lesson: Lesson) -> Settings:
@@ -198,13 +197,13 @@ def sidebar(lesson: Lesson) -> Settings:
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)
-        for mcfg, tcfg in setup.variants(lesson).values():
+        runs = setup.variants(lesson)
+        for mcfg, tcfg in runs.values():
             if err := _build_error(name, setup.options, mcfg, tcfg):
                 raise ValueError(err)
     except (ValueError, TypeError) as e:
         return Settings(None, str(e), pace, auto)
-    cells = tuple(dict.fromkeys(m.cell for m, _ in setup.variants(lesson).values()))
-    return Settings(setup, "", pace, auto, cells)
+    return Settings(setup, "", pace, auto, tuple(dict.fromkeys(m.cell for m, _ in runs.values())))
 
 
 def put_settings(lesson: Lesson, setup: Setup, bugs: tuple[str, ...] = (), pace: float | None = None) -> None:

@@ -167,8 +167,8 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
     configs: the lesson `prefer` if it trains the checkpoint's task, else the one it was saved from,
     else the task's usual lesson. Call it in an on_click callback (before the widgets draw)."""
     ck = checkpoint.load(_allowed(path))
-    trains = lambda key: key in BY_KEY and ck.task.name in BY_KEY[key].tasks  # noqa: E731
-    key = next((k for k in (prefer, ck.config.get("lesson"), TASK_LESSON.get(ck.task.name)) if trains(k)), None)
+    key = next((k for k in (prefer, ck.config.get("lesson"), TASK_LESSON.get(ck.task.name))
+                if k in BY_KEY and ck.task.name in BY_KEY[k].tasks), None)
     if key is None:
         raise CheckpointError(f"no lesson trains the task {ck.task.name!r}")
     lesson = BY_KEY[key]

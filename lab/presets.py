@@ -131,6 +131,6 @@ def picker(lesson: Lesson) -> None:
         for p in found:
             st.button(p.title, key=f"{lesson.key}.preset.{p.name}", on_click=run, args=(lesson, p),
                       icon=":material/science:", help=f"Train it now. {p.notice}")
-    shown = st.session_state.get(NOTICE)
-    if shown and shown[0] == lesson.key:
-        st.caption(f":material/visibility: **{shown[1].title}** — what to notice: {shown[1].notice}")
+    notice = st.session_state.get(NOTICE)
+    if notice and notice[0] == lesson.key:
+        st.caption(f":material/visibility: **{notice[1].title}** — what to notice: {notice[1].notice}")

@@ -198,11 +198,6 @@ def follow_goto() -> None:
         st.switch_page(page)
 
 
-def pretrained(lesson: Lesson) -> list[dict]:
-    """The shipped models of this lesson's tasks."""
-    return [r for r in checkpoint.list_runs(root() / PRETRAINED) if r.get("task") in lesson.tasks]
-
-
 def upload(data: bytes, filename: str) -> str:
     """Check an uploaded zip (safetensors + JSON only) and keep it as a new checkpoint of this student."""
     if not data:

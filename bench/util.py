@@ -18,7 +18,7 @@ def code_version() -> dict:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "rnnviz", "lab", "pages", "app.py", "main.py"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "rnnviz", "lab", "app_pages", "app.py", "main.py"],
                                cwd=root, capture_output=True, text=True, timeout=10).stdout.split("\n")
         return {"commit": head, "uncommitted": [d.strip() for d in dirty if d.strip()]}
     except (OSError, subprocess.SubprocessError):

@@ -25,10 +25,4 @@ runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel
   scratch_code the From scratch lesson's equations next to the engine's source
 """
 
-try:  # a pages/ folder next to main.py makes Streamlit start in its legacy multipage mode until st.navigation
-    from streamlit.runtime.pages_manager import PagesManager  # runs once; leave it from the first import on
-    PagesManager.uses_pages_directory = False
-except ImportError:  # pragma: no cover - a future Streamlit without it
-    pass
-
-APP_RAN = "lab.app_ran"
+APP_RAN = "lab.app_ran"   # main.py sets it after its navigation; nothing in lab/ reads it

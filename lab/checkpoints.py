@@ -27,7 +27,7 @@ from rnnviz.run import ACTIVE, Run
 from . import identity, registry
 from .messages import say
 from .lessons import BY_KEY, TASK_LESSON, Lesson
-from .settings import put_settings, task_for
+from .settings import Setup, put_settings
 
 PRETRAINED, CLASS, STUDENTS = "pretrained", "class", "students"
 UPLOAD_MB = env_limit("RNNVIZ_MAX_UPLOAD_MB", 100)   # an uploaded zip, at most (Streamlit holds it in memory)
@@ -135,13 +135,17 @@ def listed() -> list[dict]:
     return rows
 
 
+def _inside(path: str | Path, *folders: Path) -> Path | None:
+    """The path, resolved (links and .. followed), if it lies inside one of the folders; else None."""
+    p = Path(path).resolve()
+    return p if any(f.resolve() in p.parents for f in folders) else None
+
+
 def _allowed(path: str | Path) -> Path:
     """The checkpoint folder at path if this student may open it (own, class, pretrained, or a run of
     the student's sweeps)."""
-    p = Path(path).resolve()
-    for base in (mine(), root() / CLASS, root() / PRETRAINED, registry.get().root / identity.owner()):
-        if base.resolve() in p.parents:
-            return p
+    if p := _inside(path, mine(), root() / CLASS, root() / PRETRAINED, registry.get().root / identity.owner()):
+        return p
     raise CheckpointError("that checkpoint is not yours to open")
 
 
@@ -163,15 +167,15 @@ def open_in_lesson(path: str | Path, prefer: str | None = None) -> Lesson:
     configs: the lesson `prefer` if it trains the checkpoint's task, else the one it was saved from,
     else the task's usual lesson. Call it in an on_click callback (before the widgets draw)."""
     ck = checkpoint.load(_allowed(path))
-    trains = lambda key: key in BY_KEY and ck.task.name in BY_KEY[key].tasks  # noqa: E731
-    key = next((k for k in (prefer, ck.config.get("lesson"), TASK_LESSON.get(ck.task.name)) if trains(k)), None)
+    key = next((k for k in (prefer, ck.config.get("lesson"), TASK_LESSON.get(ck.task.name))
+                if k in BY_KEY and ck.task.name in BY_KEY[k].tasks), None)
     if key is None:
         raise CheckpointError(f"no lesson trains the task {ck.task.name!r}")
     lesson = BY_KEY[key]
-    task = task_for(ck.task.name, ck.task.options)      # the lab's shared copy of the task
+    setup = Setup(ck.task.name, ck.task.options, ck.model_cfg, ck.train_cfg)
     run = run_store.from_checkpoint(ck)
-    run.task, run.origin, run.state = task, Path(path).name, "loaded"
-    put_settings(lesson, task, ck.model_cfg, ck.train_cfg, ck.bugs)
+    run.task, run.origin, run.state = setup.task, Path(path).name, "loaded"   # the lab's shared copy of the task
+    put_settings(lesson, setup, ck.bugs)
     registry.get().place(identity.owner(), lesson.key, {_run_name(lesson, ck): run})
     return lesson
 
@@ -194,11 +198,6 @@ def follow_goto() -> None:
         st.switch_page(page)
 
 
-def pretrained(lesson: Lesson) -> list[dict]:
-    """The shipped models of this lesson's tasks."""
-    return [r for r in checkpoint.list_runs(root() / PRETRAINED) if r.get("task") in lesson.tasks]
-
-
 def upload(data: bytes, filename: str) -> str:
     """Check an uploaded zip (safetensors + JSON only) and keep it as a new checkpoint of this student."""
     if not data:
@@ -212,9 +211,8 @@ def upload(data: bytes, filename: str) -> str:
 
 def deletable(path: str | Path) -> bool:
     """Only a student's own checkpoints (and, for the teacher, the class's) can be deleted here."""
-    p = Path(path).resolve()
-    bases = [mine()] + ([root() / CLASS] if is_teacher() else [])
-    return any(b.resolve() in p.parents for b in bases) and (p / "config.json").is_file()
+    p = _inside(path, mine(), *([root() / CLASS] if is_teacher() else []))
+    return p is not None and (p / "config.json").is_file()
 
 
 def delete(path: str | Path) -> None:
@@ -243,8 +241,7 @@ def publish(path: str | Path) -> str:
     """Copy one of the teacher's own checkpoints into the class folder, under a new name."""
     if not is_teacher():
         raise CheckpointError("only the teacher can publish to the class")
-    src = Path(path).resolve()
-    if mine().resolve() not in src.parents:
+    if (src := _inside(path, mine())) is None:
         raise CheckpointError("publish one of your own checkpoints")
     ck = checkpoint.load(src)
     return _save_new(root() / CLASS, src.name, ck.task, ck.model_cfg, ck.train_cfg, ck.state_dict, ck.history,

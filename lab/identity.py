@@ -37,7 +37,7 @@ def token() -> str:
     """This session's token: kept in session state, from the browser's cookie or new."""
     tok = st.session_state.get(_KEY)
     if not valid(tok):
-        tok = st.context.cookies.get(COOKIE) if COOKIE in st.context.cookies else None
+        tok = st.context.cookies.get(COOKIE)
         st.session_state[_KEY] = tok = tok if valid(tok) else secrets.token_hex(16)
     return tok
 

@@ -29,22 +29,22 @@ class Lesson:
 
 
 LESSONS = [
-    Lesson("chars", "Character prediction", ":material/abc:", "pages/chars.py",
+    Lesson("chars", "Character prediction", ":material/abc:", "app_pages/chars.py",
            tasks=("hihell", "seoul", "ship"), pace={"hihell": 10.0, "seoul": 60.0}),
-    Lesson("shapes", "Tensor shapes", ":material/data_array:", "pages/shapes.py"),   # nothing to train
-    Lesson("words", "Word prediction", ":material/chat:", "pages/words.py", tasks=("words",),
+    Lesson("shapes", "Tensor shapes", ":material/data_array:", "app_pages/shapes.py"),   # nothing to train
+    Lesson("words", "Word prediction", ":material/chat:", "app_pages/words.py", tasks=("words",),
            pace={"words": 60.0}),
-    Lesson("anbn", "Counting: aⁿbⁿaⁿ", ":material/counter_3:", "pages/anbn.py", tasks=("anbn",)),
-    Lesson("sine", "Sine wave", ":material/airwave:", "pages/sine.py", tasks=("sine",),
+    Lesson("anbn", "Counting: aⁿbⁿaⁿ", ":material/counter_3:", "app_pages/anbn.py", tasks=("anbn",)),
+    Lesson("sine", "Sine wave", ":material/airwave:", "app_pages/sine.py", tasks=("sine",),
            variants={"h carried": ({}, {"carry_state": True}), "h reset": ({}, {"carry_state": False})}),
-    Lesson("inside", "Inside the cells", ":material/memory:", "pages/inside.py",
+    Lesson("inside", "Inside the cells", ":material/memory:", "app_pages/inside.py",
            tasks=("hihell", "seoul", "words", "anbn", "text"), model_defaults={"cell": "lstm"},
            pace={"hihell": 10.0}),
-    Lesson("gradients", "Vanishing & exploding gradients", ":material/trending_down:", "pages/gradients.py",
+    Lesson("gradients", "Vanishing & exploding gradients", ":material/trending_down:", "app_pages/gradients.py",
            tasks=("copy", "adding"),
            variants={c: ({"cell": c}, {}) for c in ("rnn", "lstm", "gru")}),
-    Lesson("text", "Text generation", ":material/edit_note:", "pages/text.py", tasks=("text",)),
-    Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "pages/from_scratch.py",
+    Lesson("text", "Text generation", ":material/edit_note:", "app_pages/text.py", tasks=("text",)),
+    Lesson("scratch", "From scratch (NumPy)", ":material/construction:", "app_pages/from_scratch.py",
            tasks=("anbn", "hihell", "dinos"),
            # the NumPy engine has no peepholes, dropout, second direction or projection
            variants={e: ({"peephole": False, "dropout": 0.0, "bidirectional": False, "proj_size": 0},
@@ -53,11 +53,11 @@ LESSONS = [
            train_defaults={"anbn": dict(optimizer="sgd", lr=1.0, momentum=0.0, dtype="float64", epochs=30),
                            "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64"),
                            "dinos": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64", epochs=30)}),
-    Lesson("sweep", "Sweeps: the memory experiment", ":material/grid_on:", "pages/sweep.py"),   # a grid of runs
+    Lesson("sweep", "Sweeps: the memory experiment", ":material/grid_on:", "app_pages/sweep.py"),   # a grid of runs
 ]
-CHECKPOINTS_PAGE = "pages/checkpoints.py"
+CHECKPOINTS_PAGE = "app_pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}
-# where a checkpoint of a task opens when it does not name its lesson
-TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks}
-TASK_LESSON.update(hihell="chars", seoul="chars", words="words", anbn="anbn", text="text")
+# where a checkpoint of a task opens when it does not name its lesson: the first lesson that trains the
+# task, but Text generation for text (Inside the cells, before it, trains text too)
+TASK_LESSON = {t: lesson.key for lesson in reversed(LESSONS) for t in lesson.tasks} | {"text": "text"}
 

@@ -16,7 +16,7 @@ from rnnviz.config import clipped
 ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with
 CONSUMED = "lab.link.consumed"    # the lessons that have taken their link's preset / train / notes
 VISIT = "lab.link.visit"          # (lesson, its link's parameters) during this script run only
-ACTIONS = ("preset", "train", "present")
+ACTIONS = ("preset", "train")     # besides the lesson's settings, what a link may ask of a lesson
 NAMED = 6                         # a note names at most this many of a link's left-out settings
 
 
@@ -28,27 +28,18 @@ def remember_arrival() -> None:
 
 
 def visit(lesson_key: str) -> dict[str, list[str]] | None:
-    """The link's parameters if this run draws the lesson for the first time since the link opened."""
-    now = st.session_state.get(VISIT)
-    if now is None:
-        now = st.session_state[VISIT] = (lesson_key, first_visit(lesson_key))
-    return now[1] if now[0] == lesson_key else None
-
-
-def _arrived() -> dict[str, list[str]]:
-    return st.session_state.get(ARRIVED, {})
-
-
-def first_visit(lesson_key: str) -> dict[str, list[str]] | None:
-    """The link's parameters when this session draws this lesson for the first time after opening a
-    link that names it (its settings or an action); None otherwise."""
-    done = st.session_state.setdefault(CONSUMED, set())
-    if lesson_key in done:
-        return None
-    done.add(lesson_key)
-    arrived = _arrived()
-    mine = {k: v for k, v in arrived.items() if k.startswith(lesson_key + ".") or k in ("preset", "train")}
-    return mine or None
+    """The link's parameters that name this lesson (its settings, preset, train) during the script run
+    that first draws the lesson after the link opened; None otherwise (and for any other lesson)."""
+    if st.session_state.get(VISIT) is None:
+        done = st.session_state.setdefault(CONSUMED, set())
+        mine = None
+        if lesson_key not in done:
+            done.add(lesson_key)
+            mine = {k: v for k, v in st.session_state.get(ARRIVED, {}).items()
+                    if k.startswith(lesson_key + ".") or k in ACTIONS} or None
+        st.session_state[VISIT] = (lesson_key, mine)
+    key, params = st.session_state[VISIT]
+    return params if key == lesson_key else None
 
 
 def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:

@@ -19,13 +19,12 @@ def on() -> bool:
     return bool(st.session_state.get(KEY))
 
 
-def toggle() -> bool:
+def toggle() -> None:
     """The toggle; its page's style when it is on."""
     st.toggle("presenter mode", key=KEY, bind="query-params", persist_state="session",
               help="For a projector: no sidebar or explanations, larger text and charts (in the link too)")
     if on():
         st.html(f"<style>{_CSS}</style>")
-    return on()
 
 
 def chart_layout(fig) -> None:

@@ -16,7 +16,7 @@ from .lesson_text import COURSE_FINAL_LOSS, tanh_logit_floor
 from .lessons import Lesson
 from .messages import say
 from .run_bar import train
-from .settings import Settings, Setup, defaults, put_pace, put_settings, task_for
+from .settings import Settings, Setup, defaults, put_settings
 
 NOTICE = "lab.preset.notice"
 
@@ -95,9 +95,8 @@ def of(lesson: Lesson) -> tuple[Preset, ...]:
 def apply(lesson: Lesson, preset: Preset) -> Setup:
     """Put the preset's settings in the lesson's widgets (before they draw)."""
     setup = preset.setup(lesson)
-    put_settings(lesson, task_for(setup.task_name, setup.options), setup.model, setup.train)
-    if preset.pace is not None:
-        put_pace(lesson, setup.task_name, preset.pace)
+    setup.task  # noqa: B018  (builds the data: ValueError on bad options, before any widget changes)
+    put_settings(lesson, setup, pace=preset.pace)
     st.session_state[NOTICE] = (lesson.key, preset)
     return setup
 
@@ -106,22 +105,20 @@ def run(lesson: Lesson, preset: Preset) -> None:
     """on_click: apply the preset and train it."""
     try:
         setup = apply(lesson, preset)
-        setup.task  # noqa: B018  (builds the data: ValueError on bad options)
     except (ValueError, TypeError) as e:
         return say(lesson.key, "error", f"Could not open the preset: {e}")
     pace = preset.pace if preset.pace is not None else lesson.pace.get(preset.task, 0.0)
     train(lesson, Settings(setup, "", pace, False))
 
 
-def from_link(lesson: Lesson, params) -> bool:
-    """A link's `preset=<name>`: apply it (it trains when the link also says train=1). True if it did."""
+def from_link(lesson: Lesson, params) -> None:
+    """A link's `preset=<name>`: apply it (it trains when the link also says train=1)."""
     name = links.wanted(params, "preset")
     found = next((p for p in of(lesson) if p.name == name), None)
-    if name is not None and found is None:
-        say(lesson.key, "warning", f"This lesson has no preset called {shown(name)}; it opened with its defaults.")
     if found is not None:
         apply(lesson, found)
-    return found is not None
+    elif name is not None:
+        say(lesson.key, "warning", f"This lesson has no preset called {shown(name)}; it opened with its defaults.")
 
 
 def picker(lesson: Lesson) -> None:
@@ -134,6 +131,6 @@ def picker(lesson: Lesson) -> None:
         for p in found:
             st.button(p.title, key=f"{lesson.key}.preset.{p.name}", on_click=run, args=(lesson, p),
                       icon=":material/science:", help=f"Train it now. {p.notice}")
-    shown = st.session_state.get(NOTICE)
-    if shown and shown[0] == lesson.key:
-        st.caption(f":material/visibility: **{shown[1].title}** — what to notice: {shown[1].notice}")
+    notice = st.session_state.get(NOTICE)
+    if notice and notice[0] == lesson.key:
+        st.caption(f":material/visibility: **{notice[1].title}** — what to notice: {notice[1].notice}")

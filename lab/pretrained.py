@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rnnviz.checkpoint import list_runs
+
 from . import checkpoints
 from .lessons import Lesson
 
 
 def picker(lesson: Lesson) -> None:
     """A row above the lesson: pick a shipped model of the lesson's tasks and open it (no training)."""
-    found = checkpoints.pretrained(lesson)
+    found = [r for r in list_runs(checkpoints.root() / checkpoints.PRETRAINED) if r.get("task") in lesson.tasks]
     if not found:
         return
     names = {r["name"]: r for r in found}

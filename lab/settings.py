@@ -1,6 +1,6 @@
 """A lesson's settings in the sidebar: the task, one widget per config field (lab.fields), the live knobs.
 
-`settings(lesson)` draws them and returns a Settings: the Setup those widgets describe (or the reason
+`sidebar(lesson)` draws them and returns a Settings: the Setup those widgets describe (or the reason
 they describe nothing trainable), the speed limit and auto-stop, and the bugs to inject. A Setup is
 what a run is made of: a task and the configs of each run the lesson trains side by side.
 `put_settings` makes the widgets show a given setup (opening a checkpoint, a preset, a link).
@@ -109,12 +109,7 @@ def _restore(lesson: Lesson) -> None:
     runs = registry.get().current(identity.owner(), lesson.key)
     if runs:
         run = next(iter(runs.values()))
-        put_settings(lesson, run.task, run.mcfg, run.tcfg, run.bugs)
-        put_pace(lesson, run.task.name, run.pace)
-
-
-def put_pace(lesson: Lesson, task_name: str, pace: float) -> None:
-    _put({f"{prefix(lesson, task_name)}.live.pace": pace})
+        put_settings(lesson, Setup(run.task.name, run.task.options, run.mcfg, run.tcfg), run.bugs, run.pace)
 
 
 def _put(values: dict) -> None:
@@ -143,20 +138,18 @@ def link_put_values(run_ends: bool) -> None:
 def reset(lesson: Lesson, task_name: str) -> None:
     """on_click of Defaults: the task's suggested settings (kept out of the URL again)."""
     mdef, tdef = defaults(lesson, task_name)
-    put_settings(lesson, task_for(task_name, TASKS[task_name].Options()), mdef, tdef)
-    put_pace(lesson, task_name, lesson.pace.get(task_name, 0.0))
+    put_settings(lesson, Setup(task_name, TASKS[task_name].Options(), mdef, tdef), pace=lesson.pace.get(task_name, 0.0))
     st.session_state[f"{prefix(lesson, task_name)}.live.auto_stop"] = False
 
 
 def _options_changed(lesson: Lesson, task_name: str) -> None:
     """on_change of a data option the defaults follow (the text task's corpus): the model and training
     widgets show the defaults for the new options."""
-    cls, pre = TASKS[task_name], prefix(lesson, task_name) + ".task"
-    options = cls.Options(**{f.name: st.session_state[f"{pre}.{f.name}"] for f in dataclasses.fields(cls.Options)
-                             if f"{pre}.{f.name}" in st.session_state})
-    mdef, tdef = defaults(lesson, task_name, options)
-    _put(fields.values(prefix(lesson, task_name) + ".model", mdef) |
-         fields.values(prefix(lesson, task_name) + ".train", tdef))
+    cls, pre = TASKS[task_name], prefix(lesson, task_name)
+    stored = {f.name: st.session_state[f"{pre}.task.{f.name}"] for f in dataclasses.fields(cls.Options)
+              if f"{pre}.task.{f.name}" in st.session_state}
+    mdef, tdef = defaults(lesson, task_name, cls.Options(**stored))
+    _put(fields.values(pre + ".model", mdef) | fields.values(pre + ".train", tdef))
 
 
 def sidebar(lesson: Lesson) -> Settings:
@@ -188,14 +181,14 @@ def sidebar(lesson: Lesson) -> Settings:
                                 drawn=drawn)
             records, what = record_words(tvals["steps"])
             per = f"{records} per second" + (f"; {what}" if what else "")
-            pace = drawn[pre + ".live.pace"] = fields.widget(fields.Spec("steps", f"speed limit ({per})", options=SPEEDS,
-                                             fmt=lambda v: f"{v:g}/s" if v else "full speed",
-                                             help="Slow a run down to watch it learn; applies at once, "
-                                                  "also to a running run."),
-                                 pre + ".live.pace", lesson.pace.get(name, 0.0))
-            auto = drawn[pre + ".live.auto_stop"] = fields.widget(fields.Spec("bool", "stop when converged", help=(
-                f"Stop once the training loss has not got 2% better than its best for 20 {records}; "
-                "applies at once, also to a running run.")), pre + ".live.auto_stop", False)
+            speed = fields.Spec("steps", f"speed limit ({per})", options=SPEEDS,
+                                fmt=lambda v: f"{v:g}/s" if v else "full speed",
+                                help="Slow a run down to watch it learn; applies at once, also to a running run.")
+            stop = fields.Spec("bool", "stop when converged",
+                               help=f"Stop once the training loss has not got 2% better than its best for 20 "
+                                    f"{records}; applies at once, also to a running run.")
+            pace = drawn[pre + ".live.pace"] = fields.widget(speed, pre + ".live.pace", lesson.pace.get(name, 0.0))
+            auto = drawn[pre + ".live.auto_stop"] = fields.widget(stop, pre + ".live.auto_stop", False)
         st.button("Defaults", icon=":material/restart_alt:", on_click=reset, args=(lesson, name),
                   help="Back to the suggested settings of this task", key=f"{lesson.key}.defaults")
     if missed := links.left_out(links.visit(lesson.key), drawn):
@@ -204,19 +197,25 @@ def sidebar(lesson: Lesson) -> Settings:
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)
-        for mcfg, tcfg in setup.variants(lesson).values():
+        runs = setup.variants(lesson)
+        for mcfg, tcfg in runs.values():
             if err := _build_error(name, setup.options, mcfg, tcfg):
                 raise ValueError(err)
     except (ValueError, TypeError) as e:
         return Settings(None, str(e), pace, auto)
-    cells = tuple(dict.fromkeys(m.cell for m, _ in setup.variants(lesson).values()))
-    return Settings(setup, "", pace, auto, cells)
+    return Settings(setup, "", pace, auto, tuple(dict.fromkeys(m.cell for m, _ in runs.values())))
 
 
-def put_settings(lesson: Lesson, task: Task, mcfg: ModelConfig, tcfg: TrainConfig, bugs: tuple[str, ...] = ()) -> None:
-    """Make the lesson's widgets show these settings (call it before the lesson's page draws)."""
-    pre = prefix(lesson, task.name)
-    _put(({f"{lesson.key}.task": task.name} if len(lesson.tasks) > 1 else {}) |
-         fields.values(pre + ".task", task.options) | fields.values(pre + ".model", mcfg) |
-         fields.values(pre + ".train", tcfg) |
-         ({BUG_KEY: bugs[0]} if bugs and lesson.key == "scratch" else {}))   # the bug the run was trained with
+def put_settings(lesson: Lesson, setup: Setup, bugs: tuple[str, ...] = (), pace: float | None = None) -> None:
+    """Make the lesson's widgets show this setup, the bug a run of it was trained with and its speed
+    limit (call it before the lesson's page draws)."""
+    pre = prefix(lesson, setup.task_name)
+    values = fields.values(pre + ".task", setup.options) | fields.values(pre + ".model", setup.model) | \
+        fields.values(pre + ".train", setup.train)
+    if len(lesson.tasks) > 1:
+        values[f"{lesson.key}.task"] = setup.task_name
+    if bugs and lesson.key == "scratch":
+        values[BUG_KEY] = bugs[0]
+    if pace is not None:
+        values[pre + ".live.pace"] = pace
+    _put(values)

@@ -10,13 +10,11 @@ import streamlit as st
 from .lessons import Lesson
 from .presets import of
 
-_WEB = Path(__file__).parent / "web"
 CSS = """.rv-share-row { display: flex; gap: .5rem; align-items: center; margin: .3rem 0; }
 .rv-share-row label { min-width: 11rem; font-size: .9rem; }
 .rv-share-row input { flex: 1; font-family: monospace; font-size: .85rem; padding: .25rem; }"""
-
-
-_COMPONENT = st.components.v2.component("rnnviz_share", html="", css=CSS, js=(_WEB / "share.js").read_text())
+_COMPONENT = st.components.v2.component("rnnviz_share", html="", css=CSS,
+                                        js=(Path(__file__).parent / "web" / "share.js").read_text())
 
 
 def base() -> str:
@@ -30,7 +28,7 @@ def button(lesson: Lesson) -> None:
         st.markdown("The address bar is the link: it carries every setting you changed, so another browser "
                     "opens the same setup. `&present=true` opens it in presenter mode.")
         _COMPONENT(data=[{"this_setup": "this setup", "and_train": "this setup, training at once"}],
-                     key=f"{lesson.key}.share")
+                   key=f"{lesson.key}.share")
         for p in of(lesson):
             st.markdown(f"**{p.title}** (opens and trains it)")
             st.code(f"{base()}?preset={p.name}&train=1", language=None, wrap_lines=True)

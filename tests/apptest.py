@@ -21,7 +21,7 @@ def app(page: str = "chars", token: str | None = None, query: dict | None = None
         at.query_params[k] = v
     at.run()
     if page != "chars":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

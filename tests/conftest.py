@@ -21,21 +21,11 @@ def tmp_ckpt_root(tmp_path):
 
 @pytest.fixture
 def lab_env(tmp_path, monkeypatch):
-    """For AppTest tests of the lab: checkpoints and saved runs in temporary folders, Streamlit's legacy
-    `pages/` flag kept off (AppTest resets it before each run, which would run a page without
-    main.py), and every run of the server's registry stopped afterwards."""
-    from streamlit.runtime.pages_manager import PagesManager
-
+    """For AppTest tests of the lab: checkpoints and saved runs in temporary folders, and every run of
+    the server's registry stopped afterwards."""
     from lab import registry
     monkeypatch.setenv("RNNVIZ_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("RNNVIZ_RUNS", str(tmp_path / "runs"))
-    init = PagesManager.__init__
-
-    def no_legacy_pages(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", no_legacy_pages)
     reg = registry.get()
     monkeypatch.setattr(reg, "root", tmp_path / "runs")
     yield reg

@@ -89,7 +89,7 @@ def test_sidebar_lists_runs_of_other_lessons():
     (status,) = progress_data(at, sidebar=True)
     assert status["runs"] == [] and status["poll"] and not status["rerun"] and status["interval"] >= 1
     assert re.fullmatch(r"The server trains [1-9]\d* of at most \d+ runs at once.*", status["busy"])
-    at.switch_page("pages/words.py").run()
+    at.switch_page("app_pages/words.py").run()
     (status,) = progress_data(at, sidebar=True)
     assert [(r["name"], r["id"]) for r in status["runs"]] == [("Character prediction: rnn", run.id)]
 

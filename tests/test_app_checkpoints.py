@@ -27,7 +27,7 @@ def trained(lesson_page: str = "chars"):
 
 
 def names(at) -> list[str]:
-    at.switch_page("pages/checkpoints.py").run()
+    at.switch_page("app_pages/checkpoints.py").run()
     return at.dataframe[0].value["name"].tolist() if at.dataframe else []
 
 
@@ -50,7 +50,7 @@ def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
     (more,) = wait(at, "chars", finished).values()
     assert more.history.last.epoch == 200 and more.history.snapshot()[0].epoch == 1
 
-    at.switch_page("pages/checkpoints.py").run()
+    at.switch_page("app_pages/checkpoints.py").run()
     at.file_uploader(key="ckpt.upload").set_value(("shared.zip", to_zip(saved[0]), "application/zip")).run()
     assert any("Added" in s.value for s in at.success)
     assert len(list(mine.iterdir())) == 3

@@ -62,7 +62,7 @@ def test_a_restart_loses_nothing(lab_env):
     at.run()
     at.button(key="chars.train").click().run()
     (done,) = wait(at, "chars", finished).values()
-    at.switch_page("pages/words.py").run()
+    at.switch_page("app_pages/words.py").run()
     at.button(key="words.train").click().run()                 # 60 records a second: still training
     (busy,) = wait(at, "words", recorded(3)).values()
     lab_env.runner.close()                                     # the server stops (SIGTERM: atexit)
@@ -72,7 +72,7 @@ def test_a_restart_loses_nothing(lab_env):
     (back,) = runs_of(again, "chars").values()
     assert back is not done and back.state == "finished" and back.history.last.epoch == 100
     assert "epoch 100: ihello" in text_of(again) and not again.button(key="chars.continue").disabled
-    again.switch_page("pages/words.py").run()
+    again.switch_page("app_pages/words.py").run()
     (words,) = runs_of(again, "words").values()
     stood = words.history.last.epoch
     assert words.state == "stopped" and stood == busy.history.last.epoch
@@ -86,7 +86,7 @@ def test_one_student_trains_at_most_three_runs_at_once():
     at = app("gradients")
     at.button(key="gradients.train").click().run()             # three runs
     wait(at, "gradients", lambda f: all(r.state == "running" for r in f.values()))
-    at.switch_page("pages/chars.py").run()
+    at.switch_page("app_pages/chars.py").run()
     at.button(key="chars.train").click().run()
     (waiting,) = runs_of(at, "chars").values()
     assert waiting.state == "waiting" and "3 of your runs train already" in waiting.reason
@@ -94,9 +94,9 @@ def test_one_student_trains_at_most_three_runs_at_once():
     other = app()                                              # another student is not held up
     other.button(key="chars.train").click().run()
     wait(other, "chars", recorded(1))
-    at.switch_page("pages/gradients.py").run()
+    at.switch_page("app_pages/gradients.py").run()
     at.button(key="gradients.stop").click().run()
-    at.switch_page("pages/chars.py").run()
+    at.switch_page("app_pages/chars.py").run()
     wait(at, "chars", lambda f: waiting.state in ("running", "finished"))
 
 

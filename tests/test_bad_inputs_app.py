@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("lab_env")
 
 
 def upload(at, name: str, data: bytes) -> str:
-    at.switch_page("pages/checkpoints.py").run()
+    at.switch_page("app_pages/checkpoints.py").run()
     at.file_uploader(key="ckpt.upload").set_value((name, data, "application/zip")).run()
     assert not at.exception, at.exception
     (shown,) = [e.value for e in at.error] or [""]

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from lab import checkpoints, page
+from lab import checkpoints
 from lab.lessons import LESSONS
 from lab.messages import say, show_message
 from rnnviz.checkpoint import CheckpointError, to_zip
@@ -11,7 +11,6 @@ from rnnviz.config import clipped
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
 KINDS = {"yours": "yours", "class": "published to the class", "pretrained": "shipped with the lab"}
 
-page.ensure_app()
 st.title(f"{len(LESSONS) + 1}. Checkpoints")   # after the lessons, as main.py numbers it
 st.markdown(
     "A checkpoint is a folder with the weights (`model.safetensors`), the settings (`config.json`) and the "

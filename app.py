@@ -2,7 +2,7 @@
 
     streamlit run app.py
 
-Serves the lab's Streamlit script (main.py: navigation, the lessons in pages/) and one route of its
+Serves the lab's Streamlit script (main.py: navigation, the lessons in app_pages/) and one route of its
 own (lab/progress.py), GET .../rnnviz/progress?ids=<run ids>, from which the pages' progress lines
 read their runs' progress without rerunning Streamlit's page. The server's lifespan starts the worker
 processes at once and, when the server stops (SIGTERM, Ctrl-C), stops every run and writes it down.

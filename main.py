@@ -10,7 +10,7 @@ import threading
 
 import streamlit as st
 
-from lab import APP_RAN, checkpoints, identity, links, panel, settings
+from lab import checkpoints, identity, links, panel, settings
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
@@ -44,6 +44,5 @@ identity.keep_in_browser()
 checkpoints.follow_goto()
 lesson_of = {p.url_path: lesson.key for p, lesson in zip(lesson_pages, LESSONS)}
 panel.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))
-st.session_state[APP_RAN] = True
 page.run()
 settings.link_put_values(run_ends=True)

@@ -24,5 +24,3 @@ runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel
   gradcheck_view   the From scratch lesson's gradient check
   scratch_code the From scratch lesson's equations next to the engine's source
 """
-
-APP_RAN = "lab.app_ran"   # main.py sets it after its navigation; nothing in lab/ reads it

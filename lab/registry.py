@@ -62,6 +62,7 @@ class Registry:
         self._lock = threading.Lock()
         self._groups: dict[tuple[str, str], list[dict[str, Run]]] = {}   # (owner, lesson) -> groups
         self._measured = (-1e9, 0)    # (when, bytes) of all students' runs on disk
+        self._measuring = threading.Lock()
         self._swept = time.monotonic()
 
     # ---- reading ----------------------------------------------------------------------------------
@@ -121,10 +122,12 @@ class Registry:
 
     def start(self, owner: str, lesson: str, runs: dict[str, Run]) -> dict[str, Run]:
         """Place `runs` on screen and train them (RunsFull: the disk has no room for more)."""
-        if time.monotonic() - self._measured[0] > MEASURE_S:
-            self._measured = (time.monotonic(), bytes_under(self.root))
-        if self._measured[1] > STUDENTS_RUNS_MB * 2**20:
-            raise RunsFull(f"the students' runs take {self._measured[1] / 2**20:,.0f} MB on disk, all the "
+        with self._measuring:      # one walk of the disk at a time, however many click Train at once
+            if time.monotonic() - self._measured[0] > MEASURE_S:
+                self._measured = (time.monotonic(), bytes_under(self.root))
+            used = self._measured[1]
+        if used > STUDENTS_RUNS_MB * 2**20:
+            raise RunsFull(f"the students' runs take {used / 2**20:,.0f} MB on disk, all the "
                            f"server gives them (RNNVIZ_STUDENTS_RUNS_MB, {STUDENTS_RUNS_MB:,} MB): ask the "
                            "teacher to make room; your runs so far are kept")
         self.place(owner, lesson, runs, "a new run replaced it")

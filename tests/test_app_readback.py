@@ -29,7 +29,7 @@ def test_the_scrubber_still_rewinds_a_lesson_read_back_from_disk(lab_env, monkey
     monkeypatch.setattr(registry, "MEMORY_MB", 0)            # a classroom fills the server's memory...
     run.seen = time.time() - 10 * registry.RECENT_S          # ...while the student reads the page
     lab_env.sweep()
-    assert lab_env.find(run.id, owner(at)) is None
+    assert lab_env.runs_of(owner(at)).get(run.id) is None
     scrubber(at).set_value(30).run()                         # the next drag reads the lesson back
     (back,) = runs_of(at, "chars").values()
     assert back is not run and not at.exception

@@ -8,7 +8,9 @@ so is every run when the server shuts down: after a restart a student's lesson r
 first time it is asked for. An earlier group that has ended keeps in memory only what Compare draws
 (Run.lighten). Runs that ended leave memory (not the disk) when nobody looked at them for IDLE_S, or,
 least recently seen first, while all kept runs hold more than MEMORY_MB: a classroom of text runs
-would otherwise hold ~90 MB per run until the server runs out of memory. The disk is shared too: past
+would otherwise hold ~90 MB per run until the server runs out of memory. This is looked at when a run
+ends and when a page asks for runs (at most every SWEEP_S): a server nobody uses keeps what it holds
+until the next visit. The disk is shared too: past
 STUDENT_RUNS_MB of a student's runs on disk, their oldest earlier groups are deleted (run_store.trim);
 past STUDENTS_RUNS_MB of all students' runs, no new run starts.
 
@@ -75,14 +77,14 @@ class Registry:
             loaded: dict[str, dict[str, Run]] = {}
             for run in run_store.load_lesson(self.root, owner, lesson):
                 loaded.setdefault(run.group, {})[run.name] = run
-            kept = list(loaded.values())[:KEEP_GROUPS]
-            if kept and next(iter(kept[0].values())).group <= run_store.shelved(self.root, owner, lesson):
-                kept.insert(0, {})     # Reset took it off screen, and nothing newer is on disk
-            with self._lock:
-                found = self._groups.setdefault(key, kept)
-                _lighten(_each(found[1:]))
-        for run in _each(found):
-            run.touch()
+            found = list(loaded.values())[:KEEP_GROUPS]
+            if found and next(iter(found[0].values())).group <= run_store.shelved(self.root, owner, lesson):
+                found.insert(0, {})     # Reset took it off screen, and nothing newer is on disk
+            _lighten(_each(found[1:]))
+        with self._lock:    # touched under the lock: a sweep between the lookup and the touch would drop them
+            found = self._groups.setdefault(key, found)
+            for run in _each(found):
+                run.touch()
         if time.monotonic() - self._swept > SWEEP_S:   # after the touch: this lesson stays
             self.sweep()
         return list(found)
@@ -169,7 +171,13 @@ class Registry:
             kept = any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
         if kept and run.resume is not None:
             run_store.save(run, self.root)
-            run.saved = time.time()
+            with self._lock:
+                kept = any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
+                if kept:
+                    run.saved = time.time()
+            if not kept:     # deleted by the student (or past KEEP_GROUPS) while it was written
+                run_store.forget(self.root, run)
+                return
             with self._lock:
                 shown = {r.group for (owner, _), groups in self._groups.items() if owner == run.owner and groups
                          for r in groups[0].values()}

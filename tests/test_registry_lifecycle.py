@@ -171,3 +171,22 @@ def test_reset_outlives_a_restart_and_leaving_memory(reg, monkeypatch):  # noqa:
     assert reg.runs_of("a").get(run.id) is None and reg.current("a", "gradients") == {}
     new = trained_in(reg, "a", "gradients")                     # Train again: the new run is on screen
     assert registry.Registry(NoRunner(), reg.root).current("a", "gradients")["lstm"].group == new.group
+
+
+def test_a_group_deleted_while_its_run_is_written_stays_deleted(reg, monkeypatch):  # noqa: F811
+    """Train replaced the group and its run is still stopping; the student deletes that earlier group
+    while the runner's thread writes the run's end: the write must not bring it back from disk."""
+    first = trained_in(reg, "a", "gradients")
+    trained_in(reg, "a", "gradients")                           # `first` is now an earlier group
+    trained_on(first, 3)
+    save = run_store.save
+
+    def deleted_meanwhile(run, root):
+        reg.forget("a", "gradients", 1)                         # the page thread, in the middle of the write
+        save(run, root)
+    monkeypatch.setattr(run_store, "save", deleted_meanwhile)
+    reg._ended(first)
+    assert not run_store.folder(reg.root, first).exists()
+    assert reg.runs_of("a").get(first.id) is None
+    after_restart = registry.Registry(NoRunner(), reg.root)
+    assert len(after_restart.groups("a", "gradients")) == 1

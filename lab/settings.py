@@ -197,13 +197,13 @@ def sidebar(lesson: Lesson) -> Settings:
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)
-        runs = setup.variants(lesson)
-        for mcfg, tcfg in runs.values():
+        variants = setup.variants(lesson)
+        for mcfg, tcfg in variants.values():
             if err := _build_error(name, setup.options, mcfg, tcfg):
                 raise ValueError(err)
     except (ValueError, TypeError) as e:
         return Settings(None, str(e), pace, auto)
-    return Settings(setup, "", pace, auto, tuple(dict.fromkeys(m.cell for m, _ in runs.values())))
+    return Settings(setup, "", pace, auto, tuple(dict.fromkeys(m.cell for m, _ in variants.values())))
 
 
 def put_settings(lesson: Lesson, setup: Setup, bugs: tuple[str, ...] = (), pace: float | None = None) -> None:

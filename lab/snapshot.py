@@ -34,4 +34,4 @@ class Snapshot:
 def latest_probed(records: list[EpochRecord]) -> EpochRecord | None:
     """A copy of the latest record with a probe: the history's thinning (the runner's thread) sets the
     original's probe to None, and the views read it after this."""
-    return next((c for r in reversed(records) if (c := copy.copy(r)).probe is not None), None)
+    return next((c for r in reversed(records) if r.probe is not None and (c := copy.copy(r)).probe is not None), None)

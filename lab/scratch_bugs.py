@@ -51,7 +51,9 @@ SENTENCES = {
                        "gradient is exactly minus the true one.",
         "forget_derivative": "Only the size of the forget gate's gradient is wrong, not its direction, so training "
                              "still makes progress, just less: loss {start} → {end}, accuracy **{acc}** (no bug: "
-                             "{none_acc}). The gradient check catches it at once.",
+                             "{none_acc}). Where it ends is sensitive to rounding: on another CPU the same settings end at "
+                             "another loss and accuracy, still short of the run without the bug. The gradient check "
+                             "catches it at once.",
         "tanh_derivative": "The slope is wrong wherever a tanh is used, but mostly points the right way: loss "
                            "{start} → {end}, accuracy **{acc}** (no bug: {none_acc}).",
         "no_bptt": "No step learns from the errors of later steps, so what the count needs from earlier steps "

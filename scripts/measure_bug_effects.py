@@ -1,5 +1,6 @@
 """Measure what each backprop bug does with the From scratch lesson's default setups, into
-rnnviz/data/bug_effects.json (the lesson shows those numbers). Deterministic: float64 on one thread.
+rnnviz/data/bug_effects.json (the lesson shows those numbers). Deterministic on one machine: float64 on one
+thread (another CPU's BLAS kernel moves a wandering bug's end: bug_effects.WANDERS).
 
     python scripts/measure_bug_effects.py            # measure and write the file
     python scripts/measure_bug_effects.py --check    # train every stored entry again and compare (exit 1)

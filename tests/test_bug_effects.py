@@ -50,10 +50,15 @@ def test_training_again_gives_the_stored_numbers(again, name):
 
 def test_a_wrong_stored_number_is_caught(again):
     wrong = copy.deepcopy(MEASURED["anbn"])
-    (run,) = [r for r in wrong["effects"]["forget_derivative"] if r["seed"] == 1]
-    run["loss_end"], run["accuracy"] = 0.83, 0.32
+    (run,) = [r for r in wrong["effects"]["none"] if r["seed"] == 1]
+    run["loss_end"], run["accuracy"] = run["loss_end"] * 1.001, 0.32
     found = bug_effects.differences(wrong, again["anbn"])
-    assert len(found) == 2 and all(d.startswith("forget_derivative, seed 1, ") for d in found), found
+    assert len(found) == 2 and all(d.startswith("none, seed 1, ") for d in found), found
+    # a wandering bug: where its run ends moves with the CPU's BLAS kernel, so only its start is compared
+    (run,) = [r for r in wrong["effects"]["forget_derivative"] if r["seed"] == 1]
+    run["loss_end"], run["accuracy"], run["loss_start"] = 0.83, 0.32, run["loss_start"] * 1.001
+    found = bug_effects.differences(wrong, again["anbn"])
+    assert len(found) == 3 and found[-1].startswith("forget_derivative, seed 1, loss_start"), found
     wrong = copy.deepcopy(MEASURED["hihell"])
     wrong["train"]["lr"] = 0.1
     assert bug_effects.differences(wrong, again["hihell"]) == [
@@ -64,14 +69,17 @@ def _effects(name: str, bug: str) -> list[dict]:
     return MEASURED[name]["effects"][bug]
 
 
-def test_anbn_bug_claims():
-    none = _effects("anbn", "none")
-    assert all(r["status"] == "finished" for runs in MEASURED["anbn"]["effects"].values() for r in runs)
+@pytest.mark.parametrize("measured", ["stored", "again"])
+def test_anbn_bug_claims(again, measured):
+    """On the stored numbers, and on those trained again on this machine (its BLAS kernel may differ)."""
+    effects = (MEASURED if measured == "stored" else again)["anbn"]["effects"]
+    none = effects["none"]
+    assert all(r["status"] == "finished" for runs in effects.values() for r in runs)
     assert all(r["loss_end"] < r["loss_start"] and r["accuracy"] > 0.95 for r in none)
-    assert all(r["loss_end"] > 100 * r["loss_start"] and r["accuracy"] == 0.0 for r in _effects("anbn", "output_sign"))
+    assert all(r["loss_end"] > 100 * r["loss_start"] and r["accuracy"] == 0.0 for r in effects.get("output_sign", []))
     # forget_derivative, tanh_derivative, no_bptt: progress, but less accuracy than without the bug
-    for bug in ("forget_derivative", "tanh_derivative", "no_bptt"):
-        for r, ok in zip(_effects("anbn", bug), none, strict=True):
+    for bug in {"forget_derivative", "tanh_derivative", "no_bptt"} & set(effects):
+        for r, ok in zip(effects[bug], none, strict=True):
             assert r["loss_end"] < r["loss_start"] and r["accuracy"] < ok["accuracy"] - 0.05, (bug, r, ok)
 
 

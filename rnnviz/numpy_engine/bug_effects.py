@@ -25,7 +25,13 @@ from ..trainer import Trainer
 from .cells import BUGS, check_bugs
 
 MEASURED = Path(__file__).resolve().parent.parent / "data" / "bug_effects.json"
-REL = 1e-6      # float64 on one thread repeats itself exactly; this leaves room for another BLAS build
+REL = 1e-5      # float64 on one thread repeats itself; another BLAS kernel (another CPU) moves it by ~1e-6
+# A gradient wrong in size but not in direction wanders: another BLAS kernel's rounding moves where its
+# run ends by up to ~20% (anbn: loss 0.54-0.74, accuracy 0.61-0.87 over five OpenBLAS kernels), so of
+# its runs only how they start is compared; tests/test_bug_effects.py checks their claims on each
+# re-measurement.
+WANDERS = frozenset({"forget_derivative"})
+ENDS = ("loss_end", "accuracy", "text")
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ def _same(a, b) -> bool:
 
 
 def differences(stored: dict, measured: dict) -> list[str]:
-    """What the measured entry says that the stored one does not (only the bugs and seeds measured):
-    one line per difference; [] when the stored numbers are still true."""
+    """What the measured entry says that the stored one does not (only the bugs and seeds measured; of
+    a bug in WANDERS not where its runs end): one line per difference; [] when the stored numbers are
+    still true."""
     out = [f"{k}: stored {stored.get(k)!r}, now {measured[k]!r}" for k in ("task", "options", "model", "train")
            if stored.get(k) != measured[k]]
     for bug, runs in measured["effects"].items():
@@ -110,7 +117,7 @@ def differences(stored: dict, measured: dict) -> list[str]:
                 out.append(f"{bug}, seed {now['seed']}: not stored")
                 continue
             out += [f"{bug}, seed {now['seed']}, {k}: stored {was.get(k)!r}, now {v!r}"
-                    for k, v in now.items() if not _same(was.get(k), v)]
+                    for k, v in now.items() if not _same(was.get(k), v) and not (bug in WANDERS and k in ENDS)]
     return out
 
 

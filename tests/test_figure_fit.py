@@ -57,8 +57,12 @@ def test_a_wide_screen_takes_fewer_lines_and_a_builders_extra_margin_stays():
         again = F.refit(fig, width)
         n_sub = len(_lines(again.layout.title.subtitle.text))
         assert again.layout.margin.t == fit.top_margin(1, TITLE_SIZE, n_sub, SUBTITLE_SIZE) + extra
-    back = F.refit(F.refit(fig, 300), fit.PAGE_WIDTH).to_dict()["layout"]        # refit undoes itself
-    assert back == {**fig.to_dict()["layout"], "height": back["height"]} and back["height"] == fig.layout.height
+    # refit undoes its wrapping (a time axis thinned for 300 px keeps the labels it kept)
+    back = F.refit(F.refit(fig, 300), fit.PAGE_WIDTH).to_dict()["layout"]
+    wide = F.refit(fig, fit.PAGE_WIDTH).to_dict()["layout"]
+    without_x = lambda lay: {k: v for k, v in lay.items() if not k.startswith("xaxis")}  # noqa: E731
+    assert without_x(back) == {**without_x(fig.to_dict()["layout"]), "height": back["height"]} == without_x(wide)
+    assert back["height"] == fig.layout.height
 
 
 def test_a_long_title_wraps_and_stays_inside_the_figure():
@@ -116,3 +120,22 @@ def test_a_log_axis_of_under_two_decades_gets_1_2_5_ticks_as_plain_numbers():
     plot = fit.PLOTLY_HEIGHT - clip.layout.margin.t - 110
     for axis in (clip.layout.yaxis, clip.layout.yaxis2):
         assert max(len(s) for s in _lines(axis.title.text)) * fit.CHAR_EM * (FONT_SIZE + 2) < plot, axis.title.text
+
+
+@pytest.mark.parametrize("width", [300, 585, 790, 1200])
+def test_a_time_axis_keeps_as_many_labels_as_fit_side_by_side_and_says_which(width):
+    """Plotly turns tick labels that do not fit on end; a narrow column gets every k-th step's token,
+    still the token at that step, and the axis title says which are labelled."""
+    tokens = [f"w{t % 7}" if t % 5 else "EOS" for t in range(60)]
+    probe = make_probe(T=60)
+    for fig in (F.hidden_heatmap(probe, tokens), F.grad_norm_figure({"lstm": probe}, tokens)):
+        shown = F.refit(fig, width).layout.xaxis
+        label = (max(map(len, shown.ticktext)) + 1) * fit.MONO_EM * shown.tickfont.size
+        heat = any(t.type == "heatmap" for t in fig.data)
+        assert len(shown.tickvals) * label <= width - 100 - (fit.COLORBAR if heat else 0)
+        every = shown.tickvals[1] - shown.tickvals[0]
+        assert list(shown.tickvals) == list(range(0, 60, every))
+        assert list(shown.ticktext) == [tokens[t] for t in shown.tickvals]
+        assert shown.title.text == fit.TIME_TITLE + (f", every {fit.ordinal(every)} labelled" if every > 1 else "")
+    assert F.refit(F.grad_norm_figure({"lstm": make_probe(T=12)}, tokens[:12]), 790).layout.xaxis.tickvals == \
+        tuple(range(12))                                                                # a short one keeps all

@@ -27,6 +27,9 @@ RIGHT_PAD = 24        # px kept free at the right edge
 TOP_PAD = 14          # px above the title
 BELOW = 20            # px under the last subtitle line (plotly sets a one-line subtitle ~10 px lower)
 PLOTLY_HEIGHT = 450   # px: plotly's height of a figure that sets none
+MONO_EM = 0.62        # a monospaced character's advance in em (DejaVu Sans Mono: 0.60), with room
+COLORBAR = 90         # px a heatmap's colour bar takes from the plot's width
+TIME_TITLE = "time step t (input token)"
 NOTE_SEP = "  ·  "
 BREAK, NOTE_BREAK = "<br>", "<br>· "   # inside a note, between notes
 
@@ -87,16 +90,45 @@ def fit_title(layout: dict, title: str | None, notes: list[str], width: float, t
     return top_margin(t_lines, title_size, s_lines, sub_size)
 
 
+def ordinal(n: int) -> str:
+    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+def time_title(every: int) -> str:
+    """The title of a time axis (style.time_axis) that labels every `every`-th step."""
+    return TIME_TITLE + (f", every {ordinal(every)} labelled" if every > 1 else "")
+
+
+def fit_time_axes(d: dict, width: float) -> None:
+    """Thin the tick labels of the time axes (style.time_axis) of figure dict `d`, drawn `width` px wide,
+    to as many as fit side by side (plotly turns crowded labels on end), and say so in the axis' title."""
+    lay = d["layout"]
+    margin = {**lay.get("template", {}).get("layout", {}).get("margin", {}), **lay.get("margin", {})}
+    inner = width - margin.get("l", 80) - margin.get("r", 80)
+    inner -= COLORBAR if any(t.get("type") == "heatmap" and t.get("showscale", True) for t in d.get("data", [])) else 0
+    for name, axis in lay.items():
+        vals, text = (axis.get("tickvals"), axis.get("ticktext")) if name.startswith("xaxis") else (None, None)
+        if not vals or len(vals) < 2 or not str(axis.get("title", {}).get("text", "")).startswith(TIME_TITLE):
+            continue
+        lo, hi = axis.get("domain", (0, 1))
+        label = (max(len(str(t)) for t in text) + 1) * MONO_EM * axis.get("tickfont", {}).get("size", 14)
+        k = math.ceil(len(vals) / max(1, int(inner * (hi - lo) // label)))
+        if k > 1:
+            axis["tickvals"], axis["ticktext"] = list(vals)[::k], list(text)[::k]
+            axis["title"]["text"] = time_title((vals[1] - vals[0]) * k)
+
+
 def refit(fig: go.Figure, width: float) -> go.Figure:
     """A copy of `fig` (built by rnnviz.figures) with its title and notes wrapped for `width` px, and its
     top margin and height changed by as much as their lines' height changed (a builder's extra top
-    margin stays)."""
+    margin stays); its time axes labelled as densely as fits."""
     d = fig.to_dict()
+    fit_time_axes(d, width)
     lay = d["layout"]
     title = lay.get("title", {})
     text, sub = title.get("text"), title.get("subtitle", {}).get("text")
     if text is None and sub is None:
-        return go.Figure(fig)
+        return go.Figure(data=d.get("data", []), layout=lay, _validate=False)
     tpl = lay["template"]["layout"]["title"]
     t_size, s_size = tpl["font"]["size"], tpl["subtitle"]["font"]["size"]
     t_lines = max(text.count(BREAK) + 1 if text is not None else 0, 1 if sub is not None else 0)

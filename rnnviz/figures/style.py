@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from .fit import NOTE_SEP, PAGE_WIDTH, TITLE_X, fit_title
+from .fit import NOTE_SEP, PAGE_WIDTH, TITLE_X, fit_title, ordinal, time_title
 
 FONT_SIZE = 16
 FONT_FAMILY = "Open Sans, Helvetica, Arial, sans-serif"
@@ -207,9 +207,8 @@ def time_axis(labels: list[str], max_ticks: int = 60) -> dict:
     every = max(1, int(np.ceil(T / max_ticks)))
     vals = list(range(0, T, every))
     size = FONT_SIZE if T <= 40 else max(10, int(FONT_SIZE * 40 / min(T, max_ticks)))
-    title = "time step t (input token)" + (f", every {ordinal(every)} labelled" if every > 1 else "")
     return {"tickmode": "array", "tickvals": vals, "ticktext": [labels[v] for v in vals],
-            "tickfont": {"size": size, "family": MONO_FAMILY}, "title": {"text": title}}
+            "tickfont": {"size": size, "family": MONO_FAMILY}, "title": {"text": time_title(every)}}
 
 
 def label_every(labels: list[str], max_chars: int = 72) -> int:
@@ -244,10 +243,6 @@ def epoch_gap_note(epochs, thinned: bool) -> str:
             gap = max(gap, int(np.max(np.diff(e))))
     return ("history thinned: older epochs shown only every " + ordinal(gap)) if gap > 1 \
         else "history thinned: some epochs not kept"
-
-
-def ordinal(n: int) -> str:
-    return {2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
 def log_ticks(values) -> dict:

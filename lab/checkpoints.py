@@ -195,7 +195,7 @@ def open_and_go(path: str, lesson_key: str | None) -> None:
 def follow_goto() -> None:
     """Switch page when a callback asked for it (st.switch_page cannot run inside a callback)."""
     if page := st.session_state.pop(GOTO, None):
-        st.switch_page(page)
+        st.switch_page(page, query_params={})   # None would raise on a parameter bound to a widget (present)
 
 
 def upload(data: bytes, filename: str) -> str:

@@ -100,6 +100,13 @@ def progress_text(rows: list[dict], done: bool) -> str:
     return line + (f": {how}" if ended and any(r["status"] != "finished" for r in ended) else "")
 
 
+def run_at(done: dict, trace: str, x) -> str | None:
+    """The first run of a point of sweep_figure(x="lag", line="cell"): its trace is named "cell=<cell>"
+    and its x is the lag as a category (a string)."""
+    return next((n for n, r in done.items() if trace == f"cell={r.spec.values.get('cell')}"
+                 and str(x) == str(r.spec.values.get("lag"))), None)
+
+
 def results(bg: Background | None) -> None:
     show_message("sweep")
     if bg is None:
@@ -118,14 +125,13 @@ def results(bg: Background | None) -> None:
     done = {r.spec.name: r for r in bg.rows if r.status in ("finished", "diverged")}
     points = event.selection.points if event is not None else []
     if points and done:     # a click on a point picks its first finished run below
-        cell, lag = fig.data[points[0].get("curve_number", 0)].name, points[0].get("x")
-        hit = next((n for n, r in done.items() if r.spec.values.get("cell") == cell
-                    and r.spec.values.get("lag") == lag), None)
-        if hit:
+        point = points[0]
+        if hit := run_at(done, fig.data[point.get("curve_number", 0)].name, point.get("x")):
             st.session_state["sweep.pick"] = hit
     if done:
         with st.container(horizontal=True, vertical_alignment="bottom"):
             pick = st.selectbox("a run (or click a point of the figure)", list(done), key="sweep.pick")
-            st.button("Open it in the gradients lesson", icon=":material/open_in_new:", key="sweep.open",
-                      on_click=checkpoints.open_and_go, args=(str(bg.out / "runs" / pick), None))
+            if st.button("Open it in the gradients lesson", icon=":material/open_in_new:", key="sweep.open"):
+                checkpoints.open_and_go(str(bg.out / "runs" / pick), None)
+                st.rerun()      # the whole page, not only this fragment: main.py then switches to the lesson
     st.dataframe(rows, hide_index=True, width="stretch")

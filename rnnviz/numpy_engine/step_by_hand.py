@@ -78,7 +78,9 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 def _run(entries: list[Entry], ns: dict, lines, layer: int | None) -> None:
     """Each line as `name = expression` in the namespace ns, kept as an Entry."""
     for name, label, expr in lines:
-        ns[name] = value = np.asarray(eval(expr, {"__builtins__": {}}, ns))  # noqa: S307 - this module's lines only
+        # this module's own lines only; with the builtins, through which numpy imports the helpers of
+        # ndarray.max and .sum the first time they are called
+        ns[name] = value = np.asarray(eval(expr, {}, ns))  # noqa: S307
         entries.append(Entry(layer, label, f"{name} = {expr}", value))
 
 

@@ -13,7 +13,9 @@ from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_he
                             grad_heatmap, grad_norm_clip_figure, grad_norm_figure, hidden_heatmap, loss_figure,
                             prediction_table_figure, prediction_table_html, project, sine_figure, spectral_radius_figure,
                             spectral_radius_text, topk_figure, trajectory_figure, char_probs_figure)
+from rnnviz.figures.fit import MONO_EM, PAGE_WIDTH
 from rnnviz.figures.style import RIGHT, WRONG, NO_TARGET
+from rnnviz.figures.tables import CELL_EM, table_font_px
 from rnnviz.figures.theme import TEMPLATE_DARK_DICT
 from rnnviz.probes import Probe
 from rnnviz.recorder import Deferred, EpochRecord
@@ -486,3 +488,16 @@ def test_grad_heatmap_hover_text_is_each_measured_value():
 def test_counts_in_words_agree_with_their_number():
     assert [counted(n, "run") for n in (0, 1, 2, 1200)] == ["0 runs", "1 run", "2 runs", "1,200 runs"]
     assert counted(1, "value") == "1 value" and counted(3, "sample", "samples so far") == "3 samples so far"
+
+
+@pytest.mark.parametrize("steps", [6, 12, 35, 60])
+def test_the_prediction_table_fits_the_page_down_to_its_smallest_font(steps):
+    """seoul's 35 characters were 23 px wider than the page's column: its last letter was hidden."""
+    label = len("epoch 1,000")
+    size = table_font_px(steps, label)
+    wide = steps * (CELL_EM * size + 2) + 2 + (MONO_EM * label + 0.6) * size
+    assert wide <= PAGE_WIDTH - 10 or size == 12
+    assert 12 <= size <= 28 and table_font_px(6, label) > table_font_px(35, label)
+    words = table_font_px(steps, label, cell_chars=4)                 # a word per cell (the words lesson)
+    assert steps * ((MONO_EM * 4 + 0.1) * words + 2) + 2 + (MONO_EM * label + 0.6) * words <= PAGE_WIDTH - 10 \
+        or words == 12

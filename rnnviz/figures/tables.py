@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..recorder import EpochRecord
+from .fit import MONO_EM, PAGE_WIDTH
 from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, color_name, even_indices, show_token
 from .theme import MUTED_STYLE
 
 TITLE = "Predictions per epoch"
+CELL_EM = 1.25       # a cell's width: its min-width and padding (one character is 0.6em)
 # cell codes, shared with the heatmap's discrete colour scale (z in 0..3)
 NONE_CODE, WRONG_CODE, RIGHT_CODE, HEADER_CODE = 0, 1, 2, 3
 CODE_COLORS = {NONE_CODE: NO_TARGET, WRONG_CODE: WRONG, RIGHT_CODE: RIGHT, HEADER_CODE: HEADER}
@@ -140,6 +142,14 @@ def continuation_html(prefix: list[str], continued: list[str], scores: list[bool
             f'<span style="font-size:1.1rem;{MUTED_STYLE}">{tally}</span></div>')
 
 
+def table_font_px(steps: int, label_chars: int, cell_chars: int = 1, width: float = PAGE_WIDTH - 10) -> int:
+    """The font size at which a table of `steps` cells of up to `cell_chars` characters (at least
+    CELL_EM wide, 2 px apart) and its row labels (monospaced, MONO_EM a character, .6em after) fit
+    `width` px; 12 to 28 px (a longer sequence scrolls sideways rather than shrink below 12)."""
+    cell = max(CELL_EM, MONO_EM * cell_chars + 0.1)
+    return int(np.clip((width - 2 * (steps + 1)) / (cell * steps + MONO_EM * label_chars + 0.6), 12, 28))
+
+
 def prediction_table_html(records: list[EpochRecord], max_rows: int = 15, with_inputs: bool = False) -> str:
     """The prediction table as one HTML block (title, table, notes), each cell with its hover text as a
     tooltip. Long sequences scroll sideways rather than shrink below a readable size. Cells carry a class,
@@ -148,13 +158,12 @@ def prediction_table_html(records: list[EpochRecord], max_rows: int = 15, with_i
     head = f'<div style="font-size:1.35rem;margin-bottom:.3rem">{TITLE}</div>'
     if t.empty:
         return f'<div>{head}<div style="{MUTED_STYLE}">{html.escape(t.empty)}</div></div>'
-    T = len(t.rows[0].texts)
-    # a cell is about 1.15em + 2px wide and the labels about 5em: fit ~800 px (Streamlit's main column)
-    size = int(np.clip((800 - 2 * T) / (1.15 * T + 5), 12, 28))
+    T, label = len(t.rows[0].texts), max(len(row.label) for row in t.rows)
+    size = table_font_px(T, label, max(len(text) for row in t.rows for text in row.texts))
     css = (f".rnnviz-pt table{{border-collapse:separate;border-spacing:2px;font-family:{MONO_FAMILY};"
            f"font-size:{size}px;line-height:1.35}}"
            ".rnnviz-pt th{text-align:right;padding:0 .6em 0 0;font-weight:normal;white-space:nowrap}"
-           ".rnnviz-pt td{text-align:center;min-width:1.15em;padding:.1em .1em;color:white}"
+           f".rnnviz-pt td{{text-align:center;min-width:{CELL_EM - 0.1:g}em;padding:.1em .05em;color:white}}"
            + "".join(f".rnnviz-pt td.{CSS_CLASS[code]}{{background:{color}}}" for code, color in CODE_COLORS.items())
            + ".rnnviz-pt td.n{color:#222}")
     lines = []

@@ -65,14 +65,12 @@ def show() -> None:
     with st.expander("the module's parameters (torch.nn's names)"):
         st.table({"parameter": list(r.params), "shape": [str(tuple(s)) for s in r.params.values()]})
     st.subheader("The words as a tensor")
-    left, right = st.columns(2)
-    with left:
-        chart(F.word_tensor_figure(r.words, shapes.one_hot(r.ids), "One-hot: a 1 in the letter's column",
-                                   list(shapes.VOCAB)), K + "onehot", share=0.5)
-    with right:
-        dim = q.embedding_dim
-        chart(F.word_tensor_figure(r.words, shapes.embedded(r.ids, dim), f"Embedding: a learnt row of {dim} numbers"),
-              K + "embedding", share=0.5)
+    # one under the other: side by side, each word's panel is too narrow for its letters and numbers
+    chart(F.word_tensor_figure(r.words, shapes.one_hot(r.ids), "One-hot: a 1 in the letter's column",
+                               list(shapes.VOCAB)), K + "onehot")
+    dim = q.embedding_dim
+    chart(F.word_tensor_figure(r.words, shapes.embedded(r.ids, dim), f"Embedding: a learnt row of {dim} numbers"),
+          K + "embedding")
     st.caption("One-hot spends one number per letter of the vocabulary, all 0 but a single 1; an nn.Embedding "
                "looks up a row of its weight matrix (here drawn from N(0, 1), as at initialisation) — as many "
                "numbers as you choose, and training moves them so that similar tokens get similar rows.")

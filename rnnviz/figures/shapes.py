@@ -21,7 +21,7 @@ def word_tensor_figure(words: list[str], x, title: str, features: list[str] | No
     binary = bool(np.isin(x, (0.0, 1.0)).all())
     lo, hi = (0.0, 1.0) if binary else (-float(np.abs(x).max() or 1.0), float(np.abs(x).max() or 1.0))
     feats = list(features) if features is not None and len(features) == Fdim else [str(f) for f in range(Fdim)]
-    gap = 0.04
+    gap = 0.1           # of the width: room for the next panel's letters ("h (0)")
     width = (1 - gap * (n - 1)) / n
     traces, layout = [], {"annotations": []}
     for i in range(n):

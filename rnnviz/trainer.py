@@ -84,6 +84,7 @@ class Trainer:
         self.status = "idle"     # idle | running | paused | finished | stopped | diverged | error
         self.reason = ""
         self.started = 0.0
+        self._paused_s = 0.0     # of the time since `started`, what the run spent paused
         self._stop = threading.Event()
         self._go = threading.Event()
         self._go.set()
@@ -132,13 +133,13 @@ class Trainer:
 
     @property
     def steps_per_second(self) -> float:
-        dt = time.perf_counter() - self.started
+        dt = time.perf_counter() - self.started - self._paused_s
         return (self.step - self._step0) / dt if self.started and dt > 0 else 0.0
 
     @property
     def seconds(self) -> float:
-        """Training time in all, a resumed run's earlier time included."""
-        return self._seconds0 + (time.perf_counter() - self.started if self.started else 0.0)
+        """Training time in all, a resumed run's earlier time included, the time it was paused not."""
+        return self._seconds0 + (time.perf_counter() - self.started - self._paused_s if self.started else 0.0)
 
     def resume_state(self) -> Resume:
         """Where the run stands now (call it when the loop has ended): enough to go on exactly.
@@ -153,8 +154,10 @@ class Trainer:
         """Block while paused; True when the run should stop."""
         if not self._go.is_set():
             self._set_status("paused")
+            t0 = time.perf_counter()
             while not self._go.wait(0.05):
                 pass
+            self._paused_s += time.perf_counter() - t0
             if not self._stop.is_set():
                 self._set_status("running")
         return self._stop.is_set()

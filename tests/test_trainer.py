@@ -80,6 +80,28 @@ def test_stop_and_pause_from_another_thread():
     assert told.seen == ["paused", "running"]   # callbacks hear of the pause and the resume
 
 
+def test_a_pause_is_not_training_time():
+    """The progress line's "N steps/s overall" and a saved run's seconds: a run paused for a while
+    would read as several times slower than it trained."""
+    task = make_task("hihell")
+    m, t = task.suggested()
+    tr = Trainer(task, m, dataclasses.replace(t, epochs=100000), [Recorder()])
+    tr.pause()                                  # it starts paused, and waits
+    th = threading.Thread(target=tr.run)
+    t0 = time.perf_counter()
+    th.start()
+    while tr.status != "paused":
+        time.sleep(0.01)
+    time.sleep(1.0)
+    tr.resume()
+    while tr.step < 50:
+        time.sleep(0.01)
+    tr.stop()
+    th.join(5)
+    assert tr.seconds < time.perf_counter() - t0 - 0.9
+    assert tr.resume_state().seconds < time.perf_counter() - t0 - 0.9     # what a saved run keeps
+
+
 def test_learning_rate_changes_while_running():
     seen = []
 

@@ -112,6 +112,9 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
         if got is None or run.history.last is None:
             continue
         epoch, state = got
+        if run.checkpoint[:2] == (epoch, status) and (mine() / run.checkpoint[2]).is_dir():
+            names.append(run.checkpoint[2])     # saved as it stands already (a second click)
+            continue
         hist = run.history.until(epoch)     # copies: what thins the run's records does not reach them
         if not hist.records:
             continue
@@ -120,6 +123,7 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
         names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
                                lesson=lesson.key, run=name, status=status, bugs=list(run.bugs),
                                loss=hist.records[-1].loss, epochs=epoch, **extra))
+        run.checkpoint = (epoch, status, names[-1])
     if not names:
         raise ValueError("nothing to save yet: train until the first epoch (in step mode: the first "
                          "record) is recorded")

@@ -101,6 +101,7 @@ class Run:
     auto_stop: bool = False            # stop once the loss has converged
     lr: float | None = None            # a learning rate asked for while it trains
     saved: float = 0.0                 # when where it stands was written (rnnviz.run_store); 0: not on disk
+    checkpoint: tuple = ()             # (epoch, state, name) of its last Save checkpoint
     seen: float = field(default_factory=time.time)
     ended: threading.Event = field(default_factory=threading.Event, repr=False)
 

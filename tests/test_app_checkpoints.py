@@ -34,11 +34,11 @@ def names(at) -> list[str]:
 def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
     at = trained()
     at.button(key="chars.save").click().run()
-    at.button(key="chars.save").click().run()                  # the same second: a second name, not a replacement
-    assert any("Saved" in s.value for s in at.success)
+    at.button(key="chars.save").click().run()                  # a second click on the same run: nothing new
     mine = tmp_path / "checkpoints" / "students" / owner(at)
     saved = sorted(mine.iterdir())
-    assert len(saved) == 2 and all((p / "model.safetensors").is_file() for p in saved)
+    assert len(saved) == 1 and (saved[0] / "model.safetensors").is_file()
+    assert [s.value for s in at.success] == [f"Saved `{saved[0].name}` (see the Checkpoints page)"]
     assert set(names(at)) >= {p.name for p in saved}
     at.selectbox(key="ckpt.pick").set_value(saved[0].name).run()
     at.button(key="ckpt.open").click().run()
@@ -53,12 +53,12 @@ def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
     at.switch_page("app_pages/checkpoints.py").run()
     at.file_uploader(key="ckpt.upload").set_value(("shared.zip", to_zip(saved[0]), "application/zip")).run()
     assert any("Added" in s.value for s in at.success)
-    assert len(list(mine.iterdir())) == 3
-    at.selectbox(key="ckpt.pick").set_value(saved[1].name).run()
+    (uploaded,) = set(mine.iterdir()) - set(saved)
+    at.selectbox(key="ckpt.pick").set_value(uploaded.name).run()
     at.button(key="ckpt.delete").click().run()
     assert any("cannot be undone" in w.value for w in at.warning)
     at.button(key="ckpt.yes").click().run()
-    assert not saved[1].exists() and saved[0].exists()
+    assert not uploaded.exists() and saved[0].exists()
 
 
 def test_a_browser_sees_opens_and_deletes_only_its_own_checkpoints(tmp_path, monkeypatch):

@@ -105,10 +105,9 @@ def _save(lesson: Lesson) -> None:
 
 def _more_default(runs: dict[str, Run], s: Settings) -> int:
     """What Continue offers: the rest of a run stopped early, else as many as the settings say."""
-    first = next(iter(runs.values()))
-    left = first.total - first.done
-    if first.state == "stopped" and left > 0:
-        return left
+    first = next(iter(runs.values()), None)
+    if first is not None and first.state == "stopped" and first.total > first.done:
+        return first.total - first.done
     return (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
 
 
@@ -134,7 +133,7 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
                   disabled=not active)
         unit = next(iter(runs.values())).unit if runs else "epoch"
         group = next(iter(runs.values())).group if runs else ""
-        more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s) if runs else 100,
+        more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s),
                                key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}",
                                disabled=not can_continue, width=110,
                                help=f"How many {unit}s Continue trains on for")

@@ -11,6 +11,8 @@ from apptest import (app, finished, hihell_trained, progress_data, progress_text
                      wait)
 
 from lab import registry, run_bar
+from lab.lessons import BY_KEY
+from lab.settings import defaults
 from rnnviz.callbacks import Recorder
 from rnnviz.trainer import Trainer
 
@@ -39,6 +41,12 @@ def test_a_run_belongs_to_the_browser_not_the_tab():
     assert runs_of(stranger, "chars") == {} and stranger.button(key="chars.stop").disabled
     again.button(key="chars.stop").click().run()
     assert run.ended.wait(10) and run.state == "stopped"
+
+
+def test_before_a_run_the_continue_box_offers_the_settings_length():
+    at = app("gradients")
+    assert more_input(at, "gradients").disabled
+    assert more_input(at, "gradients").value == defaults(BY_KEY["gradients"], "copy")[1].epochs != 100
 
 
 def test_continue_trains_on_as_if_the_run_had_never_stopped():

@@ -15,7 +15,7 @@ from rnnviz.figures import (accuracy_figure, fit_pca_basis, figure_text, gate_he
                             spectral_radius_text, topk_figure, trajectory_figure, char_probs_figure)
 from rnnviz.figures.fit import MONO_EM, PAGE_WIDTH
 from rnnviz.figures.style import RIGHT, WRONG, NO_TARGET
-from rnnviz.figures.tables import CELL_EM, table_font_px
+from rnnviz.figures.tables import CELL_EM, prediction_table, table_font_px
 from rnnviz.figures.theme import TEMPLATE_DARK_DICT
 from rnnviz.probes import Probe
 from rnnviz.recorder import Deferred, EpochRecord
@@ -501,3 +501,14 @@ def test_the_prediction_table_fits_the_page_down_to_its_smallest_font(steps):
     words = table_font_px(steps, label, cell_chars=4)                 # a word per cell (the words lesson)
     assert steps * ((MONO_EM * 4 + 0.1) * words + 2) + 2 + (MONO_EM * label + 0.6) * words <= PAGE_WIDTH - 10 \
         or words == 12
+
+
+def test_the_prediction_table_spreads_its_rows_over_the_run_s_epochs():
+    """A pretrained run's history kept few early predictions (1, 279, 304, 318, then every epoch): the
+    table showed 1, 279, 304, 318, ... and 11 of the last epochs, never how the learning went."""
+    kept = [1, 279, 304, 318] + list(range(320, 501))
+    rows = [EpochRecord(epoch=e, step=e, loss=1.0, prediction=tokens_pred(list("hxllo"), list("hello"))) for e in kept]
+    table = prediction_table(rows, max_rows=6)
+    # nearest to 1, 100.8, 200.6, 300.4, 400.2, 500 (100.8's nearest is 1: five rows)
+    assert [r.label for r in table.rows[1:]] == [f"epoch {e}" for e in (1, 279, 304, 400, 500)]
+    assert "showing 5 of 185 epochs with a prediction, spread over epochs 1 to 500" in table.notes

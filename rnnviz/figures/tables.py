@@ -16,7 +16,7 @@ import numpy as np
 
 from ..recorder import EpochRecord
 from .fit import MONO_EM, PAGE_WIDTH
-from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, color_name, even_indices, show_token
+from .style import HEADER, MONO_FAMILY, NO_TARGET, NOTE_SEP, RIGHT, WRONG, color_name, show_token
 from .theme import MUTED_STYLE
 
 TITLE = "Predictions per epoch"
@@ -51,8 +51,8 @@ def scored(prediction: dict) -> list[bool]:
 
 
 def prediction_table(records: list[EpochRecord], max_rows: int = 15, with_inputs: bool = False) -> PredictionTable:
-    """Epoch -> predicted tokens, one cell per token aligned under the target: max_rows evenly spaced
-    recorded epochs (first and last included). One cell per character for character tasks and per word
+    """Epoch -> predicted tokens, one cell per token aligned under the target: at most max_rows recorded
+    epochs spread evenly over the run (first and last included). One cell per character for character tasks and per word
     for word tasks (a cell is one token either way). Only the positions accuracy counts are coloured
     right or wrong; the others are grey. with_inputs: a first row of the input tokens."""
     # rows are chosen before any prediction is read: reading one builds it from the probe's outputs, and
@@ -63,7 +63,7 @@ def prediction_table(records: list[EpochRecord], max_rows: int = 15, with_inputs
     if recs[-1].prediction.get("kind") != "tokens":   # one task, one kind of prediction
         return PredictionTable(empty="this task predicts values, not tokens: see the sequence figure")
     n_total = len(recs)
-    recs = [recs[i] for i in even_indices(n_total, max(1, max_rows))]
+    recs = [recs[i] for i in spread_over_epochs([r.epoch for r in recs], max(1, max_rows))]
     last = recs[-1].prediction
     T = max(len(r.prediction["predicted"]) for r in recs)
     target = list(last["target"]) + [None] * (T - len(last["target"]))
@@ -92,7 +92,8 @@ def prediction_table(records: list[EpochRecord], max_rows: int = 15, with_inputs
 
     notes = [f"{color_name(RIGHT)} = right, {color_name(WRONG)} = wrong, {color_name(NO_TARGET)} = not scored"]
     if n_total > len(recs):
-        notes.append(f"showing {len(recs)} of {n_total} recorded epochs (evenly spaced, first and last included)")
+        notes.append(f"showing {len(recs)} of {n_total} epochs with a prediction, spread over epochs "
+                     f"{recs[0].epoch:,} to {recs[-1].epoch:,}")
     last = recs[-1].prediction
     right = [c for c, count in zip(last["correct"], scored(last)) if c is not None and count]
     if right:
@@ -140,6 +141,17 @@ def continuation_html(prefix: list[str], continued: list[str], scores: list[bool
     return (f'<div style="font-family:monospace;font-size:2rem;line-height:1.3;overflow-wrap:anywhere">'
             f'<span style="{MUTED_STYLE}">{html.escape(" ".join(prefix))} →</span> {" ".join(cells)} '
             f'<span style="font-size:1.1rem;{MUTED_STYLE}">{tally}</span></div>')
+
+
+def spread_over_epochs(epochs: list[int], k: int) -> list[int]:
+    """Indices of at most k of the (sorted) epochs, those nearest to k evenly spaced epochs from the
+    first to the last: a history thinned unevenly (most of its old predictions dropped) still shows how
+    the early epochs went, not k of its latest."""
+    if len(epochs) <= k:
+        return list(range(len(epochs)))
+    e = np.asarray(epochs, dtype=float)
+    chosen = [int(np.abs(e - want).argmin()) for want in np.linspace(e[0], e[-1], k)]
+    return sorted(set(chosen))
 
 
 def table_font_px(steps: int, label_chars: int, cell_chars: int = 1, width: float = PAGE_WIDTH - 10) -> int:

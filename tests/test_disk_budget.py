@@ -55,6 +55,7 @@ def test_a_run_save_that_breaks_the_budget_is_refused_and_leaves_nothing(monkeyp
     (first,) = folder(tmp_path, a).iterdir()
     one = sizes(first)
     monkeypatch.setattr(lab_checkpoints, "STUDENT_MB", one * 1.5 / 2**20)
+    hihell_trained(a)                                                 # a new run (the same one is saved already)
     a.button(key="chars.save").click().run()
     shown = saved_message(a)
     assert "Could not save" in shown and "RNNVIZ_STUDENT_CHECKPOINTS_MB" in shown, shown

@@ -51,6 +51,14 @@ def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:
     return params[name][-1]
 
 
+def cancel(params: dict[str, list[str]] | None, name: str) -> bool:
+    """Take an action off the link (what it asked for cannot be done as asked); whether it was on it."""
+    asked = wanted(params, name) is not None
+    if asked:
+        params.pop(name)
+    return asked
+
+
 def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
     """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each name
     and value cut at 40 characters, the first NAMED of them and how many more: a note stays one line."""

@@ -118,7 +118,9 @@ def from_link(lesson: Lesson, params) -> None:
     if found is not None:
         apply(lesson, found)
     elif name is not None:
-        say(lesson.key, "warning", f"This lesson has no preset called {shown(name)}; it opened with its defaults.")
+        untrained = " The link's train=1 was not followed." if links.cancel(params, "train") else ""
+        say(lesson.key, "warning", f"This lesson has no preset called {shown(name)}; it opened with its "
+                                   f"defaults.{untrained}")
 
 
 def picker(lesson: Lesson) -> None:

@@ -191,9 +191,10 @@ def sidebar(lesson: Lesson) -> Settings:
             auto = drawn[pre + ".live.auto_stop"] = fields.widget(stop, pre + ".live.auto_stop", False)
         st.button("Defaults", icon=":material/restart_alt:", on_click=reset, args=(lesson, name),
                   help="Back to the suggested settings of this task", key=f"{lesson.key}.defaults")
-    if missed := links.left_out(links.visit(lesson.key), drawn):
+    if missed := links.left_out(params := links.visit(lesson.key), drawn):
+        untrained = " The link's train=1 was not followed." if links.cancel(params, "train") else ""
         say(lesson.key, "warning", "The link's " + ", ".join(missed) + " could not be used here; "
-            "those settings are at their defaults.")
+            "those settings are at their defaults." + untrained)
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)

@@ -30,6 +30,18 @@ def test_a_link_that_says_train_starts_training_once():
     assert runs_of(at, "chars") == {"rnn": run}                      # a rerun does not train again
 
 
+@pytest.mark.parametrize("query", [{"chars.task": "seoul", "chars.seoul.model.hidden_size": "abc", "train": "1"},
+                                   {"preset": "no-such-preset", "train": "1"}])
+def test_a_link_that_cannot_be_followed_as_written_does_not_train(query):
+    """A typo in a teacher's link: the class would each train the defaults, unasked."""
+    at = app(query=query)
+    assert runs_of(at, "chars") == {}
+    assert any("could not be used here" in w.value or "no preset called" in w.value for w in at.warning)
+    assert any("train=1 was not followed" in w.value for w in at.warning)
+    at.run()
+    assert runs_of(at, "chars") == {} and "train" not in at.query_params
+
+
 def test_a_preset_is_one_click_and_says_what_to_notice():
     at = app("gradients")
     (lag5,) = [p for p in presets.PRESETS["gradients"] if p.name == "lag-5"]

@@ -159,6 +159,13 @@ class Registry:
         for run in group.values():
             run_store.forget(self.root, run)
 
+    def _holds(self, run: Run, locked: bool = False) -> bool:
+        """Whether the run is among its student's groups of its lesson (`locked`: the caller has the lock)."""
+        if not locked:
+            with self._lock:
+                return self._holds(run, locked=True)
+        return any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
+
     def _stop(self, runs, reason: str) -> None:
         for run in runs:
             if run.active:
@@ -167,12 +174,10 @@ class Registry:
     def _ended(self, run: Run) -> None:
         """The runner's on_end: write the run down (it replaces its own earlier copy); off screen, it
         keeps only what Compare draws."""
-        with self._lock:
-            kept = any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
-        if kept and run.resume is not None:
+        if self._holds(run) and run.resume is not None:
             run_store.save(run, self.root)
             with self._lock:
-                kept = any(r is run for r in _each(self._groups.get((run.owner, run.lesson), [])))
+                kept = self._holds(run, locked=True)
                 if kept:
                     run.saved = time.time()
             if not kept:     # deleted by the student (or past KEEP_GROUPS) while it was written

@@ -132,14 +132,19 @@ class Trainer:
         return not self._go.is_set()
 
     @property
+    def _trained_s(self) -> float:
+        """Seconds since `started`, less the time paused (0 before it starts)."""
+        return time.perf_counter() - self.started - self._paused_s if self.started else 0.0
+
+    @property
     def steps_per_second(self) -> float:
-        dt = time.perf_counter() - self.started - self._paused_s
-        return (self.step - self._step0) / dt if self.started and dt > 0 else 0.0
+        dt = self._trained_s
+        return (self.step - self._step0) / dt if dt > 0 else 0.0
 
     @property
     def seconds(self) -> float:
         """Training time in all, a resumed run's earlier time included, the time it was paused not."""
-        return self._seconds0 + (time.perf_counter() - self.started - self._paused_s if self.started else 0.0)
+        return self._seconds0 + self._trained_s
 
     def resume_state(self) -> Resume:
         """Where the run stands now (call it when the loop has ended): enough to go on exactly.

@@ -52,8 +52,8 @@ def scored(prediction: dict) -> list[bool]:
 
 def prediction_table(records: list[EpochRecord], max_rows: int = 15, with_inputs: bool = False) -> PredictionTable:
     """Epoch -> predicted tokens, one cell per token aligned under the target: at most max_rows recorded
-    epochs spread evenly over the run (first and last included). One cell per character for character tasks and per word
-    for word tasks (a cell is one token either way). Only the positions accuracy counts are coloured
+    epochs spread evenly over the run (first and last included). One cell per character for character
+    tasks and per word for word tasks (a cell is one token either way). Only the positions accuracy counts are coloured
     right or wrong; the others are grey. with_inputs: a first row of the input tokens."""
     # rows are chosen before any prediction is read: reading one builds it from the probe's outputs, and
     # a long run has thousands of records of which max_rows are shown

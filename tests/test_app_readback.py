@@ -24,6 +24,7 @@ def rewound(at) -> list[str]:
 def test_the_scrubber_still_rewinds_a_lesson_read_back_from_disk(lab_env, monkeypatch):
     at = app()
     run = hihell_trained(at)
+    assert run.ended.wait(30)      # written down: the runner's thread writes it after its state says finished
     scrubber(at).set_value(40).run()
     assert rewound(at) == [":material/history: rewound to epoch 40 (latest recorded: 100)"]
     monkeypatch.setattr(registry, "MEMORY_MB", 0)            # a classroom fills the server's memory...

@@ -9,10 +9,10 @@
   refreshes/s   changes of the progress line per second, over 5 s from 0.5 s after its first epoch,
                 while hihell (10 record points/s) and seoul (60/s) train at the lesson's pace: the
                 line asks GET /rnnviz/progress every 0.2 s, so 5/s is its most
-  app vs CLI    seoul with the lesson's settings at full speed: the app's steps/s (the finished run's
-                own figure in its progress line, "N steps/s overall": steps / seconds of its last
-                record) vs `python -m rnnviz train --task seoul --epochs N --probe-every 1` with
-                OMP_NUM_THREADS=1 (steps / seconds of its last record in history.json; the app records
+  app vs CLI    seoul with the lesson's settings at full speed: the app's epochs/s (the finished run's
+                own figure in its progress line, "N epochs/s overall": epochs / seconds of its last
+                record; seoul takes one step an epoch) vs `python -m rnnviz train --task seoul --epochs N
+                --probe-every 1` with OMP_NUM_THREADS=1 (the same of history.json; the app records
                 a probe at every record point, the CLI's default is every 10th); pairs alternating which
                 goes first, the median of the paired ratios CLI/app (single pairs range widely on this
                 machine); with the lesson's 500 epochs (12 pairs) and the slider's end, 2,000 (6 pairs);
@@ -40,10 +40,10 @@ from .util import check, median
 
 
 def _rates(progress: list) -> dict:
-    """steps/s from progress lines: the run's own figure (the last one shown: a finished run's is its
+    """epochs/s from progress lines: the run's own figure (the last one shown: a finished run's is its
     whole run's) and epochs per second from the lines' timestamps."""
     texts = [(t, p[0]) for t, p in progress if p]
-    shown = [float(m.group(1).replace(",", "")) for _, p in texts if (m := re.search(r"([\d,.]+) steps/s", p))]
+    shown = [float(m.group(1).replace(",", "")) for _, p in texts if (m := re.search(r"([\d,.]+) epochs/s", p))]
     pts = [(t, int(m.group(1).replace(",", ""))) for t, p in texts
            if "training" in p and (m := re.search(r"epoch ([\d,]+) of", p))]
     dom = (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0]) if len(pts) > 1 and pts[-1][0] > pts[0][0] else None
@@ -63,7 +63,7 @@ def cli_rate(epochs: int) -> dict:
         if p.returncode:
             return {"error": f"exit {p.returncode}: {p.stderr[-300:]}"}
         recs = json.loads((out / "ck" / "history.json").read_text())["records"]
-        return {"steps_per_s": recs[-1]["step"] / recs[-1]["seconds"], "train_seconds": recs[-1]["seconds"],
+        return {"epochs_per_s": recs[-1]["epoch"] / recs[-1]["seconds"], "train_seconds": recs[-1]["seconds"],
                 "process_wall_s": wall}
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -71,7 +71,7 @@ def cli_rate(epochs: int) -> dict:
 
 def _app_vs_cli(page, server, epochs: int, n: int, log) -> dict:
     """n pairs of the same seoul run (full speed, `epochs`) in the app and from the CLI, alternating
-    which goes first; the median of the paired CLI/app ratios of steps/s."""
+    which goes first; the median of the paired CLI/app ratios of epochs/s."""
     pairs = []
     for i in range(n):
         got = {}
@@ -90,11 +90,11 @@ def _app_vs_cli(page, server, epochs: int, n: int, log) -> dict:
         pairs.append(got)
         a, c = got["app"], got["cli"]
         log(f"    {epochs} epochs, pair {i + 1}/{n} (load {got['loadavg_1min']:.1f}): app {a['self_reported']} "
-            f"steps/s (cores: server "
+            f"epochs/s (cores: server "
             f"{a['server_cpu_per_wall']}, workers {a['workers_cpu_per_wall']}, browser {a['browser_cpu_per_wall']}) "
-            f"| cli {c.get('steps_per_s', c.get('error'))}")
-    ratios = [p["cli"]["steps_per_s"] / p["app"]["self_reported"] for p in pairs
-              if p["app"].get("self_reported") and "steps_per_s" in p["cli"]]
+            f"| cli {c.get('epochs_per_s', c.get('error'))}")
+    ratios = [p["cli"]["epochs_per_s"] / p["app"]["self_reported"] for p in pairs
+              if p["app"].get("self_reported") and "epochs_per_s" in p["cli"]]
     return {"epochs": epochs, "pairs": pairs, "cli_over_app_ratios": ratios, "median": median(ratios),
             "range": [min(ratios), max(ratios)] if ratios else None}
 
@@ -167,9 +167,9 @@ def part4(quick: bool, log: Callable[[str], None], targets: list) -> dict:
                                          ("app: first view after a second Train click", "second_click", 1.0, "<=", " s"),
                                          ("app: progress-line refreshes per second while training", "refreshes_per_s",
                                           4.0, ">=", "/s"),
-                                         ("app: CLI steps/s / app steps/s, seoul 500 epochs", "app_slowdown", 1.25,
+                                         ("app: CLI epochs/s / app epochs/s, seoul 500 epochs", "app_slowdown", 1.25,
                                           "<=", "x"),
-                                         ("app: CLI steps/s / app steps/s, seoul 2,000 epochs", "app_slowdown_long",
+                                         ("app: CLI epochs/s / app epochs/s, seoul 2,000 epochs", "app_slowdown_long",
                                           1.25, "<=", "x")]:
         if quick and key in ("second_click", "app_slowdown_long"):
             continue

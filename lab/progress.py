@@ -26,7 +26,7 @@ from streamlit import config
 from streamlit.web.server.starlette.starlette_websocket import _is_origin_allowed
 
 from rnnviz.run import Run
-from rnnviz.trainer import record_words
+from rnnviz.trainer import record_words, steps_per_record
 
 from . import identity, registry
 
@@ -42,6 +42,11 @@ _WEB = Path(__file__).parent / "web"
 # defined once, at import (Streamlit registers it again on each AppTest's runtime when it mounts)
 _COMPONENT = st.components.v2.component("rnnviz_progress", html="", css=(_WEB / "progress.css").read_text(),
                                         js=(_WEB / "progress.js").read_text(), isolate_styles=False)
+
+
+def _rate(per_second: float) -> str:
+    """A rate as the progress line shows it: whole numbers from 10 up, two digits below."""
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.2g}"
 
 
 def facts(run: Run) -> dict:
@@ -62,13 +67,16 @@ def facts(run: Run) -> dict:
     if last:
         parts.append(f"{run.unit} {last.epoch:,} of {run.total:,}")
         parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
-    # a rate only while it trains: paused, resuming or waiting, the worker's last rate is not true now
-    if state == "running" and run.steps_per_second:
-        name, what = record_words(run.tcfg.steps)
-        limit = f", slowed to {run.pace:g} {name}/s{f' ({what})' if what else ''} to be watchable" if run.pace else ""
-        parts.append(f"{run.steps_per_second:,.0f} steps/s{limit}")
+    # the speed in the speed limit's unit, record points a second; a rate only while it trains: paused,
+    # resuming or waiting, the worker's last rate is not true now
+    name, what = record_words(run.tcfg.steps)
+    unit = f"{name}/s" + (f" ({what})" if what else "")
+    if state == "running" and run.records_per_second:
+        limit = f", speed limit {run.pace:g}/s" if run.pace else ""
+        parts.append(f"{_rate(run.records_per_second)} {unit}{limit}")
     elif state in ("finished", "stopped", "diverged") and last and last.seconds > 0:
-        parts.append(f"{last.step / last.seconds:,.0f} steps/s overall")
+        records = last.step / steps_per_record(run.tcfg.steps) if run.unit == "step" else last.epoch
+        parts.append(f"{_rate(records / last.seconds)} {unit} overall")
     done = run.done / run.total if run.total else 0.0
     return {"phase": run.phase, "text": " · ".join(parts), "done": min(max(done, 0.0), 1.0)}
 

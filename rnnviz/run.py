@@ -95,6 +95,7 @@ class Run:
     step: int = 0
     done: int = 0
     steps_per_second: float = 0.0
+    records_per_second: float = 0.0    # record points a second: the unit of `pace`
     # what the student asked for; a run that waits takes it along
     held: bool = False                 # paused (until resumed)
     pace: float = 0.0                  # at most this many record points per second (0: full speed)

@@ -201,7 +201,7 @@ class Runner:
                     run.weights.keep(rec.epoch, {k: torch.from_numpy(v) for k, v in weights.items()})
                 run.history.add(rec)
         run.step, run.done = progress["step"], progress["done"]
-        run.steps_per_second = progress["steps_per_second"]
+        run.steps_per_second, run.records_per_second = progress["steps_per_second"], progress["records_per_second"]
         run.history.unit = run.unit
         if kind == "ended":
             self._end(run, progress["status"], progress["reason"], rest[0])

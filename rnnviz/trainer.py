@@ -142,6 +142,12 @@ class Trainer:
         return (self.step - self._step0) / dt if dt > 0 else 0.0
 
     @property
+    def records_per_second(self) -> float:
+        """Record points per second since it started (the unit of the lab's speed limit)."""
+        dt = self._trained_s
+        return self._records / dt if dt > 0 else 0.0
+
+    @property
     def seconds(self) -> float:
         """Training time in all, a resumed run's earlier time included, the time it was paused not."""
         return self._seconds0 + self._trained_s

@@ -45,7 +45,7 @@ class Start:
 
 def progress(t: Trainer) -> dict:
     return {"status": t.status, "reason": t.reason, "step": t.step, "done": t.done,
-            "steps_per_second": t.steps_per_second}
+            "steps_per_second": t.steps_per_second, "records_per_second": t.records_per_second}
 
 
 class Reporter(Recorder):
@@ -157,7 +157,7 @@ def _start(run_id: str, start: Start, send, runs: dict) -> None:
             trainer.set_lr(start.lr)
     except Exception as e:  # noqa: BLE001 - a bad start ends the run with a reason, not the worker
         send(("ended", run_id, {"status": "error", "reason": f"{type(e).__name__}: {e}", "step": 0, "done": 0,
-                                "steps_per_second": 0.0}, None))
+                                "steps_per_second": 0.0, "records_per_second": 0.0}, None))
         return
     runs[run_id] = (trainer, reporter)
     threading.Thread(target=_train, args=(run_id, trainer, reporter, send, runs), daemon=True).start()

@@ -137,9 +137,9 @@ def test_the_progress_route_moves_on_and_answers_only_the_runs_owner():
     last = body["runs"][run.id]
     assert last["phase"] == "finished" and last["done"] == 1.0
     assert last["text"].startswith("finished · epoch 100 of 100 · loss ")
-    rate = float(re.search(r"· ([\d,.]+) steps/s overall$", last["text"]).group(1).replace(",", ""))
+    rate = float(re.search(r"· ([\d,.]+) epochs/s overall$", last["text"]).group(1).replace(",", ""))
     rec = run.history.last                   # the whole run's speed, from its last record
-    assert rec.step == 100 and rate == pytest.approx(rec.step / rec.seconds, rel=0.01, abs=1)
+    assert rec.epoch == 100 and rate == pytest.approx(rec.epoch / rec.seconds, rel=0.01, abs=1)
     assert last == progress.facts(run)       # the first draw and the answers word it alike
 
 

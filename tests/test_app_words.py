@@ -89,7 +89,8 @@ def test_the_speed_limit_says_what_it_counts():
     assert "for 20 epochs" in at.toggle(key="chars.hihell.live.auto_stop").help
     at.button(key="chars.train").click().run()          # the lesson's pace: 10 a second
     wait(at, "chars", recorded(1))
-    assert any("slowed to 10 epochs/s to be watchable" in p for p in progress_texts(at))
+    (line,) = progress_texts(at)                        # measured and limit in one unit, side by side
+    assert re.search(r"· [\d.]+ epochs/s, speed limit 10/s$", line) and "steps/s" not in line, line
     text = app("text")
     assert text.select_slider(key="text.text.live.pace").label == \
         "speed limit (records per second; one every 10 optimizer steps)"
@@ -107,14 +108,31 @@ def test_a_run_that_does_not_train_now_claims_no_speed(state, held, words):
     task = make_task("hihell")
     m, t = task.suggested()
     run = Run(task, m, dataclasses.replace(t, epochs=100), state=state, held=held, pace=10.0,
-              steps_per_second=1234.0)
+              steps_per_second=1234.0, records_per_second=1234.0)
     run.history.add(EpochRecord(epoch=36, step=36, loss=0.5, seconds=3.0))
     text = progress.facts(run)["text"]
     assert text.startswith(words) or f"· {words}" in text, text
     assert "epoch 36 of 100" in text and "loss 0.5" in text, text
-    assert "steps/s" not in text and "slowed" not in text and "1,234" not in text, text
-    run.state, run.held = "running", False
-    assert "1,234 steps/s, slowed to 10 epochs/s" in progress.facts(run)["text"]   # while it trains, it does
+    assert "/s" not in text and "speed limit" not in text and "1,234" not in text, text
+    run.state, run.held, run.records_per_second = "running", False, 9.87
+    assert progress.facts(run)["text"].endswith(" · 9.9 epochs/s, speed limit 10/s")   # while it trains, it does
+
+
+def test_the_speed_and_its_limit_are_in_one_unit():
+    """The line read "13 steps/s, slowed to 10 epochs/s": two units, the measured speed and the limit
+    not comparable. Both are in record points a second now, what the speed limit slider counts."""
+    task = make_task("text")
+    m, t = task.suggested()
+    run = Run(task, m, dataclasses.replace(t, steps=2000), state="running", pace=60.0,
+              steps_per_second=1234.0, records_per_second=57.3)
+    run.history.add(EpochRecord(epoch=400, step=400, loss=2.0, seconds=4.0))
+    assert progress.facts(run)["text"].endswith(
+        " · 57 records/s (one every 10 optimizer steps), speed limit 60/s")
+    run.pace, run.records_per_second = 0.0, 1234.5
+    assert progress.facts(run)["text"].endswith(" · 1,234 records/s (one every 10 optimizer steps)")
+    run.state = "finished"                                # 400 steps in 4 s: 40 records of 10 steps
+    assert progress.facts(run)["text"].endswith(" · 10 records/s (one every 10 optimizer steps) overall")
+    assert "steps/s" not in progress.facts(run)["text"]
 
 def test_the_charts_follow_the_pages_theme():
     at = app()

@@ -3,6 +3,7 @@ import streamlit as st
 
 from lab import equations, generation, page, panel, views
 from lab.settings import sidebar
+from rnnviz.tasks.sine import VAL_WINDOWS
 
 lesson = page.lesson("sine")
 page.header(lesson)
@@ -13,7 +14,10 @@ equations.explain(
     "(truncated BPTT: the state flows on, the gradient stops at the window's edge), **h reset** starts "
     "every window from zero. *Teacher-forced*, the model always sees the true previous value; "
     "*free-running*, it is fed its own predictions after the window — small errors then add up, "
-    "which shows what it really learnt about the wave. *Truncated BPTT* under Training cuts each window "
+    "which shows what it really learnt about the wave. The progress line's *validation MSE* is the mean over "
+    f"the {VAL_WINDOWS} windows after the training ones, teacher-forced (**h carried** carries its state through "
+    "them); the Prediction chart draws the first of them alone, from h = 0, and its *MSE on this window* is that "
+    "window's. *Truncated BPTT* under Training cuts each window "
     "into pieces of *k* steps, one optimizer step each, the state flowing on detached (the lecture's "
     "`hidden = hidden.data`): **Gradient** shows where $\\lVert\\partial L/\\partial h_t\\rVert$ stops.",
     *settings.cells, "mse")

@@ -66,7 +66,11 @@ def facts(run: Run) -> dict:
     parts = [words]
     if last:
         parts.append(f"{run.unit} {last.epoch:,} of {run.total:,}")
-        parts.append(f"loss {last.loss:.4g}" + (f" · val {last.val_loss:.4g}" if last.val_loss is not None else ""))
+        # a regression's loss is its MSE: "validation MSE", the mean over the validation data, is then told
+        # apart from the sine chart's "MSE on this window"
+        train, val = ("training MSE", "validation MSE") if run.task.kind == "regress" else ("loss", "val")
+        parts.append(f"{train} {last.loss:.4g}"
+                     + (f" · {val} {last.val_loss:.4g}" if last.val_loss is not None else ""))
     # the speed in the speed limit's unit, record points a second; a rate only while it trains: paused,
     # resuming or waiting, the worker's last rate is not true now
     name, what = record_words(run.tcfg.steps)

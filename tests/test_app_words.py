@@ -1,7 +1,7 @@
 """The lessons' words follow what they show (AppTest): the character lesson's text follows its task,
 aⁿbⁿaⁿ colours only what it scores and refuses unknown tokens, the words table shows its inputs, the
 speed limit says what it counts (and no speed is claimed while nothing trains), the From scratch curves
-are told apart, the charts follow the theme."""
+are told apart, the sine lesson's two MSEs are named apart, the charts follow the theme."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,12 +12,16 @@ import pytest
 from apptest import app, progress_texts, recorded, text_of, wait
 
 from lab import progress
-from rnnviz.figures.style import RIGHT, WRONG
+from rnnviz.callbacks import Recorder
+from rnnviz.figures import figure_text, sine_figure
+from rnnviz.figures.style import RIGHT, WRONG, fmt
 from rnnviz.figures.theme import MUTED_STYLE, PAGE
 from rnnviz.recorder import EpochRecord
 from rnnviz.run import Run
 from rnnviz.tasks import make_task
 from rnnviz.tasks.anbn import scored_continuation
+from rnnviz.tasks.sine import VAL_WINDOWS
+from rnnviz.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("lab_env")
 
@@ -133,6 +137,26 @@ def test_the_speed_and_its_limit_are_in_one_unit():
     run.state = "finished"                                # 400 steps in 4 s: 40 records of 10 steps
     assert progress.facts(run)["text"].endswith(" · 10 records/s (one every 10 optimizer steps) overall")
     assert "steps/s" not in progress.facts(run)["text"]
+
+def test_the_sine_lessons_two_mses_are_told_apart():
+    """The progress line said "val 0.00015" and the chart "teacher-forced MSE = 0.0013": both teacher-
+    forced, one the mean over the validation windows, the other the chart's window alone from h = 0."""
+    task = make_task("sine")
+    m, t = task.suggested()
+    run = Run(task, m, dataclasses.replace(t, epochs=3), state="finished")
+    trainer = Trainer(task, m, run.tcfg, [Recorder(run.history)])
+    trainer.run()
+    rec, val = run.history.last, task.val_batches()
+    assert len(val) == VAL_WINDOWS and val[0].x.equal(task.probe().x)       # what each one measures
+    assert rec.val_loss == pytest.approx(trainer.engine.evaluate(val, carry=True)[0], rel=1e-5)
+    assert rec.prediction["mse"] == pytest.approx(trainer.engine.evaluate(val[:1])[0], rel=1e-5)
+    text = progress.facts(run)["text"]
+    assert f"training MSE {rec.loss:.4g} · validation MSE {rec.val_loss:.4g}" in text and "· val " not in text
+    shown = figure_text(sine_figure(rec.prediction))
+    assert f"MSE on this window (teacher-forced, from h = 0) = {fmt(rec.prediction['mse'])}" in shown
+    assert "teacher-forced MSE" not in shown
+    assert f"*validation MSE* is the mean over the {VAL_WINDOWS} windows" in text_of(app("sine"))
+
 
 def test_the_charts_follow_the_pages_theme():
     at = app()

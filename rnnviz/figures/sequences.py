@@ -33,7 +33,8 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
               "legend": legend_below(), "hovermode": "x unified"}
     notes = []
     if prediction.get("mse") is not None:
-        notes.append(f"teacher-forced MSE = {fmt(prediction['mse'])}")
+        # the probe window's own MSE, from h = 0: not the validation MSE (the mean over the task's validation windows)
+        notes.append(f"MSE on this window (teacher-forced, from h = 0) = {fmt(prediction['mse'])}")
     if free_running is not None and len(free_running) and T:
         fr = np.asarray(free_running, float)
         step = float(xs[-1] - xs[-2]) if T > 1 else 1.0
@@ -50,7 +51,7 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
         layout["annotations"] = [{"x": xs[-1], "y": 1.0, "yref": "paper", "text": " free running →",
                                   "showarrow": False, "xanchor": "left", "yanchor": "top",
                                   "font": {"color": PALETTE[1]}}]
-        notes.append(f"{len(fr)} free-running steps after the probe")
+        notes.append(f"{len(fr)} free-running steps after the window")
     return styled(traces, layout, title, notes)
 
 

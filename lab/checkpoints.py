@@ -118,7 +118,8 @@ def save_runs(lesson: Lesson, runs: dict[str, Run]) -> list[str]:
         hist = run.history.until(epoch)     # copies: what thins the run's records does not reach them
         if not hist.records:
             continue
-        parts = [lesson.key, run.task.name, run.mcfg.cell] + ([run_store.slug(name)] if name != run.mcfg.cell else [])
+        # each part once: the sine lesson's task is "sine" ("sine-rnn-h_carried-...", not "sine-sine-...")
+        parts = list(dict.fromkeys([lesson.key, run.task.name, run.mcfg.cell, run_store.slug(name)]))
         extra = dict(optimizer=resume.optimizer, progress=resume.counters()) if ended else {}
         names.append(_save_new(mine(), "-".join(parts + [stamp]), run.task, run.mcfg, run.tcfg, state, hist,
                                lesson=lesson.key, run=name, status=status, bugs=list(run.bugs),

@@ -157,3 +157,31 @@ def test_a_checkpoint_saved_while_the_run_is_thinned_keeps_the_history_it_had(tm
     saved = checkpoint.load(tmp_path / "checkpoints" / "students" / "tester" / name)
     assert [r.epoch for r in saved.history.records] == [1, 2, 3, 4, 5]
     assert all(r.probe is not None for r in saved.history.records)   # ...not what was saved of it
+
+
+def _trained_run(task_name: str, epochs: int = 2) -> Run:
+    task = make_task(task_name)
+    m, t = task.suggested()
+    t = dataclasses.replace(t, epochs=epochs)
+    run = Run(task, m, t, state="running")
+    trainer = Trainer(task, m, t, [Recorder(run.history)])
+    trainer.run()
+    run.weights.keep(epochs, trainer.engine.state_dict())
+    return run
+
+
+def test_a_checkpoint_name_says_each_part_once_and_never_takes_a_used_one(tmp_path, monkeypatch):
+    """The sine lesson's runs were saved as "sine-sine-rnn-h_carried-<time>": its lesson and its task
+    share the name. Each part is said once; a second save of another run in the same second takes
+    "-2" and leaves the first as it was."""
+    monkeypatch.setattr(checkpoints.identity, "owner", lambda: "tester")
+    monkeypatch.setattr(checkpoints.time, "strftime", lambda fmt, *rest: "20250102-030405")
+    (first,) = checkpoints.save_runs(BY_KEY["sine"], {"h carried": _trained_run("sine")})
+    assert first == "sine-rnn-h_carried-20250102-030405"
+    mine = tmp_path / "checkpoints" / "students" / "tester"
+    written = (mine / first / "model.safetensors").read_bytes()
+    (second,) = checkpoints.save_runs(BY_KEY["sine"], {"h carried": _trained_run("sine", epochs=3)})
+    assert second == first + "-2" and (mine / first / "model.safetensors").read_bytes() == written
+    assert checkpoint.load(mine / second).history.last.epoch == 3
+    (chars,) = checkpoints.save_runs(BY_KEY["chars"], {"hihell": _trained_run("hihell")})
+    assert chars == "chars-hihell-rnn-20250102-030405"       # a lesson of several tasks names its task

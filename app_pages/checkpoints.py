@@ -1,4 +1,6 @@
 """Page 10: checkpoints. Your own, the class's and the shipped ones: open, download, upload, delete."""
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -9,7 +11,9 @@ from rnnviz.checkpoint import CheckpointError, to_zip
 from rnnviz.config import clipped
 
 CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
-KINDS = {"yours": "yours", "class": "published to the class", "pretrained": "shipped with the lab"}
+COLUMNS = {"H": st.column_config.NumberColumn("H", help="hidden size", width="small"),
+           "loss": st.column_config.NumberColumn("loss", help="the training loss at its last record"),
+           "saved": st.column_config.TextColumn("saved", help="when it was written (the server's time)")}
 
 st.title(f"{len(LESSONS) + 1}. Checkpoints")   # after the lessons, as main.py numbers it
 st.markdown(
@@ -37,15 +41,27 @@ def _publish(path: str) -> None:
         say("checkpoints", "error", f"Could not publish: {e}")
 
 
+def _minute(saved_at: str) -> str:
+    """config.json's saved_at ("2026-11-22T17:08:56") to the minute, "2026-11-22 17:08"; else as written."""
+    try:
+        return datetime.fromisoformat(saved_at).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return saved_at
+
+
 rows = checkpoints.listed()
 if not rows:
     st.info("No checkpoints yet: train a run in a lesson and press **Save checkpoint**, or upload one below.",
             icon=":material/folder_open:")
 else:
-    table = pd.DataFrame([{"name": r["name"], "whose": KINDS[r["kind"]], "task": r.get("task"), "cell": r.get("cell"),
-                           "H": r.get("hidden"), "status": r.get("status") or r.get("error", ""),
-                           "loss": r.get("loss"), "saved": r.get("saved_at", "")} for r in rows])
-    st.dataframe(table, hide_index=True, width="stretch")
+    # narrow enough for the centred page (about 730 px): whose it is is the name's class/ or pretrained/
+    # (the caption), an unreadable one's error shows when it is picked, "saved" goes to the minute
+    table = pd.DataFrame([{"name": r["name"], "task": r.get("task"), "cell": r.get("cell"), "H": r.get("hidden"),
+                           "status": "cannot be read" if "error" in r else r.get("status"), "loss": r.get("loss"),
+                           "saved": _minute(r.get("saved_at", ""))} for r in rows])
+    st.caption("Yours are listed by their name; `class/` ones are published to the class, `pretrained/` ones "
+               "shipped with the lab.")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
     by_name = {r["name"]: r for r in rows}
     name = st.selectbox("checkpoint", list(by_name), key="ckpt.pick")
     row = by_name[name]

@@ -3,6 +3,8 @@ folder the teacher publishes to; the shipped models; a broken file that must not
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 
 import pytest
 from apptest import app, finished, hihell_trained, owner, runs_of, wait
@@ -117,6 +119,29 @@ def test_the_teacher_publishes_to_the_class_and_students_open_but_cannot_delete(
     assert student.button(key="ckpt.delete").disabled and not [b for b in student.button if b.key == "ckpt.publish"]
     student.button(key="ckpt.open").click().run()
     assert runs_of(student, "chars")["rnn"].state == "loaded"
+
+
+def test_the_checkpoints_table_fits_the_page(tmp_path):
+    """Its last column, "saved" ("2026-11-22T17:08:56"), was cut off at 1280 px: the table now has no
+    "whose" column (the name's class/ or pretrained/ says it), its time goes to the minute and an
+    unreadable checkpoint's status is short (its error shows when it is picked)."""
+    _ship(tmp_path / "checkpoints" / "pretrained")
+    broken = tmp_path / "checkpoints" / "pretrained" / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"task": 5, "model": [1, 2]}')
+    at = app()
+    at.switch_page("app_pages/checkpoints.py").run()
+    table = at.dataframe[0]
+    assert table.value.columns.tolist() == ["name", "task", "cell", "H", "status", "loss", "saved"]
+    rows = table.value.set_index("name")
+    saved_at = checkpoint.load(tmp_path / "checkpoints" / "pretrained" / "dinos-lstm").config["saved_at"]
+    assert rows.loc["pretrained/dinos-lstm", "saved"] == saved_at[:16].replace("T", " ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", rows.loc["pretrained/dinos-lstm", "saved"])
+    assert rows.loc["pretrained/broken", "status"] == "cannot be read" and rows.loc["pretrained/broken", "saved"] == ""
+    columns = json.loads(table.proto.columns)
+    assert columns["H"]["width"] == "small" and columns["H"]["help"] == "hidden size"
+    assert columns["saved"]["type_config"]["type"] == "text"
+    assert any("`pretrained/` ones shipped with the lab" in c.value for c in at.caption)
 
 
 def test_a_broken_checkpoint_is_listed_as_unreadable_and_breaks_no_page(tmp_path):

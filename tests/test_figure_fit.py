@@ -8,7 +8,7 @@ import pytest
 from rnnviz import figures as F
 from rnnviz.figures import fit
 from rnnviz.figures.style import FONT_SIZE, SUBTITLE_SIZE, TITLE_SIZE, log_ticks, styled
-from test_figures import every_figure, make_probe, recs
+from figure_inputs import every_figure, make_probe, recs
 
 LONG = ["truncated BPTT every 5 steps (dotted lines): nothing flows back across a cut, and L is the mean loss "
         "of the 5-step piece that holds t, as training computes it", "history thinned: older epochs shown only "

@@ -8,8 +8,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from figure_inputs import make_probe
 from test_checkpoint import ThinnedWhileRead
-from test_figures import make_probe
 
 from lab import compare, registry, views
 from lab.snapshot import Snapshot, latest_probed

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
-from test_figures import _Cells, every_figure
+from figure_inputs import _Cells, every_figure
 from test_tasks import perfect_output
 
 from rnnviz import figures as F

@@ -61,7 +61,7 @@ def show(lesson: Lesson) -> None:
         probes = {label: newest_probe(recs) for label, recs in records.items()}
         if any(p is not None and p.grad_h is not None for p in probes.values()):
             task = next(iter(curves.values())).task
-            views.chart(F.grad_norm_figure(probes, task.probe_labels()), key + ".grad")
+            views.chart(F.grad_norm_figure(probes, task.probe_labels(), tick_inputs=task.tick_inputs), key + ".grad")
             st.caption("The gradient through time of each run's last record.")
         st.download_button("Download these histories (CSV)", data=lambda: history_csv(records),
                            file_name=f"rnnviz-{lesson.key}-compared.csv", mime="text/csv", on_click="ignore",

@@ -209,12 +209,13 @@ def gates(view: Snapshot, key: str, layer: int = -1, direction: int = 0) -> None
 
 # ---- gradients ----------------------------------------------------------------------------------------
 def gradient_lines(views: dict[str, Snapshot], key: str, which: str = "grad_h") -> None:
-    labels = next(iter(views.values())).task.probe_labels()
+    task = next(iter(views.values())).task
     probes = {name: v.probe_rec.probe if v.probe_rec else None for name, v in views.items()}
     left, right = st.columns([3, 1])
     with left:
-        chart(lambda: F.grad_norm_figure(probes, labels, which=which), f"{key}.gradlines", tuple(views.values()),
-              tuple(_probe_at(v) for v in views.values()), (which,), share=0.75)
+        chart(lambda: F.grad_norm_figure(probes, task.probe_labels(), which=which, tick_inputs=task.tick_inputs),
+              f"{key}.gradlines", tuple(views.values()), tuple(_probe_at(v) for v in views.values()), (which,),
+              share=0.75)
     with right:
         st.markdown("**Spectral radius ρ of W_hh**")
         st.caption("above 1 the recurrence can amplify, below 1 it shrinks signals and gradients step by step")

@@ -155,7 +155,7 @@ def every_figure() -> dict[str, list[go.Figure]]:
                           gate_heatmaps(make_probe(cell="rnn"), None, "rnn")],
         "gate_means_figure": [gate_means_figure(probes[-1], labels, "lstm")],
         "grad_norm_figure": [grad_norm_figure({"lstm": probes[-1], "b": b}, labels, which="grad_h_last"),
-                             grad_norm_figure({"bi": bi, "cut": cut})],
+                             grad_norm_figure({"bi": bi, "cut": cut}), grad_norm_figure({"b": b}, tick_inputs=False)],
         "grad_heatmap": [grad_heatmap(rs, thinned=True), grad_heatmap(lstm, labels=labels),
                          grad_heatmap([EpochRecord(epoch=1, step=1, loss=1.0, probe=bi)], direction=1),
                          grad_heatmap([EpochRecord(epoch=1, step=1, loss=1.0, probe=cut)])],

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from figure_inputs import make_probe, recs
 
+from rnnviz import figures as F
 from rnnviz.figures import figure_text, grad_heatmap, grad_norm_figure, spectral_radius_figure, spectral_radius_text
 from rnnviz.recorder import EpochRecord
+from rnnviz.tasks import make_task
 
 
 def test_grad_norm_figure_log_axis_drops_zeros():
@@ -46,3 +48,17 @@ def test_grad_heatmap_hover_text_is_each_measured_value():
     assert first.data[0].customdata[1][0] == f"{float(rs[1].probe.grad_h[0, 0]):.6g}"
     rs[1].probe.grad_h[0, 0] = 5.0
     assert grad_heatmap(rs).data[0].customdata[1][0] == "5"
+
+
+def test_the_sine_wave_s_gradient_is_drawn_against_the_time_step_with_its_inputs_in_the_hover():
+    """The sine lesson's time axis was labelled 0.00, 0.31, 0.59, ... (the inputs), which reads as time."""
+    task = make_task("sine")
+    labels = task.probe_labels()
+    assert not task.tick_inputs and make_task("copy").tick_inputs
+    fig = grad_norm_figure({"h carried": make_probe(T=len(labels))}, labels, tick_inputs=task.tick_inputs)
+    for width in (585, 825, 1110):
+        axis = F.refit(fig, width).layout.xaxis
+        assert axis.title.text == "time step t" and axis.tickmode is None and axis.ticktext is None
+    assert list(fig.data[0].customdata) == labels and "(input %{customdata})" in fig.data[0].hovertemplate
+    tokens = grad_norm_figure({"lstm": make_probe()}, list("abcdef"))           # tokens label the ticks
+    assert list(tokens.layout.xaxis.ticktext) == list("abcdef")

@@ -30,6 +30,7 @@ PLOTLY_HEIGHT = 450   # px: plotly's height of a figure that sets none
 MONO_EM = 0.62        # a monospaced character's advance in em (DejaVu Sans Mono: 0.60), with room
 COLORBAR = 90         # px a heatmap's colour bar takes from the plot's width
 TIME_TITLE = "time step t (input token)"
+STEP_TITLE = "time step t"   # a time axis without the inputs (style.step_axis)
 NOTE_SEP = "  ·  "
 BREAK, NOTE_BREAK = "<br>", "<br>· "   # inside a note, between notes
 

@@ -10,7 +10,7 @@ from ..probes import DIRECTION_NAMES, Probe
 from ..recorder import EpochRecord
 from .fit import legend_below
 from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, plain,
-                    styled, time_axis, time_labels)
+                    step_axis, styled, time_axis, time_labels)
 
 WHAT = {
     "grad_h": ("‖∂L/∂h_t‖", "L = mean loss over the counted steps"),
@@ -53,8 +53,12 @@ def _cuts(probes, T: int, log_x: bool = False) -> tuple[list[dict], list[dict], 
 
 
 def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = None, which: str = "grad_h",
-                     layer: int = -1) -> go.Figure:
+                     layer: int = -1, tick_inputs: bool = True) -> go.Figure:
     """||dL/dh_t|| against the time step t on a log axis, one line per run (e.g. rnn, lstm, gru).
+
+    labels: the input at each step, in the hover text and, with tick_inputs, as the time axis' tick
+    labels (tokens); tick_inputs=False numbers the steps instead (inputs that are values, such as the
+    sine wave's, read as the time itself on the axis).
 
     which: "grad_h" | "grad_h_last" | "grad_c". Zeros (e.g. steps after the final loss for grad_h_last)
     have no place on a log axis: they are not drawn and the figure says how many were left out. A
@@ -85,7 +89,8 @@ def grad_norm_figure(runs: dict[str, Probe | None], labels: list[str] | None = N
                              "<extra></extra>"})
     shapes, marks, cut_note = _cuts(runs.values(), T)
     layout = {"yaxis": {"type": "log", "exponentformat": "power", "title": {"text": f"{sym} (log scale)"}},
-              "xaxis": time_axis(labs), "legend": legend_below(), "hovermode": "closest",
+              "xaxis": time_axis(labs) if tick_inputs else step_axis(),
+              "legend": legend_below(), "hovermode": "closest",
               **({"shapes": shapes, "annotations": marks} if shapes else {})}
     notes = [meaning, cut_note]
     if any(reverse for _, reverse in series.values()):

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from .fit import NOTE_SEP, PAGE_WIDTH, TITLE_X, fit_title, ordinal, time_title
+from .fit import NOTE_SEP, PAGE_WIDTH, STEP_TITLE, TITLE_X, fit_title, ordinal, time_title
 
 FONT_SIZE = 16
 FONT_FAMILY = "Open Sans, Helvetica, Arial, sans-serif"
@@ -209,6 +209,12 @@ def time_axis(labels: list[str], max_ticks: int = 60) -> dict:
     size = FONT_SIZE if T <= 40 else max(10, int(FONT_SIZE * 40 / min(T, max_ticks)))
     return {"tickmode": "array", "tickvals": vals, "ticktext": [labels[v] for v in vals],
             "tickfont": {"size": size, "family": MONO_FAMILY}, "title": {"text": time_title(every)}}
+
+
+def step_axis() -> dict:
+    """An x axis of positions 0..T-1 numbered as time steps (plotly's own ticks), for inputs that are not
+    tokens (the hover says them): the dict to merge into the layout's x axis."""
+    return {"title": {"text": STEP_TITLE}}
 
 
 def label_every(labels: list[str], max_chars: int = 72) -> int:

@@ -100,6 +100,7 @@ class Task:
     kind: ClassVar[str]                # "classify" | "regress"
     tokens: ClassVar[bool]             # inputs are token ids (True) or real vectors (False)
     sequential: ClassVar[bool] = False  # consecutive train batches continue each other (carry_state makes sense)
+    tick_inputs: ClassVar[bool] = True  # probe_labels() label a time axis' ticks (False: only its hover)
     Options: ClassVar[type]            # frozen dataclass with defaults
     summary: ClassVar[str] = ""        # one line for `rnnviz tasks` and the app
 

@@ -39,6 +39,7 @@ class Sine(Task):
     kind = "regress"
     tokens = False
     sequential = True
+    tick_inputs = False     # its inputs are values of the wave: on a time axis they read as the time
     Options = SineOptions
     summary = "predict the next value of a sine wave; carry the hidden state from window to window"
 

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 from figure_inputs import make_probe
 
+from rnnviz import figures as F
 from rnnviz.figures import (figure_text, fit_pca_basis, gate_heatmaps, gate_means_figure, hidden_heatmap, project,
                             trajectory_figure)
+from rnnviz.figures import fit
+from rnnviz.figures.style import SUBTITLE_SIZE, TITLE_SIZE
 
 
 def test_pca_basis_and_projection():
@@ -82,3 +85,20 @@ def test_gate_heatmaps_and_means():
     assert len(gate_heatmaps(make_probe(cell="rnn"), None, "rnn").data) == 0
     m = gate_means_figure(p, None, "lstm")
     assert np.allclose(m.data[1].y, p.gates["f"][0].mean(1))
+
+
+def test_a_label_above_the_highest_point_is_drawn_whole_in_the_top_margin():
+    """The trajectory writes each point's token above it: a point at the top of the axis range had its label
+    cut off by the plot's edge. The labels are not clipped, and the top margin holds the title's and
+    subtitle's lines and a label's height above them, whatever the width the figure is drawn at."""
+    probes = [make_probe(seed=s, H=10, T=7) for s in range(3)]
+    fig = trajectory_figure(probes[0], fit_pca_basis(probes), list("abcdefg"))
+    pts = fig.data[0]
+    assert pts.cliponaxis is False and pts.textposition == "top center"
+    label = fit.LINE * pts.textfont.size + pts.marker.size / 2              # px above the point
+    for width in (300, 585, 790, 1110):
+        t = F.refit(fig, width).layout
+        words = fit.top_margin(len(t.title.text.split(fit.BREAK)), TITLE_SIZE,
+                               len(t.title.subtitle.text.split(fit.BREAK)), SUBTITLE_SIZE)
+        assert t.margin.t >= words + label, width
+    assert trajectory_figure(probes[0], fit_pca_basis(probes, dims=3), dims=3).data[0].type == "scatter3d"

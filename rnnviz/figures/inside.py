@@ -1,17 +1,21 @@
 """Figures of the inside of the model on the probe: hidden-state trajectory (PCA), h_t and gate heatmaps."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
-from .fit import legend_below
+from .fit import LINE, PLOTLY_HEIGHT, legend_below
 from .pca import _view_ranges, project
 from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, label_every,
                     layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range, time_axis,
                     time_labels, unit_range)
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # on [0, 1]; g, n (tanh) and c on a diverging scale
+LABEL_FONT, POINT = 15, 9   # px: the trajectory's labels (written above its points) and its points
+LABEL_ROOM = math.ceil(LINE * LABEL_FONT + POINT / 2)   # px a label takes above its point
 
 
 def _layer_note(probe: Probe, layer: int, direction: int | None = None) -> str:
@@ -57,8 +61,8 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     text = [lab if t % every == 0 or t == T - 1 else "" for t, lab in enumerate(labs)]
     pts = {"mode": "lines+markers+text", "text": text, "textposition": "top center", "customdata": custom,
            "hovertemplate": hover, "showlegend": False, "line": {"color": "#999999", "width": 2},
-           "textfont": {"family": MONO_FAMILY, "size": 15},
-           "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": 9,
+           "textfont": {"family": MONO_FAMILY, "size": LABEL_FONT},
+           "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": POINT,
                       "colorbar": {"title": {"text": "time step"}, "thickness": 15}}}
     traces, layout = _trajectory_plot(P, pts, ranges, ax_titles)
     layout["legend"] = legend_below()
@@ -72,8 +76,12 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
                    else "one basis fitted on 1 probe" if n else "fixed basis"))
     bad = int((~finite).sum())
     thinned = f"every {ordinal(every)} point labelled" if every > 1 else ""
+    # a label above a point at the top of the range is drawn into the top margin (not cut off): room for
+    # it there, the plot as high as plotly's own
+    room = LABEL_ROOM if P.shape[1] < 3 else 0
     return styled(traces, layout, title, [_layer_note(probe, layer), what, thinned,
-                                          f"{bad} step(s) with non-finite h not drawn" if bad else ""])
+                                          f"{bad} step(s) with non-finite h not drawn" if bad else ""],
+                  height=PLOTLY_HEIGHT + room if room else None, extra_top=room)
 
 
 def _trajectory_plot(P: np.ndarray, pts: dict, ranges, ax_titles) -> tuple[list[dict], dict]:
@@ -88,7 +96,7 @@ def _trajectory_plot(P: np.ndarray, pts: dict, ranges, ax_titles) -> tuple[list[
         axes = {a: {"title": {"text": ax_titles[k]}, "range": plain(ranges[k]), "autorange": False}
                 for k, a in enumerate(("xaxis", "yaxis", "zaxis"))}
         return traces, {"scene": {"aspectmode": "cube", **axes}, "uirevision": "trajectory"}
-    traces = [{"type": "scatter", "x": P[:, 0], "y": P[:, 1], **pts}]
+    traces = [{"type": "scatter", "x": P[:, 0], "y": P[:, 1], **pts, "cliponaxis": False}]
     traces += [{"type": "scatter", "x": [float(P[t, 0])], "y": [float(P[t, 1])], "mode": "markers", "name": name,
                 "hoverinfo": "skip", "marker": {"symbol": sym, "size": 18, "color": col, "line": {"color": "black"}}}
                for t, name, sym, col in marks]

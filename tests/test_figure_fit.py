@@ -8,6 +8,7 @@ import pytest
 from rnnviz import figures as F
 from rnnviz.figures import fit
 from rnnviz.figures.style import FONT_SIZE, SUBTITLE_SIZE, TITLE_SIZE, log_ticks, styled
+from rnnviz.figures.sweep import sweep_heatmap
 from figure_inputs import every_figure, make_probe, recs
 
 LONG = ["truncated BPTT every 5 steps (dotted lines): nothing flows back across a cut, and L is the mean loss "
@@ -139,3 +140,28 @@ def test_a_time_axis_keeps_as_many_labels_as_fit_side_by_side_and_says_which(wid
         assert shown.title.text == fit.TIME_TITLE + (f", every {fit.ordinal(every)} labelled" if every > 1 else "")
     assert F.refit(F.grad_norm_figure({"lstm": make_probe(T=12)}, tokens[:12]), 790).layout.xaxis.tickvals == \
         tuple(range(12))                                                                # a short one keeps all
+
+
+def _colorbars(d, found=None) -> list[dict]:
+    """Every colour bar of a figure dict (a trace's, its marker's, a colour axis')."""
+    found = [] if found is None else found
+    for k, v in (d.items() if isinstance(d, dict) else enumerate(d) if isinstance(d, list) else ()):
+        if k == "colorbar":
+            found.append(v)
+        elif k != "template":
+            _colorbars(v, found)
+    return found
+
+
+def test_every_colour_bar_has_its_title_beside_it_clear_of_its_top_tick():
+    """A colour bar's title on top (plotly's default) is wider than the bar: the gates' "sigmoid gates"
+    lay over the label of their top tick, 1 (and the shapes' "value", the sweep's "val_acc")."""
+    rows = [{"status": "finished", "cell": c, "lag": lag, "val_acc": a} for c, lag, a in
+            [("rnn", 5, 1.0), ("lstm", 5, 0.5), ("rnn", 40, 0.25), ("lstm", 40, 1.0)]]
+    figs = every_figure() | {"sweep_heatmap": [sweep_heatmap(rows)]}
+    titled = {name: [b for f in fs for b in _colorbars(f.to_dict()) if b.get("title", {}).get("text")]
+              for name, fs in figs.items()}
+    assert {"grad_heatmap", "hidden_heatmap", "gate_heatmaps", "trajectory_figure", "char_probs_figure",
+            "word_tensor_figure", "sweep_heatmap"} <= {name for name, bars in titled.items() if bars}
+    for name, bars in titled.items():
+        assert all(b["title"].get("side") == "right" for b in bars), name

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 from ..probes import DIRECTION_NAMES, Probe
 from ..recorder import EpochRecord
 from .fit import legend_below
-from .style import (PALETTE, SEQUENTIAL, colorscale, empty_figure, epoch_gap_note, even_indices, plain,
-                    step_axis, styled, time_axis, time_labels)
+from .style import (PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, epoch_gap_note, even_indices,
+                    plain, step_axis, styled, time_axis, time_labels)
 
 WHAT = {
     "grad_h": ("‖∂L/∂h_t‖", "L = mean loss over the counted steps"),
@@ -128,7 +128,7 @@ def grad_heatmap(records: list[EpochRecord], which: str = "grad_h", layer: int =
         z = np.where(raw > 0, np.log10(raw), np.nan)
     epochs = [e for e, _ in probed]
     heat = {"type": "heatmap", "z": z, "x": list(range(T)), "y": plain(epochs), "customdata": _numbers(raw),
-            "colorscale": colorscale(SEQUENTIAL), "colorbar": {"title": {"text": "log10"}},
+            "colorscale": colorscale(SEQUENTIAL), "colorbar": colorbar("log10"),
             "hovertemplate": f"epoch %{{y}}, t = %{{x}}<br>{sym} = %{{customdata}}<br>log10 = %{{z:.4f}}"
                              "<extra></extra>"}
     shapes, marks, cut_note = _cuts([r.probe for r in recs], T)

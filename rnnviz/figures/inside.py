@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
 from .fit import LINE, PLOTLY_HEIGHT, legend_below
 from .pca import _view_ranges, project
-from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, label_every,
-                    layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range, time_axis,
-                    time_labels, unit_range)
+from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, fmt,
+                    label_every, layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range,
+                    time_axis, time_labels, unit_range)
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # on [0, 1]; g, n (tanh) and c on a diverging scale
 LABEL_FONT, POINT = 15, 9   # px: the trajectory's labels (written above its points) and its points
@@ -63,7 +63,7 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
            "hovertemplate": hover, "showlegend": False, "line": {"color": "#999999", "width": 2},
            "textfont": {"family": MONO_FAMILY, "size": LABEL_FONT},
            "marker": {"color": np.arange(T), "colorscale": colorscale("Cividis"), "size": POINT,
-                      "colorbar": {"title": {"text": "time step"}, "thickness": 15}}}
+                      "colorbar": colorbar("time step", thickness=15)}}
     traces, layout = _trajectory_plot(P, pts, ranges, ax_titles)
     layout["legend"] = legend_below()
     if raw:
@@ -133,7 +133,7 @@ def hidden_heatmap(probe: Probe | None, labels: list[str] | None = None, layer: 
     labs = time_labels(labels, h.shape[1])
     lo, hi, range_note = symmetric_range(zu)
     heat = _heat(zu, labs, "h", colorscale=colorscale(DIVERGING), zmin=lo, zmax=hi, zmid=0,
-                 colorbar={"title": {"text": "h"}})
+                 colorbar=colorbar("h"))
     yaxis = {"autorange": "reversed", "title": {"text": "hidden unit"}}
     if probe.directions > 1:
         n = parts[0][0].shape[0]
@@ -212,7 +212,7 @@ def _gate_coloraxes(panels, kind: dict, layout: dict) -> tuple[dict, list[str]]:
         axes[key] = ax = _axis("coloraxis", len(axes) + 1)
         notes.append(f"{label}: {note}" if note else "")
         layout[ax] = {"cmin": lo, "cmax": hi, "colorscale": colorscale(SEQUENTIAL if key == "sig" else DIVERGING),
-                      "colorbar": {"title": {"text": label}, "thickness": 15}}
+                      "colorbar": colorbar(label, thickness=15)}
     for k, ax in enumerate(axes.values()):
         layout[ax]["colorbar"].update(len=0.9 / len(axes), y=1 - (k + 0.5) / len(axes))
     return axes, notes

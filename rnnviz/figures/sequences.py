@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .fit import legend_below
-from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, colorscale, empty_figure, fmt, show_token, styled
+from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, fmt, show_token, styled
 
 
 def sine_figure(prediction: dict | None, free_running: list[float] | None = None, x=None) -> go.Figure:
@@ -76,7 +76,7 @@ def char_probs_figure(probs: list[dict], chosen: list[str] | None = None, max_to
     ticks = [show_token(chosen[s]) if s < len(chosen) else str(s) for s in range(S)]
     custom = [[f"step {s}, sampled {ticks[s]!r}" for s in range(S)] for _ in rows]
     heat = {"type": "heatmap", "z": z, "x": list(range(S)), "y": [show_token(t) for t in rows], "customdata": custom,
-            "colorscale": colorscale(SEQUENTIAL), "zmin": 0, "zmax": 1, "colorbar": {"title": {"text": "p"}},
+            "colorscale": colorscale(SEQUENTIAL), "zmin": 0, "zmax": 1, "colorbar": colorbar("p"),
             "hovertemplate": "%{customdata}<br>token %{y}: p = %{z:.6g}<extra></extra>"}
     layout = {"yaxis": {"type": "category", "tickfont": {"family": MONO_FAMILY}, "title": {"text": "token"},
                         "autorange": "reversed"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import DIVERGING, MONO_FAMILY, SEQUENTIAL, colorscale, empty_figure, show_token, styled
+from .style import DIVERGING, MONO_FAMILY, SEQUENTIAL, colorbar, colorscale, empty_figure, show_token, styled
 
 
 def word_tensor_figure(words: list[str], x, title: str, features: list[str] | None = None,
@@ -43,7 +43,7 @@ def word_tensor_figure(words: list[str], x, title: str, features: list[str] | No
                                       "yref": "paper", "yanchor": "bottom", "showarrow": False,
                                       "font": {"family": MONO_FAMILY, "size": 18}})
     layout["coloraxis"] = {"cmin": lo, "cmax": hi, "colorscale": colorscale(SEQUENTIAL if binary else DIVERGING),
-                           "colorbar": {"title": {"text": "value"}, "thickness": 15}}
+                           "colorbar": colorbar("value", thickness=15)}
     notes = [f"tensor shape (N, L, F) = ({N}, {L}, {Fdim}), batch first; each panel is x[n]",
              f"showing {n} of {N} words" if n < N else ""]
     return styled(traces, layout, title, notes, height=max(300, 160 + 28 * L), extra_top=20)

@@ -122,6 +122,12 @@ def colorscale(name: str) -> list:
     return [list(p) for p in _colorscale(name)]
 
 
+def colorbar(title: str, **extra) -> dict:
+    """A colour bar with its title beside it, along the bar: on top (plotly's default) a title wider than
+    the bar lies over the top tick's label."""
+    return {"title": {"text": title, "side": "right"}, **extra}
+
+
 @functools.lru_cache(maxsize=None)
 def _rows_grid(rows: int, spacing: float) -> dict:
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=spacing,

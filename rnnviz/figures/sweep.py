@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from ..config import counted
 from ..sweep import status_counts
 from .fit import legend_below
-from .style import PALETTE, SEQUENTIAL, colorscale, empty_figure, styled
+from .style import PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, styled
 
 LABELS = {"val_acc": "validation accuracy", "val_loss": "validation loss",
           "grad_ratio": "‖∂L/∂h_0‖ / ‖∂L/∂h_T‖"}
@@ -127,7 +127,7 @@ def sweep_heatmap(rows: list[dict], metric: str = "val_acc", x: str = "lag", y: 
     text = [[f"{g['mean']:.3g}<br>({g['n']})" if g else "" for g in row] for row in cell]
     trace = {"type": "heatmap", "x": [str(v) for v in xs], "y": [str(v) for v in ys], "z": z, "text": text,
              "texttemplate": "%{text}", "colorscale": colorscale(SEQUENTIAL),
-             "colorbar": {"title": {"text": f"log10 {metric}" if metric in LOG else metric}},
+             "colorbar": colorbar(f"log10 {metric}" if metric in LOG else metric),
              "hovertemplate": f"{y} = %{{y}}<br>{x} = %{{x}}<br>{metric} %{{text}}<extra></extra>"}
     layout = {"xaxis": {"title": {"text": x}, "type": "category"},
               "yaxis": {"title": {"text": y}, "type": "category", "autorange": "reversed"}}

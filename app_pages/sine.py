@@ -1,7 +1,7 @@
 """Lesson 5: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
 import streamlit as st
 
-from lab import equations, generation, page, panel, views
+from lab import equations, generation, page, panel, presenter, views
 from lab.settings import sidebar
 from rnnviz.tasks.sine import VAL_WINDOWS
 
@@ -25,17 +25,18 @@ equations.explain(
 
 def predictions(runs):
     steps = st.slider("free-running steps after the window", 0, 200, 60, step=10, key="sine.free")
-    for col, (name, view) in zip(st.columns(len(runs)), runs.items()):
-        with col:
-            st.subheader(name)
+    places, share = presenter.side_by_side(len(runs))
+    for place, (name, view) in zip(places, runs.items()):
+        with place:
             if view.rec is None:       # side by side, one run may not have recorded yet
+                st.markdown(f"**{name}**")     # (a chart says its run in its title)
                 st.info("Waiting for its first record…", icon=":material/hourglass_top:")
                 continue
             free = None
             if steps:
                 with views.explained("Free running failed"):
                     free = generation.free_running(view, steps)
-            views.sine(view, f"sine.{name}", free, share=1 / len(runs))
+            views.sine(view, f"sine.{name}", free, share=share)
             if free and view.rec and free[0] != view.rec.epoch:
                 st.caption(f"free running with the weights of {view.unit} {free[0]} (the nearest kept)")
 

@@ -31,3 +31,12 @@ def chart_layout(fig) -> None:
     """Larger chart text, and a height that fits the screen (a figure's own height is for a desk)."""
     if on():
         fig.update_layout(font_size=FONT, height=min(fig.layout.height or CHART_HEIGHT, CHART_HEIGHT))
+
+
+def side_by_side(n: int) -> tuple[list, float]:
+    """n places for the runs' charts, side by side, and the share of the page's width each gets; in
+    presenter mode one under the other, across the page (in half of it a chart's legend has no row of
+    its own: it stacks under the plot and squeezes it)."""
+    if on():
+        return [st.container() for _ in range(n)], 1.0
+    return st.columns(n), 1 / n

@@ -248,5 +248,5 @@ def sine(view: Snapshot, key: str, free: tuple[int, list[float]] | None = None, 
     """The probe window teacher-forced, and `free` = (kept epoch, free-running values) after it; in a
     column of `share` of the page."""
     kept, values = free if free else (None, None)
-    chart(lambda: F.sine_figure(view.rec.prediction if view.rec else None, free_running=values),
+    chart(lambda: F.sine_figure(view.rec.prediction if view.rec else None, free_running=values, name=view.name),
           f"{key}.sine", (view,), (_at(view), kept), (len(values or ()),), share)

@@ -6,8 +6,8 @@ import csv
 import io
 import re
 
-from browser import (ARGS, CHROMIUM, T, after_rerun, artifacts, button, chromium, expect, lab, progress,  # noqa: F401
-                     server, set_slider, slider)
+from browser import (ARGS, CHROMIUM, T, after_rerun, artifacts, button, charts, chromium, expect, lab,  # noqa: F401
+                     progress, server, set_slider, slider)
 from tools.script_runs import ScriptRuns
 
 
@@ -71,6 +71,30 @@ def test_presenter_mode_shows_the_main_chart_whole_at_1280x720(chromium, server,
     expect(chart).to_be_in_viewport(ratio=1)
     button(page, "Stop").click()
     expect(progress(page).first).to_contain_text("stopped")
+    page.context.close()
+
+
+def test_presenter_mode_gives_the_sine_wave_s_charts_the_page_s_width_at_1280x720(chromium, server, artifacts):
+    """Side by side, each sine chart had half the page: its legend stacked in four rows under the plot,
+    which kept 92 px of the chart's 360. One under the other, the legend is one row, the plot twice as
+    high, and the first chart whole on screen. Its gradient is drawn against the time step."""
+    page = _page(chromium, server.url + "sine?present=true", 1280, 720)
+    button(page, "Train").click()
+    for i in range(2):
+        expect(progress(page).nth(i)).to_contain_text("finished", timeout=2 * T)
+    sine = charts(page, "sequence prediction")
+    expect(sine).to_have_count(2)
+    expect(sine.first.locator(".scatterlayer .trace")).to_have_count(4)      # input, target, prediction, free
+    page.mouse.wheel(0, -2000)                                  # at the top of the page, as it opens
+    page.screenshot(path=str(artifacts / "presenter-sine-1280x720.png"))
+    expect(sine.first).to_be_in_viewport(ratio=1)
+    plot, legend = (sine.first.locator(s).first.bounding_box() for s in (".nsewdrag", ".legend .bg"))
+    assert plot["height"] >= 150 and plot["width"] >= 900 and legend["height"] < 45, (plot, legend)
+    page.get_by_role("tab", name="Gradient").click()
+    grad = charts(page, "Gradient through time")
+    expect(grad.locator(".xtitle")).to_have_text("time step t")
+    ticks = grad.locator(".xtick text").all_text_contents()
+    assert ticks and all(t.isdigit() for t in ticks), ticks
     page.context.close()
 
 

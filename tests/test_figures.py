@@ -25,6 +25,7 @@ def test_sine_figure_with_free_running():
     assert list(fr.y[1:]) == [0.1, 0.2, 0.3] and list(fr.x[1:]) == [19.0, 20.0, 21.0]
     assert fr.line.dash == "dot" and "free" in figure_text(fig)
     assert len(sine_figure({"kind": "tokens"}).data) == 0
+    assert sine_figure(pred, name="h carried").layout.title.text == "h carried: sequence prediction"   # its run
 
 
 def test_char_probs_figure():

@@ -8,13 +8,15 @@ from .fit import legend_below
 from .style import MONO_FAMILY, PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, fmt, show_token, styled
 
 
-def sine_figure(prediction: dict | None, free_running: list[float] | None = None, x=None) -> go.Figure:
+def sine_figure(prediction: dict | None, free_running: list[float] | None = None, x=None,
+                name: str | None = None) -> go.Figure:
     """Input, target and the teacher-forced prediction of a "values" describe() dict, and optionally a
     free-running continuation (each prediction fed back as the next input) drawn after it, dotted.
 
     x: the positions of the probe's steps (default 0..T-1); the continuation continues its spacing.
+    name: the run's, first in the title (clear of the tool bar plotly shows at the top right).
     """
-    title = "Sequence prediction"
+    title = f"{name}: sequence prediction" if name else "Sequence prediction"
     if not prediction or prediction.get("kind") != "values":
         return empty_figure("no value prediction to show (this figure is for regression tasks)", title)
     inp = np.asarray(prediction.get("input", []), float)

@@ -51,11 +51,13 @@ def show(lesson: Lesson) -> None:
             return st.info("Pick the runs to compare.")
         records = {label: run.history.snapshot() for label, run in curves.items()}
         thinned = any(run.history.thinned for run in curves.values())
-        unit = next(iter(curves.values())).unit
+        first = next(iter(curves.values()))
+        unit = first.unit
         st.caption("Each curve is named by what differs between the runs. The lab keeps your last "
                    f"{registry.KEEP_GROUPS} runs of each lesson (fewer when all your runs take more than "
                    f"{registry.STUDENT_RUNS_MB:,} MB); **Save checkpoint** keeps one for good.")
-        views.chart(F.loss_figure(records, log_y=True, thinned=thinned, x=unit), key + ".loss")
+        views.chart(F.loss_figure(records, log_y=True, thinned=thinned, x=unit, loss_name=first.task.loss_name),
+                    key + ".loss")
         if any(r.val_acc is not None or r.train_acc is not None for recs in records.values() for r in recs):
             views.chart(F.accuracy_figure(records, thinned=thinned, x=unit), key + ".acc")
         probes = {label: newest_probe(recs) for label, recs in records.items()}

@@ -118,12 +118,12 @@ def loss(views: dict[str, Snapshot], key: str, accuracy: bool = False, dotted: t
     log = st.toggle("log scale", key=f"{key}.log", persist_state="session",
                     help="A log axis shows the late, small improvements as clearly as the first ones")
     thinned = any(v.thinned for v in views.values())
-    unit = next(iter(views.values())).unit
+    first = next(iter(views.values()))
     runs, what = tuple(views.values()), tuple(_at(v) for v in views.values())
-    chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=unit, dotted=dotted), f"{key}.loss",
-          runs, what, (log,), share)
+    chart(lambda: F.loss_figure(_runs(views), log_y=log, thinned=thinned, x=first.unit, dotted=dotted,
+                                loss_name=first.task.loss_name), f"{key}.loss", runs, what, (log,), share)
     if accuracy and any(r.val_acc is not None or r.train_acc is not None for v in runs for r in v.records):
-        chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=unit, dotted=dotted), f"{key}.acc",
+        chart(lambda: F.accuracy_figure(_runs(views), thinned=thinned, x=first.unit, dotted=dotted), f"{key}.acc",
               runs, what, share=share)
 
 

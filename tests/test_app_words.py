@@ -186,3 +186,17 @@ def test_from_scratch_dots_torch_over_numpy_and_says_which_is_which():
     assert [t["name"] for t in loss["data"]][-1] == "torch train"              # drawn on top
     assert "torch (orange): dotted / dash-dot, on top" in loss["layout"]["title"]["subtitle"]["text"]
     assert any("numpy: solid blue line; torch: dotted orange line" in c.value for c in at.caption)
+
+
+def test_the_loss_charts_name_the_loss_their_task_trains_on():
+    at = app("sine")
+    train(at, "sine", "sine")
+    at.session_state["sine.tabs"] = "Loss"
+    at.run()
+    assert charts(at)["Loss"]["layout"]["yaxis"]["title"]["text"] == "MSE (mean over counted steps)"
+    at = app()
+    train(at, "chars", "hihell")
+    at.session_state["chars.tabs"] = "Loss"
+    at.run()
+    assert charts(at)["Loss"]["layout"]["yaxis"]["title"]["text"] == "cross-entropy (mean over counted steps)"
+    assert not at.exception and not at.error

@@ -12,6 +12,8 @@ from rnnviz.figures.fit import MONO_EM, PAGE_WIDTH
 from rnnviz.figures.style import NO_TARGET, RIGHT, WRONG
 from rnnviz.figures.tables import CELL_EM, prediction_table, table_font_px
 from rnnviz.recorder import Deferred, EpochRecord
+from rnnviz.tasks import make_task
+from rnnviz.tasks.base import masked_loss
 
 
 def test_loss_figure_traces_per_run_and_thinned_note():
@@ -27,6 +29,22 @@ def test_loss_figure_traces_per_run_and_thinned_note():
     assert "thinned: older epochs shown only every 2nd" in figure_text(loss_figure({"a": thin}, thinned=True))
     no_val = [EpochRecord(epoch=1, step=1, loss=1.0)]
     assert [t.name for t in loss_figure({"x": no_val}).data] == ["x train"]
+
+
+def test_loss_axis_names_the_loss_the_task_computes():
+    """The y axis says which loss a task's masked_loss is: MSE for the sine wave, cross-entropy for
+    characters (each checked against torch's own), as the lab passes Task.loss_name."""
+    torch = pytest.importorskip("torch")
+    for name, other in (("sine", "cross-entropy"), ("hihell", "MSE")):
+        task = make_task(name)
+        batch = next(iter(task.train_batches(0, np.random.default_rng(0))))
+        out = torch.randn(*batch.y.shape[:2], task.output_size, generator=torch.Generator().manual_seed(0))
+        truth = (torch.nn.functional.mse_loss(out, batch.y) if task.loss_name == "MSE"
+                 else torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), batch.y.reshape(-1)))
+        assert torch.allclose(masked_loss(task.kind, out, batch), truth)
+        title = loss_figure({"a": recs(3)}, loss_name=task.loss_name).layout.yaxis.title.text
+        assert title.startswith(task.loss_name) and other not in title
+    assert make_task("sine").loss_name == "MSE" and make_task("hihell").loss_name == "cross-entropy"
 
 
 def test_loss_figure_log_and_empty():

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..probes import GATE_NAMES, GATE_TITLES, Probe
-from .fit import LINE, PLOTLY_HEIGHT, legend_below
+from .fit import LINE, PLOTLY_HEIGHT, STEP_TITLE, legend_below
 from .pca import _view_ranges, project
 from .style import (DIVERGING, MONO_FAMILY, PALETTE, SEQUENTIAL, colorbar, colorscale, empty_figure, fmt,
                     label_every, layer_index, layer_name, merge, ordinal, plain, rows_grid, styled, symmetric_range,
@@ -53,7 +53,7 @@ def trajectory_figure(probe: Probe | None, basis, labels: list[str] | None = Non
     names = [f"h[{k}]" if raw else f"PC{k + 1}" for k in range(dims)]
     ax_titles = [f"{n} ({ratio[k]:.0%} of variance)" for k, n in enumerate(names)]
     if dims == 1:
-        ax_titles = ["time step t", ax_titles[0]]
+        ax_titles = [STEP_TITLE, ax_titles[0]]
     custom = [[t, labs[t]] + [fmt(v) for v in P[t]] for t in range(T)]
     hover = "t = %{customdata[0]}, input %{customdata[1]}" + "".join(
         f"<br>{n} = %{{customdata[{k + 2 + (dims == 1)}]}}" for k, n in enumerate(names)) + "<extra></extra>"

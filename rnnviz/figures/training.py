@@ -59,16 +59,17 @@ def _curves(runs, fields, x, log_y, thinned, title, y_title, y_range=None, dotte
 
 
 def loss_figure(runs: dict[str, list[EpochRecord]], log_y: bool = False, thinned: bool = False,
-                x: str = "epoch", dotted: tuple[str, ...] = ()) -> go.Figure:
+                x: str = "epoch", dotted: tuple[str, ...] = (), loss_name: str = "loss") -> go.Figure:
     """Training loss (solid) and validation loss (dashed, where measured) of each run, one colour per run.
 
     runs: {"lstm": records, "gru": records} or a single run; x: "epoch" | "step" | "seconds".
     thinned: the History dropped old records (History.thinned); the figure then says so.
     dotted: runs drawn dotted (training) and dash-dot (validation), so that a run whose curve
     coincides with another's still shows (later runs are drawn on top).
+    loss_name: what the loss is (tasks.base.LOSS_NAMES: cross-entropy, MSE), on the y axis.
     """
     return _curves(runs, [("loss", "train", "solid"), ("val_loss", "val", "dash")], x, log_y, thinned,
-                   "Loss", "loss (mean over counted steps)", dotted=dotted)
+                   "Loss", f"{loss_name} (mean over counted steps)", dotted=dotted)
 
 
 def accuracy_figure(runs: dict[str, list[EpochRecord]], thinned: bool = False, x: str = "epoch",

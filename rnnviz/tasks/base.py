@@ -58,6 +58,9 @@ class Batch:
         return int(self.x.shape[1])
 
 
+LOSS_NAMES = {"classify": "cross-entropy", "regress": "MSE"}   # what masked_loss computes, by task kind
+
+
 def masked_loss(kind: str, out: torch.Tensor, batch: Batch) -> torch.Tensor:
     """Mean loss over counted steps. out: [B, T, O] logits (classify) or values (regress)."""
     if kind == "classify":
@@ -103,6 +106,11 @@ class Task:
     tick_inputs: ClassVar[bool] = True  # probe_labels() label a time axis' ticks (False: only its hover)
     Options: ClassVar[type]            # frozen dataclass with defaults
     summary: ClassVar[str] = ""        # one line for `rnnviz tasks` and the app
+
+    @property
+    def loss_name(self) -> str:
+        """What its loss is: cross-entropy or MSE."""
+        return LOSS_NAMES[self.kind]
 
     def __init__(self, options=None):
         self.options = options if options is not None else self.Options()

@@ -204,6 +204,13 @@ def values(prefix: str, instance: Any) -> dict[str, Any]:
 
 
 # ---- a text area that can also be filled from an uploaded file ------------------------------------
+def error_of(keys) -> str:
+    """The message of the first of these widgets that refused what it was given (a bad upload): the
+    one reason the settings cannot be trained, until the widget takes a value."""
+    errors = st.session_state.get(ERRORS, {})
+    return next((errors[k] for k in keys if k in errors), "")
+
+
 def _read_upload(key: str) -> None:
     errors = st.session_state.setdefault(ERRORS, {})
     errors.pop(key, None)
@@ -220,14 +227,18 @@ def _read_upload(key: str) -> None:
         errors[key] = f"{clipped(up.name)} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
 
 
+def _typed(key: str) -> None:
+    """on_change of the text area: what the student typed replaces a refused upload."""
+    st.session_state.get(ERRORS, {}).pop(key, None)
+
+
 def text_with_upload(label: str, key: str, default: str) -> str:
-    """Not kept in the URL: a pasted text can be a megabyte."""
+    """Not kept in the URL: a pasted text can be a megabyte. What the widgets refuse, the settings say
+    (error_of)."""
     if key not in st.session_state:
         st.session_state[key] = default
-    text = st.text_area(label, key=key, height=160, persist_state="session",
+    text = st.text_area(label, key=key, height=160, persist_state="session", on_change=_typed, args=(key,),
                         placeholder="Paste a text of a few thousand characters or more")
     st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",
                      on_change=_read_upload, args=(key,), max_upload_size=4)
-    if msg := st.session_state.get(ERRORS, {}).get(key):
-        st.error(msg)
     return text

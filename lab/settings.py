@@ -115,6 +115,7 @@ def _restore(lesson: Lesson) -> None:
 def _put(values: dict) -> None:
     for key, value in values.items():
         st.session_state[key] = value
+        st.session_state.get(fields.ERRORS, {}).pop(key, None)   # what a widget refused is replaced
     st.session_state.setdefault(PUT, {}).update(values)
 
 
@@ -195,6 +196,8 @@ def sidebar(lesson: Lesson) -> Settings:
         untrained = " The link's train=1 was not followed." if links.cancel(params, "train") else ""
         say(lesson.key, "warning", "The link's " + ", ".join(missed) + " could not be used here; "
             "those settings are at their defaults." + untrained)
+    if refused := fields.error_of(drawn):
+        return Settings(None, refused, pace, auto)
     try:
         setup = Setup(name, cls.Options(**ovals), ModelConfig(**mvals), TrainConfig(**tvals))
         setup.task  # noqa: B018  (builds the data: raises ValueError on bad options)

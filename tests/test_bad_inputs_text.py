@@ -94,3 +94,33 @@ def test_an_uploads_long_file_name_is_shortened_in_its_message(data):
     shown = upload(app(), "u" * 100_000 + ".zip", data)
     assert "was not added" in shown and "(100,004 characters)" in shown, shown[:500]
     assert len(shown) < 400, shown[:500]
+
+
+# ---- the text lesson's own text: pasted or uploaded, one message when it is refused ---------------------
+TEXT, UPLOAD = "text.text.task.text", "text.text.task.text.upload"
+NO_TEXT = "corpus 'custom' needs a text: paste some (text is empty)"
+
+
+def custom_text():
+    at = app("text")
+    at.selectbox(key="text.text.task.corpus").set_value("custom").run()
+    return at
+
+
+@pytest.mark.usefixtures("lab_env")
+@pytest.mark.parametrize("name, data, words", [("empty.txt", b"  \n", "empty.txt is empty: upload a text file"),
+                                               ("latin1.txt", "café crème".encode("latin-1"), "not UTF-8")])
+def test_a_refused_upload_is_one_message_that_says_what_to_do(name, data, words):
+    """With the text empty it was two: the upload's, and the task's "needs a text: paste some" beside it."""
+    at = custom_text()
+    at.file_uploader(key=UPLOAD).set_value((name, data, "text/plain")).run()
+    (shown,) = [e.value for e in at.error]
+    assert words in shown and "upload" in shown and "needs a text" not in shown, shown
+    assert at.text_area(key=TEXT).value == "" and at.button(key="text.train").disabled and not at.exception
+    at.text_area(key=TEXT).input("abc abc cab " * 300).run()        # what is typed replaces the refused upload
+    assert not at.error and not at.button(key="text.train").disabled
+    at.text_area(key=TEXT).input("").run()
+    at.file_uploader(key=UPLOAD).set_value((name, data, "text/plain")).run()
+    at.button(key="text.defaults").click().run()                      # ...and so does a text put by code
+    at.selectbox(key="text.text.task.corpus").set_value("custom").run()
+    assert [e.value for e in at.error] == ["These settings cannot be trained: " + NO_TEXT]

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from rnnviz.config import CELLS, INITS, OPTIMIZERS, clipped
-from rnnviz.tasks.text import CORPORA, NAME_LISTS
+from rnnviz.tasks.text import CORPORA, MAX_CUSTOM, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
 ERRORS = "lab.field_errors"
@@ -205,8 +205,8 @@ def values(prefix: str, instance: Any) -> dict[str, Any]:
 
 # ---- a text area that can also be filled from an uploaded file ------------------------------------
 def error_of(keys) -> str:
-    """The message of the first of these widgets that refused what it was given (a bad upload): the
-    one reason the settings cannot be trained, until the widget takes a value."""
+    """The message of the first of these widgets that refused what it was given (a bad upload, a text
+    over the limit): the one reason the settings cannot be trained, until the widget takes a value."""
     errors = st.session_state.get(ERRORS, {})
     return next((errors[k] for k in keys if k in errors), "")
 
@@ -222,9 +222,15 @@ def _read_upload(key: str) -> None:
         errors[key] = f"{clipped(up.name)} is empty: upload a text file with some text in it."
         return
     try:
-        st.session_state[key] = data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         errors[key] = f"{clipped(up.name)} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
+        return
+    if len(text) > MAX_CUSTOM:
+        errors[key] = (f"{clipped(up.name)} has {len(text):,} characters; the limit is {MAX_CUSTOM:,}: "
+                       "upload a shorter one.")
+        return
+    st.session_state[key] = text
 
 
 def _typed(key: str) -> None:
@@ -233,12 +239,19 @@ def _typed(key: str) -> None:
 
 
 def text_with_upload(label: str, key: str, default: str) -> str:
-    """Not kept in the URL: a pasted text can be a megabyte. What the widgets refuse, the settings say
+    """Not kept in the URL: a pasted text can be a megabyte. At most MAX_CUSTOM characters: the browser
+    does not take a longer paste (the box keeps what it had), Streamlit cuts a longer value sent to a
+    drawn text area, and a longer text put in session state before it is drawn (an opened checkpoint)
+    is refused here, before it is sent to the browser. What the widgets refuse, the settings say
     (error_of)."""
-    if key not in st.session_state:
-        st.session_state[key] = default
-    text = st.text_area(label, key=key, height=160, persist_state="session", on_change=_typed, args=(key,),
-                        placeholder="Paste a text of a few thousand characters or more")
+    stored = st.session_state.setdefault(key, default)
+    if isinstance(stored, str) and len(stored) > MAX_CUSTOM:
+        st.session_state[key] = ""
+        st.session_state.setdefault(ERRORS, {})[key] = (f"your text had {len(stored):,} characters; the limit is "
+                                                         f"{MAX_CUSTOM:,}: paste or upload a shorter one.")
+    text = st.text_area(label, key=key, height=160, max_chars=MAX_CUSTOM, persist_state="session",
+                        on_change=_typed, args=(key,),
+                        placeholder=f"Paste a text of a few thousand characters or more (at most {MAX_CUSTOM:,})")
     st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",
                      on_change=_read_upload, args=(key,), max_upload_size=4)
     return text

@@ -10,6 +10,7 @@ from test_bad_inputs_app import upload
 
 from rnnviz import cli
 from rnnviz.tasks import make_task
+from rnnviz.tasks.text import MAX_CUSTOM
 
 BINARY = "abc\0def ghi " * 500     # 6,000 characters, 500 NULs
 
@@ -98,7 +99,7 @@ def test_an_uploads_long_file_name_is_shortened_in_its_message(data):
 
 # ---- the text lesson's own text: pasted or uploaded, one message when it is refused ---------------------
 TEXT, UPLOAD = "text.text.task.text", "text.text.task.text.upload"
-NO_TEXT = "corpus 'custom' needs a text: paste some (text is empty)"
+NO_TEXT = "corpus 'custom' needs a text of at most 1,000,000 characters: paste some (text is empty)"
 
 
 def custom_text():
@@ -108,8 +109,11 @@ def custom_text():
 
 
 @pytest.mark.usefixtures("lab_env")
-@pytest.mark.parametrize("name, data, words", [("empty.txt", b"  \n", "empty.txt is empty: upload a text file"),
-                                               ("latin1.txt", "café crème".encode("latin-1"), "not UTF-8")])
+@pytest.mark.parametrize("name, data, words", [
+    ("empty.txt", b"  \n", "empty.txt is empty: upload a text file"),
+    ("latin1.txt", "café crème".encode("latin-1"), "not UTF-8"),
+    ("big.txt", b"ab\n" * 400_000, "big.txt has 1,200,000 characters; the limit is 1,000,000"),
+])
 def test_a_refused_upload_is_one_message_that_says_what_to_do(name, data, words):
     """With the text empty it was two: the upload's, and the task's "needs a text: paste some" beside it."""
     at = custom_text()
@@ -124,3 +128,19 @@ def test_a_refused_upload_is_one_message_that_says_what_to_do(name, data, words)
     at.button(key="text.defaults").click().run()                      # ...and so does a text put by code
     at.selectbox(key="text.text.task.corpus").set_value("custom").run()
     assert [e.value for e in at.error] == ["These settings cannot be trained: " + NO_TEXT]
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_a_text_over_the_limit_never_reaches_the_browser():
+    """A 5 MB paste took 8.5 s (20 s on a loaded machine) before its message: the text area took it all."""
+    at = custom_text()
+    assert at.text_area(key=TEXT).proto.max_chars == MAX_CUSTOM       # the browser does not take a longer paste...
+    (shown,) = [e.value for e in at.error]
+    assert "needs a text of at most 1,000,000 characters" in shown, shown    # ...and the box stays empty: why
+    at = app()                           # code puts a text before the text area is drawn (a checkpoint, a preset)
+    at.session_state["text.text.task.corpus"] = "custom"
+    at.session_state[TEXT] = "ab\n" * MAX_CUSTOM
+    at.switch_page("app_pages/text.py").run()
+    (shown,) = [e.value for e in at.error]
+    assert "your text had 3,000,000 characters; the limit is 1,000,000" in shown and len(shown) < 200, shown
+    assert at.text_area(key=TEXT).value == "" and at.button(key="text.train").disabled and not at.exception

@@ -114,7 +114,8 @@ class Text(Task):
         o = self.options
         if o.corpus == "custom":
             if not o.text:
-                raise ValueError("corpus 'custom' needs a text: paste some (text is empty)")
+                raise ValueError(f"corpus 'custom' needs a text of at most {MAX_CUSTOM:,} characters: paste some "
+                                 "(text is empty)")
             if len(o.text) > MAX_CUSTOM:
                 raise ValueError(f"custom text has {len(o.text):,} characters; the limit is {MAX_CUSTOM:,}")
             if (first := o.text.find("\0")) >= 0:     # pasted, uploaded, a file or a checkpoint's config

@@ -4,8 +4,10 @@ bar is always the link to what is on screen. Besides those, a link may say
     preset=<name>   open one of the lesson's presets (lab.presets)
     train=1         start training once it is open
     present=true    presenter mode (lab.presenter)
-What a link asks for that cannot be shown (an old setting's name, a value the widget refuses) is left
-out, and the lesson says so in one line; nothing else happens to it.
+What a link asks for that cannot be shown (an old setting's name, a value the widget refuses, a
+parameter the app does not know) is left out and taken off the address bar, and the lesson says so in
+one line; nothing else happens to it. (Streamlit's own embed and embed_options never reach
+st.query_params.)
 """
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ import streamlit as st
 
 from rnnviz.config import clipped
 
-ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with
+from . import presenter
+from .lessons import BY_KEY
+
+ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with, not yet taken
 CONSUMED = "lab.link.consumed"    # the lessons that have taken their link's preset / train / notes
 VISIT = "lab.link.visit"          # (lesson, its link's parameters) during this script run only
 ACTIONS = ("preset", "train")     # besides the lesson's settings, what a link may ask of a lesson
+OTHERS = (presenter.KEY,)         # what else the app keeps in the address bar
 NAMED = 6                         # a note names at most this many of a link's left-out settings
 
 
@@ -27,16 +33,26 @@ def remember_arrival() -> None:
     st.session_state[VISIT] = None
 
 
+def _lesson_of(key: str) -> str | None:
+    """The lesson whose setting a parameter names ("<lesson>.<task>.model.hidden_size"), if any."""
+    lesson = key.split(".", 1)[0]
+    return lesson if "." in key and lesson in BY_KEY else None
+
+
 def visit(lesson_key: str) -> dict[str, list[str]] | None:
-    """The link's parameters that name this lesson (its settings, preset, train) during the script run
-    that first draws the lesson after the link opened; None otherwise (and for any other lesson)."""
+    """The link's parameters for this lesson (its settings, preset, train, and any parameter the app
+    does not know) during the script run that first draws the lesson after the link opened; None
+    otherwise (and for any other lesson). The first lesson drawn takes them: a later one does not
+    train, open a preset or say what was left out again."""
     if st.session_state.get(VISIT) is None:
         done = st.session_state.setdefault(CONSUMED, set())
         mine = None
         if lesson_key not in done:
             done.add(lesson_key)
-            mine = {k: v for k, v in st.session_state.get(ARRIVED, {}).items()
-                    if k.startswith(lesson_key + ".") or k in ACTIONS} or None
+            arrived = st.session_state.get(ARRIVED, {})
+            mine = {k: v for k, v in arrived.items() if _lesson_of(k) in (lesson_key, None) and k not in OTHERS}
+            st.session_state[ARRIVED] = {k: v for k, v in arrived.items() if k not in mine}   # taken once
+            mine = mine or None
         st.session_state[VISIT] = (lesson_key, mine)
     key, params = st.session_state[VISIT]
     return params if key == lesson_key else None
@@ -61,13 +77,14 @@ def cancel(params: dict[str, list[str]] | None, name: str) -> bool:
 
 def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
     """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each name
-    and value cut at 40 characters, the first NAMED of them and how many more: a note stays one line."""
+    (a parameter the app does not know: as written) and value cut at 40 characters, the first NAMED of
+    them and how many more: a note stays one line."""
     out = []
     for key, values in (params or {}).items():
         if key in ACTIONS:
             continue
         raw = values[-1]
-        said = f"{clipped(key.split('.')[-1], 40)}={clipped(raw, 40)}"
+        said = f"{clipped(key.split('.')[-1] if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"
         if key not in shown:
             out.append(f"{said} (no such setting here)")
             if key in st.query_params:

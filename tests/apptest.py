@@ -19,9 +19,9 @@ def app(page: str = "chars", token: str | None = None, query: dict | None = None
     at.session_state["lab.identity"] = token or secrets.token_hex(16)
     for k, v in (query or {}).items():
         at.query_params[k] = v
+    if page != "chars":                  # the link opens this page: its lesson is the first one drawn
+        at.switch_page(f"app_pages/{page}.py")
     at.run()
-    if page != "chars":
-        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

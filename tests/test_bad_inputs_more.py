@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from apptest import app, owner
+from apptest import app, owner, runs_of
 from test_bad_inputs import (MAX_RSS_MB, good, main_error, one_line_error, run_cli, with_config,  # noqa: F401
                              zip_of)
 from test_bad_inputs_app import upload
@@ -138,6 +138,44 @@ def test_a_links_long_values_are_shortened_in_its_note():
     at = app(query={f"chars.hihell.nope{i}": "1" for i in range(1000)})
     (note,) = [w.value for w in at.warning]
     assert "and 995 more" in note and len(note) < 400
+
+
+@pytest.mark.usefixtures("lab_env")
+@pytest.mark.parametrize("query", [{"lr": "abc"}, {"foo": "1"}, {"chars": "1", "nolesson.x.model.lr": "2"}])
+def test_a_link_parameter_the_app_does_not_know_is_said_once_and_taken_off_the_link(query):
+    """It was ignored without a word and stayed in the address bar."""
+    at = app(query=query)
+    (note,) = [w.value for w in at.warning]
+    for key, value in query.items():
+        assert f"{key}={value} (no such setting here)" in note, note        # named as written
+    assert not set(query) & set(at.query_params) and not at.exception
+    at.switch_page("app_pages/words.py").run()
+    assert not at.warning                                           # said by the lesson the link opened only
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_what_the_app_puts_in_a_link_never_warns():
+    """Streamlit's embed parameters, presenter mode, a preset with train=1 and the lesson's settings."""
+    at = app("chars", query={"embed": "true", "embed_options": "show_toolbar", "present": "true",
+                             "preset": "hihell", "train": "1"})
+    assert not at.warning and not at.exception
+    (run,) = runs_of(at, "chars").values()
+    at.switch_page("app_pages/words.py").run()
+    at.switch_page("app_pages/chars.py").run()
+    assert not at.warning and runs_of(at, "chars") == {"rnn": run}
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_a_links_train_and_preset_act_on_the_lesson_it_opens_only():
+    """The next lesson drawn took them again: it trained unasked, or said it had no such preset."""
+    at = app(query={"train": "1"})
+    assert list(runs_of(at, "chars")) == ["rnn"]
+    at.switch_page("app_pages/words.py").run()
+    assert runs_of(at, "words") == {}
+    at = app(query={"preset": "no-such-preset"})
+    assert any("no preset called" in w.value for w in at.warning)
+    at.switch_page("app_pages/words.py").run()
+    assert not at.warning
 
 
 # ---- the disk is shared ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from rnnviz.config import CELLS, INITS, OPTIMIZERS, clipped
+from rnnviz.tasks import TASKS
 from rnnviz.tasks.text import CORPORA, MAX_CUSTOM, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
@@ -130,6 +131,17 @@ def spec_for(cls: type, name: str, default: Any) -> Spec:
     kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(type(default), "hidden")
     lo, hi = (0, max(10, 4 * abs(default))) if kind in ("int", "float") else (0, 0)
     return Spec(kind, name.replace("_", " "), lo, hi)
+
+
+def label_of(key: str) -> str:
+    """How the sidebar names the setting of a widget key "<lesson>.<task>.<group>.<field>" (its Spec's
+    label), else the key's last part."""
+    parts = key.split(".")
+    if len(parts) != 4:
+        return parts[-1]
+    options = TASKS[parts[1]].Options.__name__ if parts[2] == "task" and parts[1] in TASKS else ""
+    spec = SPECS.get(f"{options}.{parts[3]}") or SPECS.get(parts[3])
+    return spec.label if spec else parts[3]
 
 
 def _stored(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) -> Any:

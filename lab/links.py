@@ -15,7 +15,7 @@ import streamlit as st
 
 from rnnviz.config import clipped
 
-from . import presenter
+from . import fields, presenter
 from .lessons import BY_KEY
 
 ARRIVED = "lab.link.arrived"      # the query parameters the session's first page came with, not yet taken
@@ -76,15 +76,15 @@ def cancel(params: dict[str, list[str]] | None, name: str) -> bool:
 
 
 def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
-    """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each name
-    (a parameter the app does not know: as written) and value cut at 40 characters, the first NAMED of
-    them and how many more: a note stays one line."""
+    """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each named
+    as the sidebar names it (a parameter the app does not know: as written) and its value cut at 40
+    characters, the first NAMED of them and how many more: a note stays one line."""
     out = []
     for key, values in (params or {}).items():
         if key in ACTIONS:
             continue
         raw = values[-1]
-        said = f"{clipped(key.split('.')[-1] if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"
+        said = f"{clipped(fields.label_of(key) if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"
         if key not in shown:
             out.append(f"{said} (no such setting here)")
             if key in st.query_params:

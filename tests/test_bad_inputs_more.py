@@ -134,10 +134,24 @@ def test_a_links_long_values_are_shortened_in_its_note():
     """The note named each value in full: a 100 KB lr filled the page with nines."""
     at = app(query={"chars.hihell.train.lr": "9" * 100_000, "chars.hihell." + "k" * 5000: "1"})
     (note,) = [w.value for w in at.warning]
-    assert len(note) < 400 and "lr=999" in note and "…" in note and not at.exception
+    assert len(note) < 400 and "learning rate=999" in note and "…" in note and not at.exception
     at = app(query={f"chars.hihell.nope{i}": "1" for i in range(1000)})
     (note,) = [w.value for w in at.warning]
     assert "and 995 more" in note and len(note) < 400
+
+
+@pytest.mark.usefixtures("lab_env")
+def test_a_links_settings_are_named_as_the_sidebar_names_them():
+    """The note said num_layers and dropout; the sidebar says "layers (stacked)" and "dropout between layers"."""
+    at = app(query={"chars.hihell.model.num_layers": "abc", "chars.hihell.model.dropout": "0.5",
+                    "chars.hihell.model.nope": "1"})
+    (note,) = [w.value for w in at.warning]
+    for said in ("layers (stacked)=abc", "dropout between layers=0.5 (no such setting here)",  # (at one layer)
+                 "nope=1 (no such setting here)"):
+        assert said in note, note
+    at = app(query={"chars.task": "ship", "chars.ship.task.batch_size": "-3"})
+    (note,) = [w.value for w in at.warning]
+    assert "windows per batch (0 = all)=-3" in note, note                # ShipOptions' own label
 
 
 @pytest.mark.usefixtures("lab_env")

@@ -94,6 +94,7 @@ class Trainer:
         self._val = task.val_batches()  # fixed data: build once, not at every record point
         self.val_every = val_every or self._val_interval()
         self._records = 0
+        self._first_record_s = 0.0   # _trained_s at the first record point
 
     def _val_interval(self, budget: float = 0.05) -> int:
         """Validate every k-th record point so that validation costs about `budget` of the training
@@ -143,9 +144,11 @@ class Trainer:
 
     @property
     def records_per_second(self) -> float:
-        """Record points per second since it started (the unit of the lab's speed limit)."""
-        dt = self._trained_s
-        return self._records / dt if dt > 0 else 0.0
+        """Record points per second from the first record point on, 0 before the second: the unit of
+        the lab's speed limit, which spaces records after the first (counted from the start, one record
+        made at once would read as a burst of hundreds a second)."""
+        dt = self._trained_s - self._first_record_s
+        return (self._records - 1) / dt if self._records > 1 and dt > 0 else 0.0
 
     @property
     def seconds(self) -> float:
@@ -276,6 +279,8 @@ class Trainer:
         task, engine, pb = self.task, self.engine, self._probe_batch
         rec = EpochRecord(epoch=index, step=self.step, lr=engine.lr, **acc.means())
         self._records += 1
+        if self._records == 1:
+            self._first_record_s = self._trained_s
         final = (self.epoch if self.unit == "epoch" else self.step) >= self.total
         val = self._val if (self._records == 1 or final or self._records % self.val_every == 0) else None
         if val:

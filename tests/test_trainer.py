@@ -102,6 +102,23 @@ def test_a_pause_is_not_training_time():
     assert tr.resume_state().seconds < time.perf_counter() - t0 - 0.9     # what a saved run keeps
 
 
+def test_records_per_second_is_the_spacing_a_speed_limit_holds():
+    """A paced run waits after each record: counted from its start, the first record (made at once)
+    read as hundreds a second and the next few as twice the limit."""
+    class Spaced(Callback):        # what the worker's speed limit does: 0.05 s after each record
+        seen: list = []
+
+        def on_record(self, trainer, rec):
+            self.seen.append(trainer.records_per_second)
+            time.sleep(0.05)
+
+    spaced = Spaced()
+    _run("hihell", [spaced], epochs=8)
+    assert spaced.seen[0] == 0.0                                   # one record: no rate yet
+    # each record at least 0.05 s after the one before: never above 20 a second (and not far below)
+    assert all(5 < r <= 20.0 for r in spaced.seen[1:]), spaced.seen
+
+
 def test_learning_rate_changes_while_running():
     seen = []
 

@@ -75,13 +75,14 @@ def cancel(params: dict[str, list[str]] | None, name: str) -> bool:
     return asked
 
 
-def left_out(params: dict[str, list[str]] | None, shown: dict[str, object]) -> list[str]:
+def left_out(params: dict[str, list[str]] | None, shown: dict[str, object], taken=ACTIONS) -> list[str]:
     """The link's settings that the widgets did not take (`shown` is key -> value as drawn), each named
     as the sidebar names it (a parameter the app does not know: as written) and its value cut at 40
-    characters, the first NAMED of them and how many more: a note stays one line."""
+    characters, the first NAMED of them and how many more: a note stays one line. `taken`: the actions
+    the lesson does itself (not named)."""
     out = []
     for key, values in (params or {}).items():
-        if key in ACTIONS:
+        if key in taken:
             continue
         raw = values[-1]
         said = f"{clipped(fields.label_of(key) if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"

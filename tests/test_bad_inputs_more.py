@@ -252,3 +252,17 @@ def test_a_bad_limit_in_the_environment_is_one_line(tmp_path, env):
     """The limits are read when the modules load, before main(): a typo was a traceback."""
     r = run_cli("train", "--task", "hihell", "--epochs", "1", "--out", tmp_path / "ck", env=env)
     one_line_error(r, next(iter(env)), "positive whole number")
+
+
+@pytest.mark.usefixtures("lab_env")
+@pytest.mark.parametrize("page", ["shapes", "sweep"])
+def test_a_lesson_without_settings_says_what_of_its_link_it_could_not_use(page):
+    """Tensor shapes and Sweeps have no sidebar: a link's parameters, preset and train=1 included, were
+    dropped without a word and stayed in the address bar."""
+    query = {"foo": "1", "preset": "x", "train": "1", f"{page}.x.model.hidden_size": "8"}
+    at = app(page, query=query)
+    (note,) = [w.value for w in at.warning]
+    for said in ("foo=1", "preset=x", "train=1", "hidden size H (units in h_t)=8"):
+        assert said in note, note
+    assert not set(query) & set(at.query_params) and not at.exception
+    assert not app(page, query={"present": "true"}).warning

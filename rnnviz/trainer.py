@@ -37,9 +37,8 @@ def steps_per_record(steps: int) -> int:
 
 
 def record_words(steps: int) -> tuple[str, str]:
-    """A run's record points in plain words, for TrainConfig.steps = `steps`: (their name, plural; what
-    one is, "" when the name says it): ("epochs", "") in epoch mode, ("records", "one every 25
-    optimizer steps") in step mode."""
+    """A run's record points in words for TrainConfig.steps = `steps`: (their plural name, what one is or
+    ""): ("epochs", "") in epoch mode, ("records", "one every 25 optimizer steps") in step mode."""
     n = steps_per_record(steps)
     if not n:
         return "epochs", ""
@@ -144,9 +143,7 @@ class Trainer:
 
     @property
     def records_per_second(self) -> float:
-        """Record points per second from the first record point on, 0 before the second: the unit of
-        the lab's speed limit, which spaces records after the first (counted from the start, one record
-        made at once would read as a burst of hundreds a second)."""
+        """Record points a second from the first on, which the speed limit spaces (0 before the second)."""
         dt = self._trained_s - self._first_record_s
         return (self._records - 1) / dt if self._records > 1 and dt > 0 else 0.0
 

@@ -22,9 +22,15 @@ with st.container(horizontal=True):
               disabled=(bg := sweep_view.current()) is None or bg.done)
 
 
-@st.fragment(run_every=2.0 if (bg is not None and not bg.done) else None)
+running = bg is not None and not bg.done
+
+
+@st.fragment(run_every=2.0 if running else None)
 def live():
-    sweep_view.results(sweep_view.current())
+    now = sweep_view.current()
+    sweep_view.results(now)
+    if running and (now is None or now.done):
+        st.rerun()      # the whole page: Stop is disabled and this fragment's timer ends with the sweep
 
 
 live()

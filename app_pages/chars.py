@@ -14,7 +14,7 @@ def body(runs):
     views.tabs("chars.tabs", {
         "Predictions": lambda: views.predictions(view, "chars"),
         "Top-k probabilities": lambda: views.topk(view, "chars"),
-        "Loss": lambda: views.loss(runs, "chars", accuracy=True),
+        "Loss and accuracy": lambda: views.loss(runs, "chars", accuracy=True),
         "Hidden state": lambda: views.hidden_state(view, "chars"),
     })
 

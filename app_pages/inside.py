@@ -39,7 +39,7 @@ def body(runs):
                                      direction=directions.choice(view, "inside.direction")),
         "Hidden state": lambda: views.hidden(view, "inside", layer=layer_choice(view)),
         "Predictions": lambda: views.predictions(view, "inside"),
-        "Loss": lambda: views.loss(runs, "inside", accuracy=True),
+        "Loss and accuracy": lambda: views.loss(runs, "inside", accuracy=True),
     })
 
 

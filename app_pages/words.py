@@ -32,7 +32,7 @@ def body(runs):
         "Predictions": lambda: views.predictions(view, "words", with_inputs=True),
         "Try it": lambda: try_it(view),
         "Top-k probabilities": lambda: views.topk(view, "words"),
-        "Loss": lambda: views.loss(runs, "words", accuracy=True),
+        "Loss and accuracy": lambda: views.loss(runs, "words", accuracy=True),
     })
 
 

@@ -20,11 +20,11 @@ from lab import progress
 pytestmark = pytest.mark.usefixtures("lab_env")
 PAGES = ["chars", "shapes", "words", "anbn", "sine", "inside", "gradients", "text", "from_scratch", "sweep",
          "checkpoints"]
-TABS = {"chars": ["Predictions", "Top-k probabilities", "Loss", "Hidden state"],
-        "words": ["Predictions", "Try it", "Top-k probabilities", "Loss"],
+TABS = {"chars": ["Predictions", "Top-k probabilities", "Loss and accuracy", "Hidden state"],
+        "words": ["Predictions", "Try it", "Top-k probabilities", "Loss and accuracy"],
         "anbn": ["Generate", "Predictions", "Loss and accuracy", "Hidden state"],
         "sine": ["Prediction", "Loss", "Hidden state", "Gradient"],
-        "inside": ["Trajectory", "Gates", "Hidden state", "Predictions", "Loss"],
+        "inside": ["Trajectory", "Gates", "Hidden state", "Predictions", "Loss and accuracy"],
         "gradients": ["Gradient through time", "Over training", "Clipping", "Spectral radius", "Loss and accuracy"],
         "text": ["Samples", "Loss", "Predictions", "Inside"]}
 TAB_KEYS = {"gradients": "grad.tabs"}
@@ -64,6 +64,8 @@ def test_every_view_renders_while_training(lesson):
     at.run()          # the settings the Train button carries are those drawn (as in a browser)
     at.button(key=f"{lesson}.train").click().run()
     wait(at, lesson, lambda found: any(len(r.history.snapshot()) >= 2 for r in found.values()))  # others may wait
+    # the lesson's tabs, by these names: a tab that also draws accuracy says so in every lesson
+    assert [t.label for t in at.tabs][:len(TABS[lesson])] == TABS[lesson]
     for tab in TABS[lesson]:
         at.session_state[TAB_KEYS.get(lesson, f"{lesson}.tabs")] = tab
         at.run()
@@ -276,3 +278,4 @@ def test_a_prime_the_vocabulary_lacks_gives_a_message():
     at.text_input(key="text.prime.custom").input("XYZ").run()
     assert any("not in the vocabulary" in e.value for e in at.error)
     assert runs_of(at, "text")["lstm"].state in ("running", "paused", "finished", "stopped")
+

@@ -87,7 +87,7 @@ def test_presenter_mode_sets_text_aside_and_enlarges_the_charts():
     assert not any("one character at a time" in m.value for m in at.markdown)   # the intro steps aside
     assert any("[data-testid=\"stSidebar\"]" in h.proto.body for h in at.get("html"))
     hihell_trained(at)
-    at.session_state["chars.tabs"] = "Loss"
+    at.session_state["chars.tabs"] = "Loss and accuracy"
     at.run()
     import json
     layouts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]

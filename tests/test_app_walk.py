@@ -28,7 +28,7 @@ def test_a_loss_chart_without_validation_does_not_speak_of_dashed_lines():
     subtitle "solid = training, dashed = validation", and a student looked for the dashed one."""
     at = app()
     hihell_trained(at)
-    at.session_state["chars.tabs"] = "Loss"
+    at.session_state["chars.tabs"] = "Loss and accuracy"
     at.run()
     for title in ("Loss", "Accuracy"):
         spec = charts(at)[title]

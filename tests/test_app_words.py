@@ -167,7 +167,7 @@ def test_the_charts_follow_the_pages_theme():
         assert placeholder["layout"]["template"]["layout"]["paper_bgcolor"] == bg
     at.context["theme"] = "dark"
     train(at, "chars", "hihell")
-    at.session_state["chars.tabs"] = "Loss"
+    at.session_state["chars.tabs"] = "Loss and accuracy"
     at.run()
     loss = charts(at)["Loss"]["layout"]["template"]["layout"]
     assert loss["paper_bgcolor"] == PAGE["dark"]["bg"] and loss["font"]["color"] == "#EEEEEE"
@@ -196,7 +196,7 @@ def test_the_loss_charts_name_the_loss_their_task_trains_on():
     assert charts(at)["Loss"]["layout"]["yaxis"]["title"]["text"] == "MSE (mean over counted steps)"
     at = app()
     train(at, "chars", "hihell")
-    at.session_state["chars.tabs"] = "Loss"
+    at.session_state["chars.tabs"] = "Loss and accuracy"
     at.run()
     assert charts(at)["Loss"]["layout"]["yaxis"]["title"]["text"] == "cross-entropy (mean over counted steps)"
     assert not at.exception and not at.error

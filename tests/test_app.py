@@ -279,3 +279,24 @@ def test_a_prime_the_vocabulary_lacks_gives_a_message():
     assert any("not in the vocabulary" in e.value for e in at.error)
     assert runs_of(at, "text")["lstm"].state in ("running", "paused", "finished", "stopped")
 
+
+def test_a_paused_run_says_which_step_its_views_show():
+    """At the end of a run in progress the scrubber reads the run's last step (where it will stop),
+    so a caption says which step the views show."""
+    at = app("text")
+    for key, value in SMALL["text"].items():
+        at.session_state[key] = value
+    at.run()
+    at.button(key="text.train").click().run()
+    wait(at, "text", recorded(2))
+    at.button(key="text.pause").click().run()
+    (run,) = wait(at, "text", lambda found: all(r.state == "paused" for r in found.values())).values()
+    time.sleep(0.5)     # a record on its way when the worker paused lands before the page is drawn
+    at.run()
+    latest = run.history.last.epoch
+    (scrub,) = [s for s in at.slider if s.key.startswith("text.scrub.")]
+    assert scrub.value == scrub.max == run.total > latest
+    assert [c.value for c in at.caption if "following training" in c.value] == [
+        f":material/fast_forward: following training: step {latest:,} shown "
+        f"(the slider ends at {run.total:,}, where the run stops)"]
+    at.button(key="text.stop").click().run()

@@ -65,6 +65,9 @@ def test_word_tensor_figure_draws_the_tensor():
     fig = word_tensor_figure(words, shapes.one_hot(ids), "one-hot", list(shapes.VOCAB), max_words=3)
     assert len(fig.data) == 3 and np.array_equal(np.asarray(fig.data[1].z), shapes.one_hot(ids)[1])
     assert list(fig.data[0].x) == ["h", "e", "l", "o"] and fig.data[0].y[1] == "e (1)"
+    # the columns' axis names what they are (not a phrase the tick labels would have to finish)
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis3.title.text == "letter (its one-hot column)"
+    assert word_tensor_figure(words, shapes.embedded(ids, 3), "emb").layout.xaxis.title.text == "feature"
     assert "showing 3 of 5 words" in fig.layout.title.subtitle.text and "(5, 6, 4)" in fig.layout.title.subtitle.text
     emb = shapes.embedded(ids, 3)
     assert emb.shape == (5, 6, 3) and np.array_equal(emb[0, 1], emb[1, 0])    # 'e' is one row of the embedding

@@ -36,7 +36,7 @@ def word_tensor_figure(words: list[str], x, title: str, features: list[str] | No
         x0 = i * (width + gap)
         layout[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": f"y{ax}", "type": "category",
                                 "tickfont": {"family": MONO_FAMILY},
-                                "title": {"text": "one-hot over" if binary and features else "feature"}}
+                                "title": {"text": "letter (its one-hot column)" if binary and features else "feature"}}
         layout[f"yaxis{ax}"] = {"anchor": f"x{ax}", "autorange": "reversed", "type": "category",
                                 "tickfont": {"family": MONO_FAMILY}, "showticklabels": True}
         layout["annotations"].append({"text": f"“{words[i]}”", "x": x0 + width / 2, "xref": "paper", "y": 1.0,

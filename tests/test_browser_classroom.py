@@ -69,8 +69,8 @@ def test_presenter_mode_shows_the_main_chart_whole_at_1280x720(chromium, server,
     page.screenshot(path=str(artifacts / "presenter-1280x720.png"))
     # whole on screen (the chart is redrawn every second while it trains: the check waits for a drawn one)
     expect(chart).to_be_in_viewport(ratio=1)
-    button(page, "Stop").click()
-    expect(progress(page).first).to_contain_text("stopped")
+    for i in range(3):      # the preset's 60 epochs end in seconds: a Stop could arrive after the end
+        expect(progress(page).nth(i)).to_contain_text("finished", timeout=2 * T)
     page.context.close()
 
 

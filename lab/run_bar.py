@@ -96,11 +96,15 @@ def _each(lesson: Lesson, action: str) -> None:
 
 
 def _save(lesson: Lesson) -> None:
+    runs = lesson_runs(lesson)
     try:
-        names = checkpoints.save_runs(lesson, lesson_runs(lesson))
+        names = checkpoints.save_runs(lesson, runs)
     except (OSError, ValueError, CheckpointError) as e:
         return say(lesson.key, "error", f"Could not save: {e}")
-    say(lesson.key, "success", "Saved " + ", ".join(f"`{n}`" for n in names) + " (see the Checkpoints page)")
+    # which epoch each holds: the latest kept one, not the one a rewound scrubber shows
+    at = {run.checkpoint[2]: f" ({run.unit} {run.checkpoint[0]:,})" for run in runs.values() if run.checkpoint}
+    say(lesson.key, "success", "Saved " + ", ".join(f"`{n}`{at.get(n, '')}" for n in names)
+        + " (see the Checkpoints page)")
 
 
 def _more_default(runs: dict[str, Run], s: Settings) -> int:

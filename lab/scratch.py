@@ -58,7 +58,7 @@ def exact_note(lesson: Lesson, settings: Settings) -> None:
     t = settings.setup.train
     if t.optimizer == "sgd" and t.dtype == "float64":
         st.caption(":material/check_circle: SGD in float64: both engines do the same arithmetic, so their losses "
-                   "should agree to rounding error. The measured difference is under **NumPy vs PyTorch**.")
+                   "should agree to rounding error. The tab **NumPy vs PyTorch** shows the measured difference.")
         return
     with st.container(horizontal=True, vertical_alignment="center"):
         st.caption(f"{t.optimizer}, {t.dtype}: the engines still start from the same weights, but rounding "

@@ -40,7 +40,8 @@ def test_save_open_continue_share_and_delete_a_checkpoint(tmp_path):
     mine = tmp_path / "checkpoints" / "students" / owner(at)
     saved = sorted(mine.iterdir())
     assert len(saved) == 1 and (saved[0] / "model.safetensors").is_file()
-    assert [s.value for s in at.success] == [f"Saved `{saved[0].name}` (see the Checkpoints page)"]
+    epoch = json.loads((saved[0] / "config.json").read_text())["epochs"]      # the epoch it holds, said
+    assert [s.value for s in at.success] == [f"Saved `{saved[0].name}` (epoch {epoch:,}) (see the Checkpoints page)"]
     assert set(names(at)) >= {p.name for p in saved}
     at.selectbox(key="ckpt.pick").set_value(saved[0].name).run()
     at.button(key="ckpt.open").click().run()

@@ -33,6 +33,17 @@ FIRST_TASK = {"chars": "hihell", "words": "words", "anbn": "anbn", "sine": "sine
               "gradients": "copy", "text": "text"}
 
 
+def training_text():
+    """The text lesson with SMALL settings, Train clicked and its first two records in."""
+    at = app("text")
+    for key, value in SMALL["text"].items():
+        at.session_state[key] = value
+    at.run()
+    at.button(key="text.train").click().run()
+    wait(at, "text", recorded(2))
+    return at
+
+
 def asked(at, *ids: str, token: str | None = None, origin: str | None = None) -> tuple[int, dict]:
     """What the progress route answers a page of `at` (or another browser's token) about these runs."""
     headers = [(b"host", b"localhost:8501"), (b"x-rnnviz-id", (token or at.session_state["lab.identity"]).encode())]
@@ -182,12 +193,7 @@ def test_changing_a_setting_starts_a_new_run_and_keeps_the_old_one():
 
 
 def test_stop_stops_a_longer_run_and_the_buttons_follow_at_once():
-    at = app("text")
-    for key, value in SMALL["text"].items():
-        at.session_state[key] = value
-    at.run()
-    at.button(key="text.train").click().run()
-    wait(at, "text", recorded(2))
+    at = training_text()
     at.button(key="text.stop").click().run()
     (run,) = wait(at, "text", finished).values()
     assert run.state == "stopped" and run.done < run.total
@@ -283,12 +289,7 @@ def test_a_prime_the_vocabulary_lacks_gives_a_message():
 def test_a_paused_run_says_which_step_its_views_show():
     """At the end of a run in progress the scrubber reads the run's last step (where it will stop),
     so a caption says which step the views show."""
-    at = app("text")
-    for key, value in SMALL["text"].items():
-        at.session_state[key] = value
-    at.run()
-    at.button(key="text.train").click().run()
-    wait(at, "text", recorded(2))
+    at = training_text()
     at.button(key="text.pause").click().run()
     (run,) = wait(at, "text", lambda found: all(r.state == "paused" for r in found.values())).values()
     time.sleep(0.5)     # a record on its way when the worker paused lands before the page is drawn

@@ -1,7 +1,8 @@
 """Lesson 4: the language a^n b^n a^n EOS. Counting the a's, then writing the count back twice."""
 import streamlit as st
 
-from lab import equations, generation, page, panel, views
+from course import equations, generation
+from lab import page, panel, views
 from lab.settings import sidebar
 from rnnviz.tasks.anbn import read_prefix
 

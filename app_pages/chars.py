@@ -1,5 +1,6 @@
 """Lesson 1: character prediction. Read 'hihell', predict 'ihello': one character at a time."""
-from lab import equations, lesson_text, page, panel, views
+from course import equations, lesson_text
+from lab import page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("chars")

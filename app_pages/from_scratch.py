@@ -2,7 +2,8 @@
 a gradient check, injected backprop bugs, and the equations next to the code that computes them."""
 import streamlit as st
 
-from lab import dinos_view, equations, gradcheck_view, page, panel, scratch, scratch_code, step_view, views
+from course import dinos_view, equations, gradcheck_view, scratch, scratch_code, step_view
+from lab import page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("scratch")

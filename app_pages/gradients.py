@@ -1,7 +1,8 @@
 """Lesson 7: vanishing and exploding gradients. RNN, LSTM and GRU side by side on a long-lag task."""
 import streamlit as st
 
-from lab import directions, equations, page, panel, views
+from course import directions, equations
+from lab import page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("gradients")

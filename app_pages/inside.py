@@ -1,7 +1,8 @@
 """Lesson 6: inside the cells. Hidden-state trajectories, gates and the cell state over time."""
 import streamlit as st
 
-from lab import directions, equations, page, panel, views
+from course import directions, equations
+from lab import page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("inside")

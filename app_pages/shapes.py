@@ -1,7 +1,8 @@
 """Lesson 2: tensor shapes. What nn.RNN, nn.LSTM and nn.GRU take and give, measured by running them on
 the lecture's words; one-hot against embedding."""
 
-from lab import equations, page, shapes_view
+from course import equations, shapes_view
+from lab import page
 
 lesson = page.lesson("shapes")
 page.header(lesson)

@@ -1,7 +1,8 @@
 """Lesson 5: the sine wave. Predict the next value; carry the hidden state or reset it; free-run."""
 import streamlit as st
 
-from lab import equations, generation, page, panel, presenter, views
+from course import equations, generation
+from lab import page, panel, presenter, views
 from lab.settings import sidebar
 from rnnviz.tasks.sine import VAL_WINDOWS
 

@@ -2,7 +2,8 @@
 stops learning to copy while an LSTM and a GRU go on."""
 import streamlit as st
 
-from lab import equations, page, sweep_view
+from course import equations, sweep_view
+from lab import page
 
 lesson = page.lesson("sweep")
 page.header(lesson)

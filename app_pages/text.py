@@ -2,7 +2,8 @@
 your own text; samples while it trains."""
 import streamlit as st
 
-from lab import directions, equations, generation, page, panel, views
+from course import directions, equations, generation
+from lab import page, panel, views
 from lab.settings import sidebar
 
 lesson = page.lesson("text")

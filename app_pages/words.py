@@ -1,7 +1,8 @@
 """Lesson 3: word prediction. Two words in, the third out: 'i like' -> 'dogs'."""
 import streamlit as st
 
-from lab import equations, generation, page, panel, views
+from course import equations, generation
+from lab import page, panel, views
 from lab.settings import sidebar
 from rnnviz.figures import topk_figure
 

@@ -1,6 +1,7 @@
 """Streamlit glue of the rnnviz lab, shared by main.py (the script app.py serves) and the pages.
 
-The core package `rnnviz` never imports streamlit; what talks to Streamlit lives here, once. A run
+The core package `rnnviz` never imports streamlit; what talks to Streamlit lives here, once;
+the lessons' own content (texts, equations, the views one lesson draws) is in `course`. A run
 lives in one place: the registry (`registry`, one per server), under its student (`identity`); the
 runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel`) draws it.
 
@@ -12,15 +13,15 @@ runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel
   run_bar      Train, Pause / Resume, Stop, Continue, Reset, Save
   panel        the run bar, progress lines and views of a lesson's runs, in one fragment
   progress     progress lines the browser keeps current itself (a small component and its route)
+  snapshot     a run as the views see it: its records up to the epoch the scrubber shows
+  compare      the student's earlier runs of a lesson laid over the ones on screen
   views        figures of rnnviz.figures placed on the page for the runs' snapshots
   throttle     rebuild figures and samples only as often as the server can afford
-  generation   sampling, continuing and free-running at any recorded epoch
   checkpoints  owned checkpoints: save, open, upload, delete, publish to the class
   pretrained   the shipped models, one click away on their lessons
+  presets      named setups of a lesson ("experiments"), one click to train
+  links        links that open a setup (the address bar), share: the Share dialog
+  presenter    presenter mode for a projector
+  page         what every lesson page does first: its lesson and header
   messages     one-time messages under a run bar or on a page
-  equations    the cells' equations in LaTeX with plain words
-  scratch      the From scratch lesson: NumPy against PyTorch, the bug picker
-  scratch_bugs the injected bugs in words, filled from their measured effects (rnnviz.numpy_engine.bug_effects)
-  gradcheck_view   the From scratch lesson's gradient check
-  scratch_code the From scratch lesson's equations next to the engine's source
 """

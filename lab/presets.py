@@ -10,9 +10,9 @@ import streamlit as st
 
 from rnnviz.config import shown
 from rnnviz.tasks import TASKS
+from rnnviz.tasks.chars import COURSE_FINAL_LOSS, tanh_logit_floor
 
 from . import links
-from .lesson_text import COURSE_FINAL_LOSS, tanh_logit_floor
 from .lessons import Lesson
 from .messages import say
 from .run_bar import train

@@ -25,7 +25,7 @@ from .messages import say
 from .lessons import Lesson
 
 SPEEDS = (2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 0.0)  # record points (rnnviz.trainer) per second; 0 = full speed
-BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (lab.scratch)
+BUG_KEY = "scratch.bug"                           # the From scratch lesson's injected bug (course.scratch)
 PUT = "lab.settings.put"                          # widget values put in code during this run...
 PUT_AGAIN = "lab.settings.put_again"              # ...and put once more at the start of the next
 _RERUN = st.components.v2.component("rnnviz_rerun", html="",

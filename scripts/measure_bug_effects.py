@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from lab.lessons import BY_KEY  # noqa: E402
-from lab.scratch_bugs import MEASURED_SEEDS, lesson_setup  # noqa: E402
+from course.scratch_bugs import MEASURED_SEEDS, lesson_setup  # noqa: E402
 from rnnviz.numpy_engine import bug_effects  # noqa: E402
 
 

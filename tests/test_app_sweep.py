@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from apptest import app, owner, runs_of
 
-from lab import sweep_view
+from course import sweep_view
 from rnnviz.figures.sweep import sweep_figure
 
 pytestmark = pytest.mark.usefixtures("lab_env")

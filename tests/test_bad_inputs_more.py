@@ -15,7 +15,7 @@ from test_bad_inputs import (MAX_RSS_MB, good, main_error, one_line_error, run_c
 from test_bad_inputs_app import upload
 
 from lab import checkpoints as lab_checkpoints
-from lab import generation
+from course import generation
 
 from rnnviz import checkpoint as ck
 from rnnviz import cli

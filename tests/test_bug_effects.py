@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lab import gradcheck_view, scratch_bugs
+from course import gradcheck_view, scratch_bugs
 from lab.lessons import BY_KEY
 from lab.settings import Setup, defaults
 from rnnviz.engine import build_model

@@ -8,9 +8,11 @@ import torch
 from apptest import app, finished, wait
 from torch import nn
 
-from lab import lesson_text, presets
+from course import lesson_text
+from lab import presets
 from lab.lessons import BY_KEY
 from rnnviz.callbacks import Recorder
+from rnnviz.tasks.chars import COURSE_FINAL_LOSS, tanh_logit_floor
 from rnnviz.trainer import Trainer
 
 LESSON = BY_KEY["chars"]
@@ -53,16 +55,16 @@ def test_the_preset_is_the_courses_program_and_ends_at_its_loss():
     assert len(ours) == len(theirs) == 100
     assert ours == pytest.approx(theirs, rel=1e-5)               # every epoch, not only the last
     assert text == their_text == "ihello"
-    assert round(ours[-1], 3) == round(theirs[-1], 3) == lesson_text.COURSE_FINAL_LOSS
-    assert min(ours) > lesson_text.tanh_logit_floor(5)
+    assert round(ours[-1], 3) == round(theirs[-1], 3) == COURSE_FINAL_LOSS
+    assert min(ours) > tanh_logit_floor(5)
 
 
 def test_the_tanh_logit_floor_is_the_least_loss_of_logits_in_minus_one_one():
     logits = torch.full((5,), -1.0)
     logits[0] = 1.0
     best = nn.functional.cross_entropy(logits.unsqueeze(0), torch.tensor([0])).item()
-    assert lesson_text.tanh_logit_floor(5) == pytest.approx(best) and f"{best:.3f}" in COURSE.notice
-    assert str(lesson_text.COURSE_FINAL_LOSS) in COURSE.notice
+    assert tanh_logit_floor(5) == pytest.approx(best) and f"{best:.3f}" in COURSE.notice
+    assert str(COURSE_FINAL_LOSS) in COURSE.notice
 
 
 def test_the_lessons_default_has_a_head_and_goes_below_the_floor():
@@ -70,7 +72,7 @@ def test_the_lessons_default_has_a_head_and_goes_below_the_floor():
     assert setup.model.head
     rec = Recorder(probe_every=10**9)
     Trainer(setup.task, setup.model, setup.train, [rec]).run()
-    assert rec.history.records[-1].loss < lesson_text.tanh_logit_floor(5) < lesson_text.COURSE_FINAL_LOSS
+    assert rec.history.records[-1].loss < tanh_logit_floor(5) < COURSE_FINAL_LOSS
     assert "lab's default" in lesson_text.hihell_setup(setup.model)
     assert "course's first version" in lesson_text.hihell_setup(COURSE.setup(LESSON).model)
 

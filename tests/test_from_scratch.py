@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from apptest import app, finished, wait
 
-from lab import scratch_bugs, scratch_code
+from course import scratch_bugs, scratch_code
 from rnnviz import figures as F
 from rnnviz.numpy_engine import NetConfig, check_hidden, init_params
 from rnnviz.recorder import EpochRecord

@@ -4,7 +4,7 @@
     entry = measure_setup(task, mcfg, tcfg, seeds=(0, 1))  # every bug the cell can have, per seed
     differences(load()["anbn"], entry)                     # [] when the stored numbers are still true
 
-The From scratch lesson (lab.scratch_bugs) shows the effects of its default setups. They are measured
+The From scratch lesson (course.scratch_bugs) shows the effects of its default setups. They are measured
 by `python scripts/measure_bug_effects.py` into MEASURED (rnnviz/data/bug_effects.json); the script's
 `--check` trains every entry again and compares, and tests/test_bug_effects.py does so for a few.
 """

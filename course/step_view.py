@@ -10,7 +10,7 @@ from rnnviz import figures as F
 from rnnviz.numpy_engine import network
 from rnnviz.numpy_engine.step_by_hand import one_step
 
-from .snapshot import Snapshot
+from lab.snapshot import Snapshot
 
 
 def show(views_: dict[str, Snapshot], key: str) -> None:

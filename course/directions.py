@@ -5,7 +5,7 @@ import streamlit as st
 
 from rnnviz.probes import DIRECTION_NAMES
 
-from .snapshot import Snapshot
+from lab.snapshot import Snapshot
 
 
 def choice(view: Snapshot, key: str) -> int:

@@ -1,31 +1,20 @@
 """Lesson texts that follow the chosen task: what to look at, worded from the task's own data."""
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from rnnviz.config import ModelConfig
 from rnnviz.tasks import TASKS
-from rnnviz.tasks.chars import CharSentence, show_token
+from rnnviz.tasks.chars import COURSE_FINAL_LOSS, CharSentence, show_token, tanh_logit_floor
 
-from .lessons import Lesson
-from .settings import Settings, task_for
+from lab.lessons import Lesson
+from lab.settings import Settings, task_for
 
 HIHELL = ("The network reads a sentence one character at a time (one-hot: `h` = [1, 0, 0, 0, 0]) and at every "
           "step guesses the **next** character. With `hihell` the input is *h i h e l l* and the target is "
           "*i h e l l o*. Press **Train** and watch the prediction row by row: at first it repeats one letter, "
           "then it learns the easy transitions, and only the hidden state can tell the first `h` (→ i) from "
           "the second (→ e), and the first `l` (→ l) from the second (→ o). ")
-# The course's hihell (deck 001, its first version): h_t itself is the logits, no Linear head, so the hidden
-# size is the 5 letters; Adam lr 0.1, 100 epochs. The deck prints a final loss of 0.458 reading "ihello";
-# lab.presets' "hihell-course" reproduces that program exactly (tests/test_course_preset.py).
-COURSE_FINAL_LOSS = 0.458
-
-
-def tanh_logit_floor(classes: int) -> float:
-    """The least cross-entropy when every logit is a tanh in [-1, 1]: the right one at 1, the others at -1."""
-    return math.log(1 + (classes - 1) / math.e ** 2)
 
 
 def hihell_setup(model: ModelConfig | None) -> str:

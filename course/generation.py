@@ -18,8 +18,8 @@ from rnnviz.numpy_engine.adapter import NumpyEngine
 from rnnviz.tasks.base import IGNORE, Batch
 from rnnviz.engines import make_engine
 
-from .snapshot import Snapshot
-from .throttle import Memo
+from lab.snapshot import Snapshot
+from lab.throttle import Memo
 
 MAX_TRY = 200        # tokens of a typed text read at once (describe_text): one bar each in its figure
 

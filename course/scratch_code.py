@@ -10,7 +10,7 @@ import streamlit as st
 from rnnviz.config import CELLS
 from rnnviz.numpy_engine import cells, network
 
-from .settings import Settings
+from lab.settings import Settings
 
 OUTPUT = (
     r"\begin{aligned} z_t &= W_{hy} h_t + b_y, \qquad \hat y_t = \operatorname{softmax}(z_t)\\"

@@ -12,8 +12,8 @@ from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.numpy_engine import bug_effects, cells
 from rnnviz.tasks import TASKS, Task
 
-from .lessons import Lesson
-from .settings import Setup, defaults
+from lab.lessons import Lesson
+from lab.settings import Setup, defaults
 
 BUG_TITLES = {"none": "no bug (the engine as written)",
               "output_sign": "wrong sign of the output gradient",

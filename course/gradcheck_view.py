@@ -11,12 +11,13 @@ from rnnviz.engine import build_model
 from rnnviz.numpy_engine import network
 from rnnviz.numpy_engine.gradcheck import check_engine, check_hidden
 
-from . import views
-from .lessons import Lesson
-from .panel import lesson_runs
+from lab import views
+from lab.lessons import Lesson
+from lab.panel import lesson_runs
+from lab.settings import Settings
+from lab.throttle import Memo
+
 from .scratch_bugs import applies
-from .settings import Settings
-from .throttle import Memo
 
 TOL = 1e-5          # a correct float64 backward scores ~1e-8 or less; a wrong one 1e-3 .. 1
 CHECKS = 24         # random elements checked per parameter (and per h_t)

@@ -1,11 +1,13 @@
 """The From scratch lesson's dinosaur names: new names sampled from each engine's run with the same
-seed, prime and temperature (rnnviz.generate through lab.generation)."""
+seed, prime and temperature (rnnviz.generate through course.generation)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from . import generation, views
-from .snapshot import Snapshot
+from lab import views
+from lab.snapshot import Snapshot
+
+from . import generation
 
 
 def samples(views_: dict[str, Snapshot], key: str) -> None:

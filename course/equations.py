@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import presenter
+from lab import presenter
 
 EQUATIONS = {
     "rnn": (

@@ -9,7 +9,7 @@ from rnnviz import figures as F
 from rnnviz import shapes
 from rnnviz.config import CELLS
 
-from .views import chart
+from lab.views import chart
 
 K = "shapes."
 

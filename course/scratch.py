@@ -1,6 +1,6 @@
 """The glue of the lesson "From scratch (NumPy)": the NumPy engine against PyTorch, and the injected
-backprop bugs with what each did to training (lab.scratch_bugs, measured). The gradient check is in
-lab.gradcheck_view, the equations next to the code in lab.scratch_code.
+backprop bugs with what each did to training (course.scratch_bugs, measured). The gradient check is in
+course.gradcheck_view, the equations next to the code in course.scratch_code.
 
 The two runs (lab.lessons: variants "numpy" and "torch") start from the same weights; the agreement
 shown is measured from their loss histories.
@@ -15,11 +15,13 @@ from rnnviz import figures as F
 from rnnviz.numpy_engine import cells
 from rnnviz.tasks.anbn import read_prefix
 
-from . import generation, views
-from .lessons import Lesson
+from lab import views
+from lab.lessons import Lesson
+from lab.settings import BUG_KEY, Settings, prefix
+from lab.snapshot import Snapshot
+
+from . import generation
 from .scratch_bugs import BUG_TITLES, applies, effect_text
-from .settings import BUG_KEY, Settings, prefix
-from .snapshot import Snapshot
 
 
 def bug_picker(lesson: Lesson, settings: Settings) -> Settings:

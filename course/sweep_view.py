@@ -20,8 +20,8 @@ from rnnviz.figures.sweep import sweep_figure
 from rnnviz.sweep_out import Background, prepare
 from rnnviz.sweep_runner import RunnerExecutor
 
-from . import checkpoints, identity, registry
-from .messages import say, show_message
+from lab import checkpoints, identity, registry
+from lab.messages import say, show_message
 
 KEEP = 3
 METRIC_WORDS = {"val_acc": "validation accuracy", "grad_ratio": "‖∂L/∂h_0‖ / ‖∂L/∂h_T‖", "val_loss": "validation loss"}

@@ -4,13 +4,13 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from lab import checkpoints
+from lab import checkpoints, teacher
 from lab.lessons import LESSONS
 from lab.messages import say, show_message
 from rnnviz.checkpoint import CheckpointError, to_zip
 from rnnviz.config import clipped
 
-CONFIRM, UPLOADS = "ckpt.confirm_delete", "ckpt.uploads"
+CONFIRM, UPLOADS, TEACHER_REFUSED = "ckpt.confirm_delete", "ckpt.uploads", "ckpt.teacher_refused"
 COLUMNS = {"H": st.column_config.NumberColumn("H", help="hidden size", width="small"),
            "loss": st.column_config.NumberColumn("loss", help="the training loss at its last record"),
            "saved": st.column_config.TextColumn("saved", help="when it was written (the server's time)")}
@@ -77,7 +77,7 @@ else:
                   disabled=not checkpoints.deletable(row["path"]),
                   on_click=lambda: st.session_state.update({CONFIRM: row["path"]}),
                   help="Only your own checkpoints can be deleted here")
-        if checkpoints.is_teacher() and row["kind"] == "yours":
+        if teacher.is_teacher() and row["kind"] == "yours":
             st.button("Publish to the class", icon=":material/school:", key="ckpt.publish", on_click=_publish,
                       args=(row["path"],), help="Every student can then open it (and nobody but you delete it)")
     if st.session_state.get(CONFIRM) == row["path"]:
@@ -104,13 +104,18 @@ if up is not None:
     kind, text = done[up.file_id]
     getattr(st, kind)(text)
 
-if checkpoints.teacher_key_set():
+
+def _try_key() -> None:
+    """on_change of the key: each typed key is tried once (not again at every rerun), then cleared."""
+    st.session_state[TEACHER_REFUSED] = teacher.try_key(st.session_state.get("ckpt.teacher_key") or "")
+    st.session_state["ckpt.teacher_key"] = ""
+
+
+if teacher.key_set():
     with st.expander("For the teacher", icon=":material/school:"):
-        if checkpoints.is_teacher():
+        if teacher.is_teacher():
             st.success("You are the teacher in this browser: **Publish to the class** shows on your checkpoints.")
         else:
-            key = st.text_input("teacher key", type="password", key="ckpt.teacher_key")
-            if key and not checkpoints.become_teacher(key):
-                st.error("That is not the teacher key.")
-            elif key:
-                st.rerun()
+            st.text_input("teacher key", type="password", key="ckpt.teacher_key", on_change=_try_key)
+            if refused := st.session_state.get(TEACHER_REFUSED):
+                st.error(refused)

@@ -5,13 +5,12 @@ publish to the class. Files are written and read only through rnnviz.checkpoint 
     <root>/class/              published by the teacher: everyone opens them, nobody deletes them here
     <root>/students/<owner>/   a student's own saves and uploads: only that browser sees, opens, deletes
 
-<root> is ./checkpoints next to app.py (env RNNVIZ_CHECKPOINTS). A teacher is a session that typed the
-key in env RNNVIZ_TEACHER_KEY on the Checkpoints page: it may publish its own checkpoints to the class
-folder and take them down again. Without that key the class folder is filled on the server by hand.
+<root> is ./checkpoints next to app.py (env RNNVIZ_CHECKPOINTS). The teacher (lab.teacher) may publish
+its own checkpoints to the class folder and take them down again; without a teacher key the class
+folder is filled on the server by hand.
 """
 from __future__ import annotations
 
-import hmac
 import os
 import shutil
 import time
@@ -24,7 +23,7 @@ from rnnviz.checkpoint import CheckpointError
 from rnnviz.limits import bytes_under, env_limit
 from rnnviz.run import ACTIVE, Run
 
-from . import identity, registry
+from . import identity, registry, teacher
 from .messages import say
 from .lessons import BY_KEY, TASK_LESSON, Lesson
 from .settings import Setup, put_settings
@@ -39,7 +38,6 @@ STUDENT_MB = env_limit("RNNVIZ_STUDENT_CHECKPOINTS_MB", 500)
 STUDENTS_MB = env_limit("RNNVIZ_STUDENTS_CHECKPOINTS_MB", 5000)
 EXTRAS = ("lesson", "run", "status", "loss", "epochs", "bugs", "progress")   # config.json fields a copy keeps
 GOTO = "lab.goto"
-TEACHER = "lab.teacher"
 
 
 class NoRoom(CheckpointError):
@@ -216,7 +214,7 @@ def upload(data: bytes, filename: str) -> str:
 
 def deletable(path: str | Path) -> bool:
     """Only a student's own checkpoints (and, for the teacher, the class's) can be deleted here."""
-    p = _inside(path, mine(), *([root() / CLASS] if is_teacher() else []))
+    p = _inside(path, mine(), *([root() / CLASS] if teacher.is_teacher() else []))
     return p is not None and (p / "config.json").is_file()
 
 
@@ -226,25 +224,9 @@ def delete(path: str | Path) -> None:
     shutil.rmtree(Path(path).resolve())
 
 
-# ---- the teacher ------------------------------------------------------------------------------------
-def teacher_key_set() -> bool:
-    return bool(os.environ.get("RNNVIZ_TEACHER_KEY"))
-
-
-def become_teacher(key: str) -> bool:
-    secret = os.environ.get("RNNVIZ_TEACHER_KEY", "")
-    ok = bool(secret) and hmac.compare_digest(key.encode(), secret.encode())
-    st.session_state[TEACHER] = ok
-    return ok
-
-
-def is_teacher() -> bool:
-    return bool(st.session_state.get(TEACHER)) and teacher_key_set()
-
-
 def publish(path: str | Path) -> str:
     """Copy one of the teacher's own checkpoints into the class folder, under a new name."""
-    if not is_teacher():
+    if not teacher.is_teacher():
         raise CheckpointError("only the teacher can publish to the class")
     if (src := _inside(path, mine())) is None:
         raise CheckpointError("publish one of your own checkpoints")

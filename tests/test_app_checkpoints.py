@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections import defaultdict, deque
 
 import pytest
 from apptest import app, finished, hihell_trained, owner, runs_of, wait
 
-from lab import checkpoints
+from lab import checkpoints, teacher
 from lab.lessons import BY_KEY
 from rnnviz import checkpoint
 from rnnviz.callbacks import Recorder
@@ -104,15 +105,16 @@ def test_pretrained_models_are_one_click_away(tmp_path):
 
 def test_the_teacher_publishes_to_the_class_and_students_open_but_cannot_delete(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNVIZ_TEACHER_KEY", "s3cret")
-    teacher = trained()
-    teacher.button(key="chars.save").click().run()
-    names(teacher)
-    assert not [b for b in teacher.button if b.key == "ckpt.publish"]
-    teacher.text_input(key="ckpt.teacher_key").input("wrong").run()
-    assert any("not the teacher key" in e.value for e in teacher.error)
-    teacher.text_input(key="ckpt.teacher_key").input("s3cret").run()
-    teacher.button(key="ckpt.publish").click().run()
-    assert any("Published as `class/" in s.value for s in teacher.success)
+    monkeypatch.setattr(teacher, "_wrong", defaultdict(deque))
+    desk = trained()
+    desk.button(key="chars.save").click().run()
+    names(desk)
+    assert not [b for b in desk.button if b.key == "ckpt.publish"]
+    desk.text_input(key="ckpt.teacher_key").input("wrong").run()
+    assert any("not the teacher key" in e.value for e in desk.error)
+    desk.text_input(key="ckpt.teacher_key").input("s3cret").run()
+    desk.button(key="ckpt.publish").click().run()
+    assert any("Published as `class/" in s.value for s in desk.success)
     student = app()
     published = [n for n in names(student) if n.startswith("class/")]
     assert len(published) == 1
@@ -120,6 +122,36 @@ def test_the_teacher_publishes_to_the_class_and_students_open_but_cannot_delete(
     assert student.button(key="ckpt.delete").disabled and not [b for b in student.button if b.key == "ckpt.publish"]
     student.button(key="ckpt.open").click().run()
     assert runs_of(student, "chars")["rnn"].state == "loaded"
+
+
+def test_a_computer_that_types_wrong_teacher_keys_is_held_up_and_the_others_are_not(tmp_path, monkeypatch):
+    """A student tries keys: each typed key counts once (not again at every rerun), the sixth from the
+    same computer is not compared even when right, and another computer, the teacher's, still gets in."""
+    monkeypatch.setenv("RNNVIZ_TEACHER_KEY", "s3cret")
+    monkeypatch.setattr(teacher, "_wrong", defaultdict(deque))
+    monkeypatch.setattr(teacher, "_computer", lambda: "10.0.0.66")
+    student = app("checkpoints")
+    for guess in ("a", "b", "c", "d", "e"):
+        student.text_input(key="ckpt.teacher_key").input(guess).run()
+        assert any("not the teacher key" in e.value for e in student.error)
+        student.run()                                     # a rerun is no new guess
+    assert len(teacher._wrong["10.0.0.66"]) == teacher.WRONG_KEYS
+    student.text_input(key="ckpt.teacher_key").input("s3cret").run()
+    assert any("try again in 10 minutes" in e.value for e in student.error)
+    assert not any("You are the teacher" in s.value for s in student.success)
+    monkeypatch.setattr(teacher, "_computer", lambda: "10.0.0.1")
+    desk = app("checkpoints")
+    desk.text_input(key="ckpt.teacher_key").input("s3cret").run()
+    assert not desk.error and any("You are the teacher" in s.value for s in desk.success)
+
+
+def test_wrong_teacher_keys_are_forgotten_after_the_window(monkeypatch):
+    monkeypatch.setenv("RNNVIZ_TEACHER_KEY", "s3cret")
+    monkeypatch.setattr(teacher, "_wrong", defaultdict(deque))
+    for i in range(teacher.WRONG_KEYS):
+        assert teacher.try_key(f"guess{i}", now=100.0 + i) == "That is not the teacher key."
+    assert "try again in" in teacher.try_key("s3cret", now=200.0)
+    assert teacher.try_key("s3cret", now=100.0 + teacher.WRONG_KEYS_S + 1) == ""
 
 
 def test_the_checkpoints_table_fits_the_page(tmp_path):

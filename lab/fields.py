@@ -24,6 +24,7 @@ from rnnviz.tasks.text import CORPORA, MAX_CUSTOM, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
 ERRORS = "lab.field_errors"
+LIVE_LABELS = {"pace": "speed limit", "auto_stop": "stop when converged"}   # lab.settings' live knobs
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ def label_of(key: str) -> str:
     parts = key.split(".")
     if len(parts) != 4:
         return parts[-1]
+    if parts[2] == "live":
+        return LIVE_LABELS.get(parts[3], parts[3])
     options = TASKS[parts[1]].Options.__name__ if parts[2] == "task" and parts[1] in TASKS else ""
     spec = SPECS.get(f"{options}.{parts[3]}") or SPECS.get(parts[3])
     return spec.label if spec else parts[3]

@@ -31,8 +31,13 @@ def _notes(run: Run) -> None:
     """Under a run's progress line: why it failed or stopped, where its weights came from."""
     if run.state in ("diverged", "error"):
         st.error(run.reason, icon=":material/warning:")
-    elif run.state in ("finished", "stopped") and run.reason:
-        st.caption(run.reason + (f" · from `{run.origin}`" if run.origin not in ("", "continued") else ""))
+    elif run.state in ("finished", "stopped"):
+        # "finished N epochs" is what the progress line says already ("finished · epoch N of N")
+        said = [run.reason] if run.state == "stopped" and run.reason else []
+        if run.origin not in ("", "continued"):
+            said.append(f"from `{run.origin}`")
+        if said:
+            st.caption(" · ".join(said))
 
 
 def _scrub(lesson: Lesson, runs: dict[str, Run]) -> dict[str, Snapshot]:
@@ -104,7 +109,7 @@ def show(lesson: Lesson, s: Settings, body: Callable[[dict[str, Snapshot]], None
             drawn = progress.phases(runs)
             run_bar.draw(lesson, s, runs)
             progress.show(runs, key=f"{lesson.key}.progress", drawn=drawn)
-            if any(r.reason and not r.active for r in runs.values()):
+            if any(r.state in ("finished", "stopped", "diverged", "error") for r in runs.values()):
                 cols = st.columns(len(runs)) if len(runs) > 1 else [st.container()]
                 for col, run in zip(cols, runs.values()):
                     with col:

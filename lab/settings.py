@@ -182,10 +182,10 @@ def sidebar(lesson: Lesson) -> Settings:
                                 drawn=drawn)
             records, what = record_words(tvals["steps"])
             per = f"{records} per second" + (f"; {what}" if what else "")
-            speed = fields.Spec("steps", f"speed limit ({per})", options=SPEEDS,
+            speed = fields.Spec("steps", f"{fields.LIVE_LABELS['pace']} ({per})", options=SPEEDS,
                                 fmt=lambda v: f"{v:g}/s" if v else "full speed",
                                 help="Slow a run down to watch it learn; applies at once, also to a running run.")
-            stop = fields.Spec("bool", "stop when converged",
+            stop = fields.Spec("bool", fields.LIVE_LABELS["auto_stop"],
                                help=f"Stop once the training loss has not got 2% better than its best for 20 "
                                     f"{records}; applies at once, also to a running run.")
             pace = drawn[pre + ".live.pace"] = fields.widget(speed, pre + ".live.pace", lesson.pace.get(name, 0.0))

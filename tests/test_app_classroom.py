@@ -42,6 +42,13 @@ def test_a_link_that_cannot_be_followed_as_written_does_not_train(query):
     assert runs_of(at, "chars") == {} and "train" not in at.query_params
 
 
+def test_a_link_names_the_live_knobs_as_the_sidebar_does():
+    """A link with a speed limit the slider has no stop for said "pace=7": the sidebar says "speed limit"."""
+    at = app(query={"chars.hihell.live.pace": "7", "chars.hihell.live.auto_stop": "maybe"})
+    said = " ".join(w.value for w in at.warning)
+    assert "speed limit=7" in said and "stop when converged=maybe" in said and "pace" not in said
+
+
 def test_a_preset_is_one_click_and_says_what_to_notice():
     at = app("gradients")
     (lag5,) = [p for p in presets.PRESETS["gradients"] if p.name == "lag-5"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from apptest import app, finished, hihell_trained, runs_of, wait
-
+from lab import progress
 from rnnviz.figures.sweep import sweep_figure
 from rnnviz.figures.style import PALETTE
 
@@ -50,11 +50,15 @@ def test_a_chart_with_validation_still_says_which_line_is_which():
     assert "solid = training, dashed = validation" in subtitle(spec)
 
 
-def test_a_finished_run_writes_its_length_as_the_progress_line_does():
-    """The text lesson said "step 2,000 of 2,000" and under it "finished 2000 steps"."""
+def test_a_finished_run_says_so_once_in_its_progress_line():
+    """The text lesson said "finished · step 2,000 of 2,000" and under it "finished 2000 steps"; a stopped
+    run still says why under its line."""
     run = hihell_trained(at := app(), epochs=1000, timeout=60)
-    assert run.reason == "finished 1,000 epochs"
-    assert any(c.value.startswith("finished 1,000 epochs") for c in at.caption)
+    assert progress.facts(run)["text"].startswith("finished · epoch 1,000 of 1,000 · loss ")
+    assert not [c.value for c in at.caption if c.value.startswith("finished")]
+    run.state, run.reason = "stopped", "stopped by the user"
+    at.run()
+    assert any(c.value == "stopped by the user" for c in at.caption)
 
 
 def _rows(done: set[str]) -> list[dict]:

@@ -24,6 +24,7 @@ from rnnviz.tasks.text import CORPORA, MAX_CUSTOM, NAME_LISTS
 
 LR_GRID = [m * 10.0 ** e for e in range(-5, 1) for m in (1, 2, 3, 5)] + [1.0]
 ERRORS = "lab.field_errors"
+NOTES = "lab.field_notes"      # refused uploads that leave a text to train on: said, not blocking
 LIVE_LABELS = {"pace": "speed limit", "auto_stop": "stop when converged"}   # lab.settings' live knobs
 
 
@@ -226,31 +227,38 @@ def error_of(keys) -> str:
     return next((errors[k] for k in keys if k in errors), "")
 
 
+def forget_refusal(key: str) -> None:
+    """The widget has a new value (typed, uploaded, put by code): what it refused before is moot."""
+    st.session_state.get(ERRORS, {}).pop(key, None)
+    st.session_state.get(NOTES, {}).pop(key, None)
+
+
+def _refuse(key: str, message: str) -> None:
+    """A refused upload: with no text in the box it is why the settings cannot be trained (error_of);
+    with a text there, that text still trains and the refusal is a note under the uploader."""
+    if (st.session_state.get(key) or "").strip():
+        st.session_state.setdefault(NOTES, {})[key] = f"{message} The text in the box is kept: it is what trains."
+    else:
+        st.session_state.setdefault(ERRORS, {})[key] = message
+
+
 def _read_upload(key: str) -> None:
-    errors = st.session_state.setdefault(ERRORS, {})
-    errors.pop(key, None)
+    forget_refusal(key)
     up = st.session_state.get(key + ".upload")
     if up is None:
         return
     data = up.getvalue()
     if not data.strip():
-        errors[key] = f"{clipped(up.name)} is empty: upload a text file with some text in it."
-        return
+        return _refuse(key, f"{clipped(up.name)} is empty: upload a text file with some text in it.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        errors[key] = f"{clipped(up.name)} is not UTF-8 text; save it as plain text (UTF-8) and upload it again."
-        return
+        return _refuse(key, f"{clipped(up.name)} is not UTF-8 text; save it as plain text (UTF-8) and upload it "
+                            "again.")
     if len(text) > MAX_CUSTOM:
-        errors[key] = (f"{clipped(up.name)} has {len(text):,} characters; the limit is {MAX_CUSTOM:,}: "
-                       "upload a shorter one.")
-        return
+        return _refuse(key, f"{clipped(up.name)} has {len(text):,} characters; the limit is {MAX_CUSTOM:,}: "
+                            "upload a shorter one.")
     st.session_state[key] = text
-
-
-def _typed(key: str) -> None:
-    """on_change of the text area: what the student typed replaces a refused upload."""
-    st.session_state.get(ERRORS, {}).pop(key, None)
 
 
 def text_with_upload(label: str, key: str, default: str) -> str:
@@ -265,8 +273,12 @@ def text_with_upload(label: str, key: str, default: str) -> str:
         st.session_state.setdefault(ERRORS, {})[key] = (f"your text had {len(stored):,} characters; the limit is "
                                                          f"{MAX_CUSTOM:,}: paste or upload a shorter one.")
     text = st.text_area(label, key=key, height=160, max_chars=MAX_CUSTOM, persist_state="session",
-                        on_change=_typed, args=(key,),
+                        help=f"At most {MAX_CUSTOM:,} characters: the box does not take a longer paste (it keeps "
+                             "what it had); the uploader below says why it refuses a longer file.",
+                        on_change=forget_refusal, args=(key,),
                         placeholder=f"Paste a text of a few thousand characters or more (at most {MAX_CUSTOM:,})")
     st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",
                      on_change=_read_upload, args=(key,), max_upload_size=4)
+    if note := st.session_state.get(NOTES, {}).get(key):
+        st.warning(note, icon=":material/info:")
     return text

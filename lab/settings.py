@@ -115,7 +115,7 @@ def _restore(lesson: Lesson) -> None:
 def _put(values: dict) -> None:
     for key, value in values.items():
         st.session_state[key] = value
-        st.session_state.get(fields.ERRORS, {}).pop(key, None)   # what a widget refused is replaced
+        fields.forget_refusal(key)
     st.session_state.setdefault(PUT, {}).update(values)
 
 

@@ -131,6 +131,20 @@ def test_a_refused_upload_is_one_message_that_says_what_to_do(name, data, words)
 
 
 @pytest.mark.usefixtures("lab_env")
+def test_a_refused_upload_leaves_a_typed_text_to_train_on():
+    """With a text in the box, a refused upload blocked Train until the student typed again."""
+    at = custom_text()
+    typed = "abc abc cab " * 300
+    at.text_area(key=TEXT).input(typed).run()
+    at.file_uploader(key=UPLOAD).set_value(("big.txt", b"ab\n" * 400_000, "text/plain")).run()
+    (note,) = [w.value for w in at.warning]
+    assert "big.txt has 1,200,000 characters" in note and "kept" in note and not at.error
+    assert at.text_area(key=TEXT).value == typed and not at.button(key="text.train").disabled
+    at.file_uploader(key=UPLOAD).set_value(("good.txt", b"xyz zyx " * 200, "text/plain")).run()
+    assert not at.warning and at.text_area(key=TEXT).value == "xyz zyx " * 200
+
+
+@pytest.mark.usefixtures("lab_env")
 def test_a_text_over_the_limit_never_reaches_the_browser():
     """A 5 MB paste took 8.5 s (20 s on a loaded machine) before its message: the text area took it all."""
     at = custom_text()

@@ -27,7 +27,7 @@ def hihell_setup(model: ModelConfig | None) -> str:
     return ("**Shown: the lab's default** — a Linear head turns $h_t$ into the letters' logits, so the loss can "
             f"fall towards 0, below the course's final {COURSE_FINAL_LOSS}. The course's first version used $h_t$ "
             "itself as the logits (its loss stops above "
-            f"{floor:.3f}): the experiment *hihell as in the course* runs it exactly.")
+            f"{floor:.3f}): the preset *hihell as in the course* runs it exactly.")
 
 
 def chosen(lesson: Lesson, settings: Settings):

@@ -77,7 +77,7 @@ def stop() -> None:
 
 
 def editor() -> tuple[str, dict[str, str], int]:
-    preset = st.selectbox("experiment", list(sweep.PRESETS), key="sweep.preset",
+    preset = st.selectbox("preset", list(sweep.PRESETS), key="sweep.preset",
                           format_func=lambda p: f"{p}: {sweep.PRESETS[p]['summary']}")
     p = sweep.PRESETS[preset]
     varied = {k: v for k, v in p["grid"].items() if len(v) > 1}

@@ -19,7 +19,7 @@ runner (rnnviz.runner) trains it in a worker process; the lesson's panel (`panel
   throttle     rebuild figures and samples only as often as the server can afford
   checkpoints  owned checkpoints: save, open, upload, delete, publish to the class
   pretrained   the shipped models, one click away on their lessons
-  presets      named setups of a lesson ("experiments"), one click to train
+  presets      named setups of a lesson, one click to train
   links        links that open a setup (the address bar), share: the Share dialog
   presenter    presenter mode for a projector
   page         what every lesson page does first: its lesson and header

@@ -1,4 +1,4 @@
-"""Presets: named setups of a lesson ("experiments") a teacher clicks, each with one line of what to
+"""Presets: named setups of a lesson a teacher clicks, each with one line of what to
 notice. A click puts the preset's settings in the sidebar and trains it at once; `?preset=<name>` in a
 lesson's URL does the same (lab.links), so every preset is also a link.
 """
@@ -129,7 +129,7 @@ def picker(lesson: Lesson) -> None:
     if not found:
         return
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.markdown("**Experiments:**")
+        st.markdown("**Presets:**")
         for p in found:
             st.button(p.title, key=f"{lesson.key}.preset.{p.name}", on_click=run, args=(lesson, p),
                       icon=":material/science:", help=f"Train it now. {p.notice}")

@@ -38,9 +38,18 @@ def samples(view):
         st.caption(f"generated at {cps:,.0f} characters per second"
                    + (f" · training reads {reads:,.0f} characters per second" if view.run.active else ""))
         if st.toggle("earlier samples", value=True, key="text.history"):
-            for e, old in generation.sample_history(view, prime, length, temperature, top_k):
+            earlier = generation.sample_history(view, prime, length, temperature, top_k)
+            for e, old in earlier:
                 st.markdown(f"{view.unit} {e:,}")
                 st.code(prime + old, language=None, wrap_lines=True)
+            if not earlier and view.run.active:
+                st.caption("Earlier samples show here as the run trains.")
+            elif not earlier and len(view.run.weights.epochs) > 1:
+                st.caption(f"No earlier sample up to {view.unit} {epoch:,}: drag the scrubber further right.")
+            elif not earlier:
+                st.caption(f"No earlier sample: this run keeps the weights of {view.unit} {epoch:,} only (an "
+                           f"opened checkpoint keeps those of its last {view.unit}); Continue, and the samples "
+                           "along the way stay here.")
 
 
 def loss(runs, view):

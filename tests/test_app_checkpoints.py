@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from collections import defaultdict, deque
+from pathlib import Path
 
 import pytest
 from apptest import app, finished, hihell_trained, owner, runs_of, wait
@@ -101,6 +103,20 @@ def test_pretrained_models_are_one_click_away(tmp_path):
     assert "pretrained/dinos-lstm" in names(at)
     at.selectbox(key="ckpt.pick").set_value("pretrained/dinos-lstm").run()
     assert at.button(key="ckpt.delete").disabled          # shipped models are not deleted from the app
+
+
+def test_an_opened_text_model_says_why_it_has_no_earlier_samples(tmp_path):
+    """The shipped Shakespeare model showed "earlier samples" switched on and nothing under it: a
+    checkpoint keeps the weights of its last epoch only."""
+    shutil.copytree(Path(__file__).parents[1] / "checkpoints" / "pretrained" / "text-shakespeare-lstm",
+                    tmp_path / "checkpoints" / "pretrained" / "text-shakespeare-lstm")
+    at = app("text")
+    at.button(key="text.load_pretrained").click().run()
+    (run,) = runs_of(at, "text").values()
+    assert run.state == "loaded" and run.weights.epochs == [run.last_epoch]
+    assert at.toggle(key="text.history").value
+    assert any(c.value.startswith(f"No earlier sample: this run keeps the weights of {run.unit} {run.last_epoch:,} only")
+               for c in at.caption), [c.value for c in at.caption]
 
 
 def test_the_teacher_publishes_to_the_class_and_students_open_but_cannot_delete(tmp_path, monkeypatch):

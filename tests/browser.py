@@ -130,6 +130,10 @@ def lab(request, server, chromium, artifacts):
     pg = context.new_page()
     pg.page_errors = []
     pg.on("pageerror", lambda e: pg.page_errors.append(str(e)))
+    # the frontend reports a delta it cannot apply as a console error, and then stops listening
+    pg.console_errors = []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error"
+          and not m.text.startswith("Failed to load resource") else None)   # the fonts of an offline machine
     pg.script_runs = ScriptRuns(pg)
     log_start = len(server.log_text())
     try:

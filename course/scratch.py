@@ -79,9 +79,10 @@ def agreement(views_: dict[str, Snapshot], key: str) -> None:
     diff = F.max_relative_difference(a.records, b.records)
     epochs = len(F.relative_differences(a.records, b.records)[0])
     left, right = st.columns([1, 3])
-    left.metric("max relative difference of the losses", "–" if diff is None else f"{diff:.1e}",
+    # a short label: a metric's label is cut to one line of the column (a quarter of the page)
+    left.metric("max relative difference", "–" if diff is None else f"{diff:.1e}",
                 help="max over the epochs recorded by both runs of |loss_numpy − loss_torch| / loss_torch")
-    left.caption(f"over {epochs} {a.unit}(s) recorded by both runs" + (
+    left.caption(f"of the losses, over {epochs} {a.unit}(s) recorded by both runs" + (
         "; the numpy run has a bug injected, so they are *meant* to differ" if a.run.bugs else ""))
     with right:
         views.loss(views_, key, accuracy=True, dotted=("torch",), share=0.75)

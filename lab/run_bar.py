@@ -135,8 +135,9 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
                       disabled=not active)
         st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(lesson, "stop"),
                   disabled=not active)
-        unit = next(iter(runs.values())).unit if runs else "epoch"
-        group = next(iter(runs.values())).group if runs else ""
+        first = next(iter(runs.values()), None)
+        unit = first.unit if first else ("step" if s.setup and s.setup.train.steps else "epoch")
+        group = first.group if first else ""
         more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s),
                                key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}",
                                disabled=not can_continue, width=110,

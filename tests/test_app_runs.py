@@ -49,6 +49,13 @@ def test_before_a_run_the_continue_box_offers_the_settings_length():
     assert more_input(at, "gradients").value == defaults(BY_KEY["gradients"], "copy")[1].epochs != 100
 
 
+def test_before_a_run_the_continue_box_counts_what_the_settings_count():
+    text = app("text")                                  # trains in optimizer steps
+    assert more_input(text, "text").label == "more steps"
+    assert more_input(text, "text").value == defaults(BY_KEY["text"], "text")[1].steps > 0
+    assert more_input(app("gradients"), "gradients").label == "more epochs"
+
+
 def test_continue_trains_on_as_if_the_run_had_never_stopped():
     run = hihell_trained(at := app(), epochs=30)
     assert run.state == "finished" and more_input(at, "chars").value == 30

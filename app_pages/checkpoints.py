@@ -1,4 +1,4 @@
-"""Page 10: checkpoints. Your own, the class's and the shipped ones: open, download, upload, delete."""
+"""Page 11: checkpoints. Your own, the class's and the shipped ones: open, download, upload, delete."""
 from datetime import datetime
 
 import pandas as pd

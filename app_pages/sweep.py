@@ -1,4 +1,4 @@
-"""Lesson 11: sweeps. The classic memory experiment as a grid of runs: as the lag grows, a vanilla RNN
+"""Lesson 10: sweeps. The classic memory experiment as a grid of runs: as the lag grows, a vanilla RNN
 stops learning to copy while an LSTM and a GRU go on."""
 import streamlit as st
 

@@ -53,7 +53,7 @@ LESSONS = [
            train_defaults={"anbn": dict(optimizer="sgd", lr=1.0, momentum=0.0, dtype="float64", epochs=30),
                            "hihell": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64"),
                            "dinos": dict(optimizer="sgd", lr=0.5, momentum=0.0, dtype="float64", epochs=30)}),
-    Lesson("sweep", "Sweeps: the memory experiment", ":material/grid_on:", "app_pages/sweep.py"),   # a grid of runs
+    Lesson("sweep", "Sweeps: memory vs lag", ":material/grid_on:", "app_pages/sweep.py"),   # a grid of runs
 ]
 CHECKPOINTS_PAGE = "app_pages/checkpoints.py"
 BY_KEY = {lesson.key: lesson for lesson in LESSONS}

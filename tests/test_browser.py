@@ -1,6 +1,7 @@
 """The lab in a real browser (tests/browser.py: the server, Chromium, finding things as a user does).
 
-  1. hihell: Train, and the prediction reads "ihello"; the speed limit reaches the running run;
+  1. hihell: every page's title shows whole in the navigation; Train, and the prediction reads "ihello";
+     the speed limit reaches the running run;
   2. the progress line moves by itself (the browser asks the server's route), between the views' redraws;
   3. "Inside the cells" and "Vanishing & exploding gradients" render their gates and gradient lines;
      one Stop stops all three runs, the waiting one too;
@@ -28,6 +29,12 @@ def test_train_hihell_reads_ihello(lab):
     page = lab
     expect(page.get_by_role("heading", name="1. Character prediction")).to_be_visible()
     expect(charts(page, "no run yet")).to_have_count(1)    # empty axes until the first run
+    # every page's title in the sidebar's navigation shows whole (a longer one ends in "…")
+    links = page.get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(11)
+    cut = links.evaluate_all("els => els.map(a => a.querySelector('[data-testid=stMarkdownContainer]'))"
+                             ".filter(t => t.scrollWidth > t.clientWidth).map(t => t.textContent)")
+    assert cut == [], f"titles cut in the navigation: {cut}"
     assert_clean(page)
     button(page, "Train").click()
     # the headline of the latest record: "epoch 42: ihello target ihello · 6/6 right"

@@ -277,6 +277,9 @@ def text_with_upload(label: str, key: str, default: str) -> str:
                              "what it had); the uploader below says why it refuses a longer file.",
                         on_change=forget_refusal, args=(key,),
                         placeholder=f"Paste a text of a few thousand characters or more (at most {MAX_CUSTOM:,})")
+    if not text:    # a paste the box did not take leaves it as it was: the server never sees it
+        st.caption(f"The box takes at most {MAX_CUSTOM:,} characters: a longer paste leaves it as it was. "
+                   "Upload a longer file and you are told its length.")
     st.file_uploader("…or upload a text file", type=["txt", "md", "csv"], key=key + ".upload",
                      on_change=_read_upload, args=(key,), max_upload_size=4)
     if note := st.session_state.get(NOTES, {}).get(key):

@@ -131,6 +131,16 @@ def test_a_refused_upload_is_one_message_that_says_what_to_do(name, data, words)
 
 
 @pytest.mark.usefixtures("lab_env")
+def test_an_empty_box_says_a_longer_paste_is_not_taken():
+    """The browser drops a paste over the limit before the server sees it: the box stayed empty and the
+    only message said the text was empty."""
+    at = custom_text()
+    assert any("a longer paste leaves it as it was" in c.value for c in at.caption)
+    at.text_area(key=TEXT).input("abc abc cab " * 300).run()
+    assert not any("a longer paste" in c.value for c in at.caption)
+
+
+@pytest.mark.usefixtures("lab_env")
 def test_a_refused_upload_leaves_a_typed_text_to_train_on():
     """With a text in the box, a refused upload blocked Train until the student typed again."""
     at = custom_text()

@@ -13,7 +13,7 @@ from apptest import app, progress_texts, recorded, text_of, wait
 
 from lab import progress
 from rnnviz.callbacks import Recorder
-from rnnviz.figures import figure_text, sine_figure
+from rnnviz.figures import figure_text, refit, sine_figure
 from rnnviz.figures.style import RIGHT, WRONG, fmt
 from rnnviz.figures.theme import MUTED_STYLE, PAGE
 from rnnviz.recorder import EpochRecord
@@ -153,7 +153,12 @@ def test_the_sine_lessons_two_mses_are_told_apart():
     text = progress.facts(run)["text"]
     assert f"training MSE {rec.loss:.4g} · validation MSE {rec.val_loss:.4g}" in text and "· val " not in text
     shown = figure_text(sine_figure(rec.prediction))
-    assert f"MSE on this window (teacher-forced, from h = 0) = {fmt(rec.prediction['mse'])}" in shown
+    note = f"MSE on this window = {fmt(rec.prediction['mse'])} (teacher-forced, from h = 0)"
+    assert note in shown.replace("\u00a0", " ")
+    # side by side, the note wraps after its value, never inside "from h = 0"
+    lines = refit(sine_figure(rec.prediction, [0.0] * 60), 395).layout.title.subtitle.text.split("<br>")
+    assert any(line.startswith("MSE on this window = ") for line in lines), lines
+    assert any(line.replace("\u00a0", " ").startswith("(teacher-forced, from h = 0)") for line in lines), lines
     assert "teacher-forced MSE" not in shown
     assert f"*validation MSE* is the mean over the {VAL_WINDOWS} windows" in text_of(app("sine"))
 

@@ -36,7 +36,8 @@ def sine_figure(prediction: dict | None, free_running: list[float] | None = None
     notes = []
     if prediction.get("mse") is not None:
         # the probe window's own MSE, from h = 0: not the validation MSE (the mean over the task's validation windows)
-        notes.append(f"MSE on this window (teacher-forced, from h = 0) = {fmt(prediction['mse'])}")
+        # (no-break spaces: a narrow chart wraps the note after its value, not inside "h = 0")
+        notes.append(f"MSE on this window = {fmt(prediction['mse'])} (teacher-forced, from h\u00a0=\u00a00)")
     if free_running is not None and len(free_running) and T:
         fr = np.asarray(free_running, float)
         step = float(xs[-1] - xs[-2]) if T > 1 else 1.0

@@ -137,15 +137,15 @@ def spec_for(cls: type, name: str, default: Any) -> Spec:
 
 def label_of(key: str) -> str:
     """How the sidebar names the setting of a widget key "<lesson>.<task>.<group>.<field>" (its Spec's
-    label), else the key's last part."""
+    label), else the key as written."""
     parts = key.split(".")
     if len(parts) != 4:
-        return parts[-1]
+        return key
     if parts[2] == "live":
-        return LIVE_LABELS.get(parts[3], parts[3])
+        return LIVE_LABELS.get(parts[3], key)
     options = TASKS[parts[1]].Options.__name__ if parts[2] == "task" and parts[1] in TASKS else ""
     spec = SPECS.get(f"{options}.{parts[3]}") or SPECS.get(parts[3])
-    return spec.label if spec else parts[3]
+    return spec.label if spec else key
 
 
 def _stored(key: str, default: Any, ok: Callable[[Any], bool] = lambda v: True) -> Any:

@@ -87,7 +87,7 @@ def left_out(params: dict[str, list[str]] | None, shown: dict[str, object], take
         raw = values[-1]
         said = f"{clipped(fields.label_of(key) if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"
         if key not in shown:
-            out.append(f"{said} (no such setting here)")
+            out.append(f"{said} (no such setting)")
             if key in st.query_params:
                 del st.query_params[key]
         elif not _same(raw, shown[key]):

@@ -80,7 +80,7 @@ def test_a_hostile_link_is_left_out_with_a_note():
     assert at.radio(key="chars.task").value == "hihell"
     assert at.slider(key="chars.hihell.model.hidden_size").value == 5      # the default
     notes = " ".join(w.value for w in at.warning)
-    assert "no preset called '../../etc'" in notes and "nope=1 (no such setting here)" in notes
+    assert "no preset called '../../etc'" in notes and "nope=1 (no such setting)" in notes
     assert runs_of(at, "chars") == {}                                      # nothing started
 
 

@@ -144,10 +144,11 @@ def test_a_links_long_values_are_shortened_in_its_note():
 def test_a_links_settings_are_named_as_the_sidebar_names_them():
     """The note said num_layers and dropout; the sidebar says "layers (stacked)" and "dropout between layers"."""
     at = app(query={"chars.hihell.model.num_layers": "abc", "chars.hihell.model.dropout": "0.5",
-                    "chars.hihell.model.nope": "1"})
+                    "chars.hihell.model.nope": "1", "chars.bogus.key": "2", "chars.hihell.live.nope": "3"})
     (note,) = [w.value for w in at.warning]
-    for said in ("layers (stacked)=abc", "dropout between layers=0.5 (no such setting here)",  # (at one layer)
-                 "nope=1 (no such setting here)"):
+    for said in ("layers (stacked)=abc", "dropout between layers=0.5 (no such setting)",  # (at one layer)
+                 "chars.hihell.model.nope=1 (no such setting)", "chars.bogus.key=2 (no such setting)",
+                 "chars.hihell.live.nope=3 (no such setting)"):    # what no widget names: as written
         assert said in note, note
     at = app(query={"chars.task": "ship", "chars.ship.task.batch_size": "-3"})
     (note,) = [w.value for w in at.warning]
@@ -161,7 +162,7 @@ def test_a_link_parameter_the_app_does_not_know_is_said_once_and_taken_off_the_l
     at = app(query=query)
     (note,) = [w.value for w in at.warning]
     for key, value in query.items():
-        assert f"{key}={value} (no such setting here)" in note, note        # named as written
+        assert f"{key}={value} (no such setting)" in note, note        # named as written
     assert not set(query) & set(at.query_params) and not at.exception
     at.switch_page("app_pages/words.py").run()
     assert not at.warning                                           # said by the lesson the link opened only

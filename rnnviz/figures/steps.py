@@ -53,7 +53,8 @@ def step_table_html(entries, t: int, token: str | None = None, max_numbers: int 
         more = ""
         if len(v) > len(shown):
             cut += 1
-            more = f' <span style="{MUTED_STYLE}">… {len(v) - len(shown)} more of {len(v)}</span>'
+            # one unit: it wraps to a line of its own, never "…" at one line's end and the count on the next
+            more = f' <span style="{MUTED_STYLE};white-space:nowrap">… {len(v) - len(shown)} more of {len(v)}</span>'
         rows.append(f"<tr><td>{html.escape(e.label)} <span style='{MUTED_STYLE}'>[{len(v)}]</span></td>"
                     f"<td><code>{html.escape(e.source)}</code></td><td>{cells}{more}</td></tr>")
     notes = ["the numbers of this epoch's weights on the probe input; 3 decimals shown, the exact value in "

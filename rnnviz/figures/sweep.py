@@ -107,8 +107,9 @@ def sweep_figure(rows: list[dict], metric: str = "val_acc", x: str = "lag", line
     if chance is not None:
         layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": chance, "y1": chance,
                              "line": {"dash": "dash", "color": "#777777", "width": 2}}]
-        layout["annotations"] = [{"text": f"chance {chance:.3g}", "xref": "paper", "x": 1, "xanchor": "right",
-                                  "y": chance, "yanchor": "bottom", "showarrow": False,
+        # under the line at the left: the short lags sit high above chance; the long ones end on it at the right
+        layout["annotations"] = [{"text": f"chance {chance:.3g}", "xref": "paper", "x": 0, "xanchor": "left",
+                                  "y": chance, "yanchor": "top", "showarrow": False,
                                   "font": {"color": "#555555"}}]
     return styled(traces, layout, title, _notes(rows, groups, left, metric, (line, x)))
 

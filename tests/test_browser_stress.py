@@ -102,31 +102,35 @@ def _cycle(page, click: Clicks, lesson: str, rewind: bool, problems: list) -> No
     expect(page.get_by_text("Press Train to start a run")).to_be_visible(timeout=EFFECT_MS)
 
 
-# every text the first progress line takes, in order: a 500-epoch run at full speed lasts about a second
+# every text the first progress line takes, with its run's id, in order: a 500-epoch run at full speed
+# lasts about a second
 LINES_JS = """() => { const L = window.__lines = [];
   new MutationObserver(() => { const e = document.querySelector('[data-testid="rnnviz-progress"]');
-    const t = e ? e.textContent : ''; if (t !== L[L.length - 1]) L.push(t); })
+    const t = e ? `${e.dataset.run} ${e.textContent}` : ''; if (t !== L[L.length - 1]) L.push(t); })
   .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
 
 
 def test_train_again_the_moment_a_run_ends(lab):
     """Short runs at full speed, Train clicked as soon as each has ended: the panel's reruns for the
-    end of a run, the views' last timer ticks and the click's rerun overlap. Every run starts, trains
-    and ends, and the page applies everything the server sends."""
+    end of a run, the views' last timer ticks and the click's rerun overlap. Every click's run shows
+    (a new run id on the line) and ends, and the page applies everything the server sends."""
     page, runs = lab, 20
     task = page.get_by_test_id("stRadio").filter(has_text="task")
     after_rerun(page, lambda: task.get_by_text("seoul", exact=True).click())
     set_slider(page, SPEED, "End", "full speed")
     page.evaluate(LINES_JS)
+    seen = set()
     for i in range(runs):
         since = page.evaluate("() => window.__lines.length")
         button(page, "Train").click()
         deadline = time.monotonic() + 4 * EFFECT_MS / 1000
-        while True:     # this click's run began ("starting", "training") and has ended since
+        while True:     # this click's run is on the line and has ended
             lines = page.evaluate(f"() => window.__lines.slice({since})")
-            if any("finished" not in t for t in lines) and "finished" in lines[-1]:
+            new = [t for t in lines if t.split(" ", 1)[0] not in seen]
+            if new and "finished" in lines[-1] and lines[-1].split(" ", 1)[0] == new[-1].split(" ", 1)[0]:
+                seen.add(new[-1].split(" ", 1)[0])
                 break
-            assert time.monotonic() < deadline, (f"run {i + 1} of {runs} did not train to its end: the line "
+            assert time.monotonic() < deadline, (f"run {i + 1} of {runs} did not show and end: the line "
                                                  f"went {lines[-3:]}; console errors: {page.console_errors[:3]}")
             page.wait_for_timeout(50)
     assert not page.console_errors, page.console_errors[:3]

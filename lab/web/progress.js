@@ -44,6 +44,7 @@ export default function ({ parentElement, data: [data], setTriggerValue }) {
     const had = me.newest[run.id];
     if (had && had.at > at) facts = had.facts;
     else me.newest[run.id] = { facts, at };
+    el.dataset.run = run.id;
     el.querySelector("b").textContent = run.name;
     el.querySelector("span").textContent = " · " + facts.text;
     el.querySelector(".rv-fill").style.width = (100 * facts.done).toFixed(1) + "%";

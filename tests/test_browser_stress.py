@@ -50,10 +50,16 @@ class Clicks:
 
 
 def _one_block_of_views(page, lesson: str, problems: list) -> None:
+    """Once the rerun for the scrubber's drag to the end has landed (the slider moves in the browser
+    at once, its rerun comes after): one block of views, none still rewound."""
     tabs = page.locator('[data-testid="stMain"] [data-testid="stTabs"]').filter(visible=True)
+    rewound = page.get_by_text("rewound to").filter(visible=True)
+    deadline = time.monotonic() + EFFECT_MS / 1000
+    while (tabs.count() != 1 or rewound.count()) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     if tabs.count() != 1:
         problems.append(f"{lesson}: {tabs.count()} blocks of views on screen")
-    if page.get_by_text("rewound to").filter(visible=True).count():
+    if rewound.count():
         problems.append(f"{lesson}: a view still says it is rewound")
 
 

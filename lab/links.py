@@ -50,12 +50,17 @@ def visit(lesson_key: str) -> dict[str, list[str]] | None:
         if lesson_key not in done:
             done.add(lesson_key)
             arrived = st.session_state.get(ARRIVED, {})
-            mine = {k: v for k, v in arrived.items() if _lesson_of(k) in (lesson_key, None) and k not in OTHERS}
+            mine = {k: v for k, v in arrived.items() if _lesson_of(k) in (lesson_key, None) and not _kept(k, v)}
             st.session_state[ARRIVED] = {k: v for k, v in arrived.items() if k not in mine}   # taken once
             mine = mine or None
         st.session_state[VISIT] = (lesson_key, mine)
     key, params = st.session_state[VISIT]
     return params if key == lesson_key else None
+
+
+def _kept(key: str, values: list[str]) -> bool:
+    """A parameter the app keeps in the address bar (presenter mode), with a value its toggle takes."""
+    return key in OTHERS and values[-1].lower() in ("true", "false", "")
 
 
 def wanted(params: dict[str, list[str]] | None, name: str) -> str | None:
@@ -87,7 +92,7 @@ def left_out(params: dict[str, list[str]] | None, shown: dict[str, object], take
         raw = values[-1]
         said = f"{clipped(fields.label_of(key) if _lesson_of(key) else key, 40)}={clipped(raw, 40)}"
         if key not in shown:
-            out.append(f"{said} (no such setting)")
+            out.append(f"{said} (true or false)" if key in OTHERS else f"{said} (no such setting)")
             if key in st.query_params:
                 del st.query_params[key]
         elif not _same(raw, shown[key]):

@@ -181,6 +181,18 @@ def test_what_the_app_puts_in_a_link_never_warns():
 
 
 @pytest.mark.usefixtures("lab_env")
+@pytest.mark.parametrize("value", ["maybe", "1"])
+def test_a_presenter_mode_the_toggle_cannot_take_is_said_and_taken_off_the_link(value):
+    """?present=maybe was ignored without a word (the toggle takes true or false only)."""
+    at = app(query={"present": value})
+    (note,) = [w.value for w in at.warning]
+    assert f"present={value} (true or false)" in note and not at.exception, note
+    assert "present" not in at.query_params and not at.toggle(key="present").value
+    at = app(query={"present": "TRUE"})
+    assert not at.warning and at.toggle(key="present").value
+
+
+@pytest.mark.usefixtures("lab_env")
 def test_a_links_train_and_preset_act_on_the_lesson_it_opens_only():
     """The next lesson drawn took them again: it trained unasked, or said it had no such preset."""
     at = app(query={"train": "1"})

@@ -22,6 +22,7 @@ import time
 from browser import (SPEED, T, after_rerun, assert_clean, button, charts, chromium, click, epoch_shown,  # noqa: F401
                      expect, lab, open_lesson, progress, server, set_slider, slider, slowest, snap, artifacts)
 
+from lab.lessons import LESSONS
 from lab.progress import _WEB
 
 
@@ -31,7 +32,7 @@ def test_train_hihell_reads_ihello(lab):
     expect(charts(page, "no run yet")).to_have_count(1)    # empty axes until the first run
     # every page's title in the sidebar's navigation shows whole (a longer one ends in "…")
     links = page.get_by_test_id("stSidebarNavLink")
-    expect(links).to_have_count(11)
+    expect(links).to_have_count(len(LESSONS) + 1)     # and the Checkpoints page
     cut = links.evaluate_all("els => els.map(a => a.querySelector('[data-testid=stMarkdownContainer]'))"
                              ".filter(t => t.scrollWidth > t.clientWidth).map(t => t.textContent)")
     assert cut == [], f"titles cut in the navigation: {cut}"

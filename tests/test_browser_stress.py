@@ -116,6 +116,11 @@ LINES_JS = """() => { const L = window.__lines = [];
   .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
 
 
+def run_of(line: str) -> str:
+    """The run id of a line LINES_JS recorded."""
+    return line.split(" ", 1)[0]
+
+
 def test_train_again_the_moment_a_run_ends(lab):
     """Short runs at full speed, Train clicked as soon as each has ended: the panel's reruns for the
     end of a run, the views' last timer ticks and the click's rerun overlap. Every click's run shows
@@ -132,9 +137,9 @@ def test_train_again_the_moment_a_run_ends(lab):
         deadline = time.monotonic() + 4 * EFFECT_MS / 1000
         while True:     # this click's run is on the line and has ended
             lines = page.evaluate(f"() => window.__lines.slice({since})")
-            new = [t for t in lines if t.split(" ", 1)[0] not in seen]
-            if new and "finished" in lines[-1] and lines[-1].split(" ", 1)[0] == new[-1].split(" ", 1)[0]:
-                seen.add(new[-1].split(" ", 1)[0])
+            new = [t for t in lines if run_of(t) not in seen]
+            if new and "finished" in lines[-1] and run_of(lines[-1]) == run_of(new[-1]):
+                seen.add(run_of(new[-1]))
                 break
             assert time.monotonic() < deadline, (f"run {i + 1} of {runs} did not show and end: the line "
                                                  f"went {lines[-3:]}; console errors: {page.console_errors[:3]}")

@@ -115,8 +115,9 @@ def slider(page, label: str | re.Pattern):
 
 
 def button(page, label: str):
-    """A button by its label (its accessible name also holds the icon's name, "play_arrow Train")."""
-    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}$")).first
+    """A button by its label (its accessible name also holds the icon's name and its key: "play_arrow Train
+    Shortcut T")."""
+    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}( Shortcut \S+)?$")).first
 
 
 def after_rerun(page, runs, action, timeout: float = 60.0, since: int | None = None) -> None:

@@ -9,9 +9,12 @@ import streamlit as st
 
 KEY = "present"
 FONT = 17            # chart text, in px (the figures' own is 12-13)
-CHART_HEIGHT = 360   # px: the main chart under the run bar, the progress line and the scrubber
+CHART_HEIGHT = 360   # px: the main chart, under the title and the scrubber (the run bar is under the views)
 TABLE_ROWS = 3       # epochs in the table of predictions (first, middle, last): it and the run bar fit 720 px
 PAGE_WIDTH = 1110    # px: a chart across the page at 1280 px (presenter.css: no sidebar, the full width)
+# keys that press the run bar's Train, Pause / Resume and Stop wherever the page is scrolled (here the bar
+# is under the charts); Streamlit ignores them while a text field has the focus
+KEYS = {"train": "T", "pause": "P", "stop": "S"}
 _CSS = (Path(__file__).parent / "web" / "presenter.css").read_text()
 
 
@@ -22,7 +25,9 @@ def on() -> bool:
 def toggle() -> None:
     """The toggle; its page's style when it is on."""
     st.toggle("presenter mode", key=KEY, bind="query-params", persist_state="session",
-              help="For a projector: no sidebar or explanations, larger text and charts (in the link too)")
+              help="For a projector: no sidebar or explanations, larger text and charts (in the link too); "
+                   "the run bar is under the charts, and the keys {train}, {pause} and {stop} train, pause or "
+                   "resume, and stop".format(**KEYS))
     if on():
         st.html(f"<style>{_CSS}</style>")
 

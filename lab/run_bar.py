@@ -18,7 +18,7 @@ from rnnviz.export import history_csv
 from rnnviz.numpy_engine.cells import check_bugs
 from rnnviz.run import Run
 
-from . import checkpoints, identity, registry
+from . import checkpoints, identity, presenter, registry
 from .messages import say, show_message
 from .lessons import Lesson
 from .settings import Settings
@@ -127,14 +127,16 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
         _same(lesson, r, s, n, False) and r.can_continue for n, r in runs.items())
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.button("Train", type="primary", icon=":material/play_arrow:", key=f"{k}.train", on_click=train,
-                  args=(lesson, s), disabled=s.setup is None, help="Start a new run with these settings")
+                  args=(lesson, s), disabled=s.setup is None, shortcut=presenter.KEYS["train"],
+                  help="Start a new run with these settings")
         if paused:
-            st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(lesson, "resume"))
+            st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(lesson, "resume"),
+                      shortcut=presenter.KEYS["pause"])
         else:
             st.button("Pause", icon=":material/pause:", key=f"{k}.pause", on_click=_each, args=(lesson, "pause"),
-                      disabled=not active)
+                      disabled=not active, shortcut=presenter.KEYS["pause"])
         st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(lesson, "stop"),
-                  disabled=not active)
+                  disabled=not active, shortcut=presenter.KEYS["stop"])
         first = next(iter(runs.values()), None)
         unit = first.unit if first else ("step" if s.setup and s.setup.train.steps else "epoch")
         group = first.group if first else ""

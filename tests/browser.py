@@ -49,8 +49,9 @@ expect.set_options(timeout=T)
 
 
 def button(page: Page, label: str):
-    """A button by its label (its accessible name also holds the icon's name, e.g. "play_arrow Train")."""
-    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}$")).first
+    """A button by its label (its accessible name also holds the icon's name and its key: "play_arrow Train
+    Shortcut T")."""
+    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}( Shortcut \S+)?$")).first
 
 
 def slider(page: Page, label: str):

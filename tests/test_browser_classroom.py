@@ -98,6 +98,22 @@ def test_presenter_mode_gives_the_sine_wave_s_charts_the_page_s_width_at_1280x72
     page.context.close()
 
 
+def test_in_presenter_mode_keys_train_pause_resume_and_stop(chromium, server):
+    """At a projector the run bar is under the views, below the fold on the sine wave: T, P and S press
+    Train, Pause / Resume and Stop wherever the page is scrolled."""
+    page = _page(chromium, server.url + "sine?present=true&sine.sine.train.epochs=2000", 1280, 720)
+    bar = progress(page).first
+    for key, says in [("t", "· training ·"), ("p", "· paused ·"), ("p", "· training ·"), ("s", "· stopped ·")]:
+        page.keyboard.press(key)
+        expect(bar).to_contain_text(says)
+        expect(charts(page, "sequence prediction").first).to_be_in_viewport()
+        expect(button(page, "Train")).not_to_be_in_viewport()      # the keys were pressed, not the buttons
+    expect(bar).to_contain_text(re.compile(r"epoch [\d,]+ of 2,000"))
+    expect(button(page, "Continue")).to_be_enabled()
+    assert not page.page_errors, page.page_errors
+    page.context.close()
+
+
 def test_the_history_downloads_as_csv(lab):
     page = lab
     speed = slider(page, "speed limit (epochs per second)")

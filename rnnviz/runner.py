@@ -68,7 +68,8 @@ class Runner:
         self._training: dict[str, tuple[Run, _Worker]] = {}
         self._closed = False
         self._workers = [self._spawn() for _ in range(self.size)]
-        threading.Thread(target=self._read, name="rnnviz-runner", daemon=True).start()
+        self._reader = threading.Thread(target=self._read, name="rnnviz-runner", daemon=True)
+        self._reader.start()
 
     def _spawn(self) -> _Worker:
         commands = self._ctx.Queue()
@@ -145,6 +146,16 @@ class Runner:
             w.process.join(max(0.5, deadline - time.monotonic()))
             if w.process.is_alive():
                 w.process.terminate()
+        # the queues go now, and their semaphores with them (unlinked as they are collected): uvicorn ends
+        # the process by the signal it caught, which runs no atexit, and the resource tracker would warn
+        # of "leaked semaphore objects"
+        with self._lock:
+            workers, self._workers = self._workers, []    # nothing is sent now; the reader ends at its next poll
+        for w in workers:
+            w.commands.close()        # its feeder thread, which holds two of its semaphores, ends
+            w.commands.join_thread()
+        self._reader.join(4 * POLL_S)
+        del self._events
 
     # ---- placing runs ------------------------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -169,13 +180,14 @@ class Runner:
     def _tell(self, run: Run, *msg) -> None:
         with self._lock:
             placed = self._training.get(run.id)
-        if placed is not None:   # a waiting run takes its controls along when it starts
-            placed[1].commands.put((msg[0], run.id, *msg[1:]))
+            # a waiting run takes its controls along when it starts; after close() no queue is open
+            if placed is not None and placed[1] in self._workers:
+                placed[1].commands.put((msg[0], run.id, *msg[1:]))
 
     # ---- what the workers report (one reader thread) -----------------------------------------------
     def _read(self) -> None:
         checked = time.monotonic()
-        while True:
+        while self._workers:      # until close() has ended them
             try:
                 kind, run_id, progress, *rest = self._events.get(timeout=POLL_S)
             except queue.Empty:

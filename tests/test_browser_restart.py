@@ -25,6 +25,7 @@ def test_a_restart_loses_nothing(chromium, artifacts):
         button(page, "Train").click()
         epoch_shown(page, above=20)
         assert srv.stop() in (0, -15)      # SIGTERM (uvicorn raises it again once it has shut down)
+        assert "leaked semaphore" not in srv.log_text()     # the runner closed its queues
         expect(progress(page)).to_contain_text("does not answer", timeout=20_000)
         srv.start()
         srv.wait_ready()

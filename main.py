@@ -10,7 +10,7 @@ import threading
 
 import streamlit as st
 
-from lab import checkpoints, identity, links, panel, settings
+from lab import checkpoints, identity, links, panel, presenter, settings
 from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
@@ -41,6 +41,7 @@ def _warm_up() -> threading.Thread:
 _warm_up()
 page = st.navigation(pages)
 identity.keep_in_browser()
+presenter.keys()
 checkpoints.follow_goto()
 lesson_of = {p.url_path: lesson.key for p, lesson in zip(lesson_pages, LESSONS)}
 panel.sidebar_status({lesson.key: lesson.title for lesson in LESSONS}, lesson_of.get(page.url_path))

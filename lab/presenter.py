@@ -16,6 +16,7 @@ PAGE_WIDTH = 1110    # px: a chart across the page at 1280 px (presenter.css: no
 # is under the charts); Streamlit ignores them while a text field has the focus
 KEYS = {"train": "T", "pause": "P", "stop": "S"}
 _CSS = (Path(__file__).parent / "web" / "presenter.css").read_text()
+_KEYS = st.components.v2.component("rnnviz_keys", html="", js=(Path(__file__).parent / "web" / "keys.js").read_text())
 
 
 def on() -> bool:
@@ -30,6 +31,12 @@ def toggle() -> None:
                    "resume, and stop".format(**KEYS))
     if on():
         st.html(f"<style>{_CSS}</style>")
+
+
+def keys() -> None:
+    """The (invisible) component that lets KEYS press their buttons also while a toggle, a radio button
+    or a slider has the focus (web/keys.js)."""
+    _KEYS(data=[list(KEYS.values())], key="lab.presenter.keys")
 
 
 def chart_layout(fig) -> None:

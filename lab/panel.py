@@ -63,7 +63,8 @@ def _scrub(lesson: Lesson, runs: dict[str, Run]) -> dict[str, Snapshot]:
         shown[name] = Snapshot(name, run, recs, snaps[name], recs[-1] if recs else None, latest_probed(recs))
     if upto < latest:
         st.caption(f":material/history: rewound to {unit} {upto:,} (latest recorded: {latest:,})")
-    elif upto > latest:   # at the end of a run in progress: the slider's number is where it will stop
+    elif upto > latest and not presenter.on():   # (presenter mode: a line less, so that the charts fit 720 px)
+        # at the end of a run in progress: the slider's number is where it will stop
         st.caption(f":material/fast_forward: following training: {unit} {latest:,} shown "
                    f"(the slider ends at {hi:,}, where the run stops)")
     return shown

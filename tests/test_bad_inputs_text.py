@@ -99,7 +99,7 @@ def test_an_uploads_long_file_name_is_shortened_in_its_message(data):
 
 # ---- the text lesson's own text: pasted or uploaded, one message when it is refused ---------------------
 TEXT, UPLOAD = "text.text.task.text", "text.text.task.text.upload"
-NO_TEXT = "corpus 'custom' needs a text of at most 1,000,000 characters: paste some (text is empty)"
+NO_TEXT = "corpus 'custom' needs a text: the box is empty; paste or upload one (at most 1,000,000 characters)"
 
 
 def custom_text():
@@ -160,7 +160,7 @@ def test_a_text_over_the_limit_never_reaches_the_browser():
     at = custom_text()
     assert at.text_area(key=TEXT).proto.max_chars == MAX_CUSTOM       # the browser does not take a longer paste...
     (shown,) = [e.value for e in at.error]
-    assert "needs a text of at most 1,000,000 characters" in shown, shown    # ...and the box stays empty: why
+    assert "needs a text: the box is empty" in shown, shown    # ...and the box stays empty: why
     at = app()                           # code puts a text before the text area is drawn (a checkpoint, a preset)
     at.session_state["text.text.task.corpus"] = "custom"
     at.session_state[TEXT] = "ab\n" * MAX_CUSTOM

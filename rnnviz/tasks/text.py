@@ -114,8 +114,8 @@ class Text(Task):
         o = self.options
         if o.corpus == "custom":
             if not o.text:
-                raise ValueError(f"corpus 'custom' needs a text of at most {MAX_CUSTOM:,} characters: paste some "
-                                 "(text is empty)")
+                raise ValueError(f"corpus 'custom' needs a text: the box is empty; paste or upload one (at most "
+                                 f"{MAX_CUSTOM:,} characters)")
             if len(o.text) > MAX_CUSTOM:
                 raise ValueError(f"custom text has {len(o.text):,} characters; the limit is {MAX_CUSTOM:,}")
             if (first := o.text.find("\0")) >= 0:     # pasted, uploaded, a file or a checkpoint's config
@@ -151,8 +151,9 @@ class Text(Task):
         self.val_ids = np.array([lut[c] for c in self.val_text], dtype=np.int64)       # [N_val]
         self._train = lay_out(self.train_ids, o.batch_size, o.seq_len)
         if not self._train:
-            raise ValueError(f"the training text ({len(self.train_text):,} chars) is shorter than one batch: "
-                             f"needs batch_size * seq_len + 1 = {o.batch_size * o.seq_len + 1}; "
+            raise ValueError(f"the training text ({len(self.train_text):,} chars once the validation part is "
+                             f"held out) is shorter than one batch: needs batch_size * seq_len + 1 = "
+                             f"{o.batch_size * o.seq_len + 1}; "
                              "lower batch_size or seq_len, or give more text")
         if len(self.val_ids) < 2:
             raise ValueError("the validation part is under 2 characters: raise val_frac or give more text")

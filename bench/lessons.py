@@ -104,7 +104,7 @@ def contrast(runs: dict, offset: float) -> dict:
 
 
 def gradients(page, runs, server, log) -> dict:
-    P.open_lesson(page, runs, "Vanishing & exploding gradients")
+    P.open_lesson(page, runs, "Vanishing/exploding gradients")
     P.click_train(page)
     b = P.wait_run(page, 400, poll=0.25)
     ended = (b["progress"][-1][0] - b["click"]) / 1e3

@@ -2,7 +2,7 @@
 
 One student in Chromium: the server started (its lifespan starts the worker processes), the default
 page opened, then the Text generation lesson's run (Shakespeare, the lesson's LSTM 128 for 2,000
-steps) started, and while it trains the Vanishing & exploding gradients lesson's three runs (copy
+steps) started, and while it trains the Vanishing/exploding gradients lesson's three runs (copy
 task, the lesson's defaults). Every 0.5 s the bench reads the PSS and RSS of the server process and
 all its descendants (bench/procs.py: PSS is the honest sum for processes forked from one fork
 server); the target is on the largest PSS sum while both lessons train. Memory is in MB (10^6 bytes).
@@ -22,7 +22,7 @@ from .util import check
 LIMIT_B = 1e9             # the live-layer issue: under 1 GB
 WINDOW_S = 120            # sample at most this long once both lessons train
 TEXT = "Text generation"
-GRADIENTS = "Vanishing & exploding gradients"
+GRADIENTS = "Vanishing/exploding gradients"
 STATUS_JS = """() => [...document.querySelectorAll('[data-testid="rnnviz-background"]')].map(e => e.textContent)"""
 
 

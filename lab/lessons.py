@@ -40,7 +40,7 @@ LESSONS = [
     Lesson("inside", "Inside the cells", ":material/memory:", "app_pages/inside.py",
            tasks=("hihell", "seoul", "words", "anbn", "text"), model_defaults={"cell": "lstm"},
            pace={"hihell": 10.0}),
-    Lesson("gradients", "Vanishing & exploding gradients", ":material/trending_down:", "app_pages/gradients.py",
+    Lesson("gradients", "Vanishing/exploding gradients", ":material/trending_down:", "app_pages/gradients.py",
            tasks=("copy", "adding"),
            variants={c: ({"cell": c}, {}) for c in ("rnn", "lstm", "gru")}),
     Lesson("text", "Text generation", ":material/edit_note:", "app_pages/text.py", tasks=("text",)),

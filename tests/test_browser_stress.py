@@ -159,7 +159,7 @@ def test_three_hundred_clicks_and_not_one_lost(lab):
     for i in range(CYCLES):
         _cycle(page, click, "chars/seoul paced", rewind=i % 3 == 1, problems=problems)
     # 2. three runs side by side at full speed (2 trainers: one waits)
-    open_lesson(page, "Vanishing & exploding gradients")
+    open_lesson(page, "Vanishing/exploding gradients")
     set_slider(page, "epochs", "End", re.compile(r"^2,?000$"))
     expect(slider(page, SPEED)).to_have_attribute("aria-valuetext", "full speed")
     for i in range(CYCLES):

@@ -75,11 +75,14 @@ def train(lesson: Lesson, s: Settings) -> None:
 
 
 def _continue(lesson: Lesson, s: Settings, more: int) -> None:
+    """Train each run on to `more` past the furthest one: runs side by side that stopped at different
+    epochs end at the same one again, as runs compared side by side should."""
     runs = lesson_runs(lesson)
     variants = s.setup.variants(lesson)
+    until = max((r.stands for r in runs.values()), default=0) + more
     try:
         for name, run in runs.items():
-            run.continued(variants[name][1], more)
+            run.continued(variants[name][1], until)
     except (ValueError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
     for run in runs.values():
@@ -108,10 +111,12 @@ def _save(lesson: Lesson) -> None:
 
 
 def _more_default(runs: dict[str, Run], s: Settings) -> int:
-    """What Continue offers: the rest of a run stopped early, else as many as the settings say."""
-    first = next(iter(runs.values()), None)
-    if first is not None and first.state == "stopped" and first.total > first.done:
-        return first.total - first.done
+    """What Continue offers: the rest of runs stopped early (to where the furthest of them was to end),
+    else as many as the settings say."""
+    stopped = [r for r in runs.values() if r.state == "stopped" and r.total > r.stands]
+    rest = max((r.total for r in stopped), default=0) - max((r.stands for r in runs.values()), default=0)
+    if rest > 0:
+        return rest
     return (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
 
 
@@ -143,7 +148,8 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
         more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s),
                                key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}",
                                disabled=not can_continue, width=110,
-                               help=f"How many {unit}s Continue trains on for")
+                               help=f"How many {unit}s Continue trains on for (runs side by side that "
+                                    f"stand at different {unit}s all train on to the same one)")
         st.button("Continue", icon=":material/fast_forward:", key=f"{k}.continue", on_click=_continue,
                   args=(lesson, s, int(more)), disabled=not can_continue,
                   help="Train on from where the run stands: its weights, its optimizer's state and its step count")

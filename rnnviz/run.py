@@ -153,15 +153,19 @@ class Run:
         self.history.keep_newest_probe()
         self.weights.keep_newest()
 
-    def continued(self, tcfg: TrainConfig, more: int) -> None:
-        """Ready to train `more` epochs (or steps) on from where it stands, with training settings
+    @property
+    def stands(self) -> int:
+        """The epoch (or step) its weights stand at: where Continue goes on from (0: never trained)."""
+        return self.resume.done if self.resume is not None else 0
+
+    def continued(self, tcfg: TrainConfig, until: int) -> None:
+        """Ready to train on from where it stands to epoch (or step) `until`, with training settings
         tcfg (the run's own model; optimizer state kept when tcfg names the same optimizer)."""
         if self.resume is None and self.history.last is not None:
             raise ValueError("this run has no weights to go on from")
-        if not 1 <= more <= 100_000:
-            raise ValueError(f"train between 1 and 100,000 more {self.unit}s, not {more}")
-        done = self.resume.done if self.resume is not None else 0   # one stopped before it started: from scratch
-        self.tcfg = dataclasses.replace(tcfg, **{f"{self.unit}s": done + more})
+        if not 1 <= until - self.stands <= 100_000:
+            raise ValueError(f"train between 1 and 100,000 more {self.unit}s, not {until - self.stands:,}")
+        self.tcfg = dataclasses.replace(tcfg, **{f"{self.unit}s": until})
         self.state, self.reason, self.held, self.lr = "new", "", False, None
         self.saved = 0.0        # its copy on disk stands where it stopped: memory alone will hold what follows
         self.origin = self.origin or "continued"

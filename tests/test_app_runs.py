@@ -70,6 +70,30 @@ def test_continue_trains_on_as_if_the_run_had_never_stopped():
                                rtol=1e-6)      # Adam's moments and the step count went on
 
 
+def test_continue_takes_runs_stopped_at_different_epochs_to_the_same_end():
+    at = app("gradients")
+    at.session_state["gradients.copy.live.pace"] = 2.0      # 15 s at least to the end
+    at.session_state["gradients.copy.train.epochs"] = 30
+    at.run()
+    at.button(key="gradients.train").click().run()             # rnn, lstm and gru side by side
+    runs = wait(at, "gradients", recorded(1))
+    registry.get().runner.pause(runs["rnn"])                   # rnn falls behind
+    wait(at, "gradients", lambda f: min(f["lstm"].done, f["gru"].done) >= f["rnn"].done + 2)
+    at.button(key="gradients.stop").click().run()
+    wait(at, "gradients", finished)
+    stands = {n: r.stands for n, r in runs.items()}
+    assert stands["rnn"] < min(stands["lstm"], stands["gru"]) and max(stands.values()) < 30, stands
+    assert more_input(at, "gradients").value == 30 - max(stands.values())    # the rest of the furthest
+    at.session_state["gradients.copy.live.pace"] = 0.0
+    at.run()
+    at.button(key="gradients.continue").click().run()
+    wait(at, "gradients", finished)
+    for name, run in runs.items():
+        assert run.reason == "finished 30 epochs", (name, run.reason)
+        assert [r.epoch for r in run.history.snapshot()] == list(range(1, 31)), name
+    assert sum("epoch 30 of 30" in p for p in progress_texts(at)) == 3
+
+
 def test_a_restart_loses_nothing(lab_env):
     at = app()
     token = at.session_state["lab.identity"]

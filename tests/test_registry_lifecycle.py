@@ -25,7 +25,7 @@ def over_budget(monkeypatch) -> float:
 
 def trained_on(run: Run, more: int) -> None:
     """Continue: `more` epochs from where the run stands, as a worker trains them."""
-    run.continued(run.tcfg, more)
+    run.continued(run.tcfg, run.stands + more)
     trainer = Trainer(run.task, run.mcfg, run.tcfg, [Recorder(run.history, probe_every=1)], resume=run.resume)
     run.state = trainer.run()
     run.resume, run.done, run.step = trainer.resume_state(), trainer.done, trainer.step

@@ -35,7 +35,7 @@ def test_a_run_reads_back_as_itself_and_a_continued_run_replaces_its_copy(tmp_pa
     assert back.resume.counters() == run.resume.counters()
     for k, v in run.resume.weights.items():
         assert torch.equal(back.resume.weights[k], v)
-    back.continued(t, 10)
+    back.continued(t, 30)                                     # 10 more
     trained(back)
     assert run_store.save(back, tmp_path) == path             # its own copy, replaced
     (again,) = run_store.load_lesson(tmp_path, "o1", "chars")

@@ -183,7 +183,7 @@ def test_continuing_in_a_worker_equals_one_longer_run(runner):
     Trainer(task, m, t, [here]).run()
     run = runner.submit(Run(task, m, dataclasses.replace(t, epochs=5)))
     assert run.ended.wait(60) and run.state == "finished"
-    run.continued(t, 7)
+    run.continued(t, 12)                                     # 7 more
     assert run.total == 12
     runner.submit(run)
     assert run.ended.wait(60) and run.state == "finished"

@@ -69,8 +69,11 @@ def facts(run: Run) -> dict:
         # a regression's loss is its MSE: "validation MSE", the mean over the validation data, is then told
         # apart from the sine chart's "MSE on this window"
         train, val = ("training MSE", "validation MSE") if run.task.kind == "regress" else ("loss", "val")
-        parts.append(f"{train} {last.loss:.4g}"
-                     + (f" · {val} {last.val_loss:.4g}" if last.val_loss is not None else ""))
+        parts.append(f"{train} {last.loss:.4g}")
+        # validation runs at every k-th record point: the newest one measured, with its epoch if older
+        if (checked := run.history.last_validated) is not None:
+            parts[-1] += f" · {val} {checked.val_loss:.4g}" + \
+                ("" if checked is last else f" ({run.unit} {checked.epoch:,})")
     # the speed in the speed limit's unit, record points a second; a rate only while it trains: paused,
     # resuming or waiting, the worker's last rate is not true now
     name, what = record_words(run.tcfg.steps)

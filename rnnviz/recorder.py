@@ -181,6 +181,12 @@ class History:
         with self.lock:
             return self.records[-1] if self.records else None
 
+    @property
+    def last_validated(self) -> EpochRecord | None:
+        """The newest record with a validation loss (validation runs at every k-th record point only)."""
+        with self.lock:
+            return next((r for r in reversed(self.records) if r.val_loss is not None), None)
+
     def to_json(self, max_bytes: int | None = None) -> dict:
         """A JSON object; with max_bytes, probes are left out of every other probed record (the first
         and the newest stay), as many times as it takes for json.dumps of it to fit in max_bytes: a

@@ -2,6 +2,7 @@
 score, the labels they thin, the curves they dot, and a dark page (rnnviz.figures.theme)."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -11,12 +12,15 @@ import torch
 from figure_inputs import _Cells, every_figure
 from test_tasks import perfect_output
 
+from lab import progress
 from rnnviz import figures as F
+from rnnviz.callbacks import Recorder
 from rnnviz.config import ModelConfig, TrainConfig
 from rnnviz.engine import TorchEngine
 from rnnviz.figures.style import COLOR_NAMES, NO_TARGET, PALETTE, RIGHT, WRONG, color_name
 from rnnviz.figures.theme import INK, MUTED_OPACITY, MUTED_STYLE, PAGE
 from rnnviz.recorder import EpochRecord
+from rnnviz.run import Run
 from rnnviz.tasks import TASKS, make_task
 from rnnviz.tasks.anbn import anbn, read_prefix, scored_continuation
 from rnnviz.trainer import Trainer, record_words, steps_per_record
@@ -220,3 +224,22 @@ def test_the_chars_sentences_say_where_the_hidden_state_is_needed():
     for c, nexts in seoul.ambiguous().items():
         assert sorted(nexts) == sorted({b for a, b in zip(seoul.sentence, seoul.sentence[1:]) if a == c})
         assert len(nexts) > 1
+
+
+def test_the_progress_line_tells_the_newest_validation_and_its_epoch():
+    """Validation runs at every k-th record point: a run stopped between two tells the newest one
+    measured, with its epoch, instead of leaving it out."""
+    task = make_task("sine")
+    m, t = task.suggested()
+    run = Run(task, m, dataclasses.replace(t, epochs=6))
+    Trainer(task, m, run.tcfg, [Recorder(run.history)], val_every=3).run()
+    full = run.history
+    assert [r.epoch for r in full.records if r.val_loss is not None] == [1, 3, 6]
+    run.state = "stopped"
+    run.history = full.until(5)
+    text = progress.facts(run)["text"]
+    assert f"epoch 5 of 6 · training MSE {full.records[4].loss:.4g} · validation MSE " \
+           f"{full.records[2].val_loss:.4g} (epoch 3) ·" in text, text
+    run.history = full.until(3)
+    text = progress.facts(run)["text"]
+    assert f"training MSE {full.records[2].loss:.4g} · validation MSE {full.records[2].val_loss:.4g} ·" in text, text

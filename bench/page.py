@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import time
 
+from tools.widgets import button, slider  # noqa: F401  (the bench's scripts find them here)
+
 TRAIN = re.compile(r"(^|\s)Train$")
 # the speed limit names its unit: "speed limit (epochs per second)", "speed limit (records per second;
 # one every 25 optimizer steps)" (lab/settings.py, rnnviz.trainer.record_words)
@@ -106,18 +108,6 @@ def head(text: str | None) -> dict | None:
 def ended(lines: list[str] | None) -> bool:
     """Every progress line says its run ended."""
     return bool(lines) and all(any(w in line for w in ENDED) for line in lines)
-
-
-def slider(page, label: str | re.Pattern):
-    """A slider by its label, a string or a pattern (Streamlit 1.67 names a slider twice, "epochs epochs")."""
-    lab = label.pattern if isinstance(label, re.Pattern) else re.escape(label)
-    return page.get_by_role("slider", name=re.compile(rf"^{lab}( {lab})?$"))
-
-
-def button(page, label: str):
-    """A button by its label (its accessible name also holds the icon's name and its key: "play_arrow Train
-    Shortcut T")."""
-    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}( Shortcut \S+)?$")).first
 
 
 def after_rerun(page, runs, action, timeout: float = 60.0, since: int | None = None) -> None:

@@ -44,20 +44,9 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 from tools.lab_server import LabServer  # noqa: E402
 from tools.script_runs import ScriptRuns  # noqa: E402
+from tools.widgets import button, slider  # noqa: E402,F401
 
 expect.set_options(timeout=T)
-
-
-def button(page: Page, label: str):
-    """A button by its label (its accessible name also holds the icon's name and its key: "play_arrow Train
-    Shortcut T")."""
-    return page.get_by_role("button", name=re.compile(rf"(^|\s){re.escape(label)}( Shortcut \S+)?$")).first
-
-
-def slider(page: Page, label: str):
-    """A slider by its label (Streamlit 1.67 names it twice, "epochs epochs")."""
-    lab = re.escape(label)
-    return page.get_by_role("slider", name=re.compile(rf"^{lab}( {lab})?$"))
 
 
 def progress(page: Page):

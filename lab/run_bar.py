@@ -24,6 +24,7 @@ from .lessons import Lesson
 from .settings import Settings
 
 FIRST_RECORD_S = 0.5      # the Train click's redraw waits this long at most for the runs' first records
+PAUSE_WIDTH = 124         # px: Pause and Resume (120 px with its icon and key) alike, so the buttons after stay put
 
 
 def lesson_runs(lesson: Lesson) -> dict[str, Run]:
@@ -136,10 +137,10 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
                   help="Start a new run with these settings")
         if paused:
             st.button("Resume", icon=":material/resume:", key=f"{k}.resume", on_click=_each, args=(lesson, "resume"),
-                      shortcut=presenter.KEYS["pause"])
+                      shortcut=presenter.KEYS["pause"], width=PAUSE_WIDTH)
         else:
             st.button("Pause", icon=":material/pause:", key=f"{k}.pause", on_click=_each, args=(lesson, "pause"),
-                      disabled=not active, shortcut=presenter.KEYS["pause"])
+                      disabled=not active, shortcut=presenter.KEYS["pause"], width=PAUSE_WIDTH)
         st.button("Stop", icon=":material/stop:", key=f"{k}.stop", on_click=_each, args=(lesson, "stop"),
                   disabled=not active, shortcut=presenter.KEYS["stop"])
         first = next(iter(runs.values()), None)

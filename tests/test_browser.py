@@ -139,8 +139,10 @@ def test_every_click_on_a_longer_run_counts_the_first_time(lab):
     expect(status).to_contain_text(re.compile(r"The server trains [1-9]"))   # the sidebar knows
     snap(page, "3-seoul-training")
 
+    stop_x = button(page, "Stop").bounding_box()["x"]
     click(page, "Pause", lambda: expect(button(page, "Resume")).to_be_visible())
     expect(bar).to_contain_text(re.compile(r"rnn\s*·\s*paused"))
+    assert button(page, "Stop").bounding_box()["x"] == stop_x, "Resume, wider than Pause, moved the buttons"
     paused_at = epoch_shown(page)
     page.wait_for_timeout(1000)
     assert epoch_shown(page) == paused_at

@@ -3,7 +3,7 @@ stops learning to copy while an LSTM and a GRU go on."""
 import streamlit as st
 
 from course import equations, sweep_view
-from lab import page
+from lab import page, presenter
 
 lesson = page.lesson("sweep")
 page.header(lesson)
@@ -18,9 +18,9 @@ equations.explain(
 preset, grid, epochs = sweep_view.editor()
 with st.container(horizontal=True):
     st.button("Run sweep", type="primary", icon=":material/play_arrow:", key="sweep.run",
-              on_click=sweep_view.start, args=(preset, grid, epochs))
+              on_click=sweep_view.start, args=(preset, grid, epochs), shortcut=presenter.KEYS["train"])
     st.button("Stop", icon=":material/stop:", key="sweep.stop", on_click=sweep_view.stop,
-              disabled=(bg := sweep_view.current()) is None or bg.done)
+              shortcut=presenter.KEYS["stop"], disabled=(bg := sweep_view.current()) is None or bg.done)
 
 
 running = bg is not None and not bg.done

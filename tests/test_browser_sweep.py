@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from browser import T, artifacts, button, chromium, expect, server  # noqa: F401
+from browser import T, after_rerun, artifacts, button, chromium, expect, server  # noqa: F401
+
+from tools.script_runs import ScriptRuns
 
 
 def test_open_goes_to_the_gradients_lesson_with_the_run(chromium, server):
@@ -14,18 +16,19 @@ def test_open_goes_to_the_gradients_lesson_with_the_run(chromium, server):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.script_runs = ScriptRuns(page)
     page.goto(server.url + "sweep?present=true", wait_until="domcontentloaded")
-    for label, value in (("cell", "lstm"), ("lag", "5"), ("seed", "0")):
-        field = page.get_by_role("textbox", name=label, exact=True)
-        field.fill(value)
-        field.press("Enter")
-    epochs = page.get_by_role("spinbutton", name="epochs per run")
-    epochs.fill("3")
-    epochs.press("Enter")
-    button(page, "Run sweep").click()
+    # each edit's rerun has finished before the next: Run sweep's key gets the grid the page was drawn with
+    for field, value in [(page.get_by_role("textbox", name=label, exact=True), value)
+                         for label, value in (("cell", "lstm"), ("lag", "5"), ("seed", "0"))] + \
+            [(page.get_by_role("spinbutton", name="epochs per run"), "3")]:
+        after_rerun(page, lambda: (field.fill(value), field.press("Enter")))
+    page.evaluate("() => document.activeElement.blur()")     # (Streamlit's keys wait while a field has the focus)
+    page.keyboard.press("t")                                   # Run sweep's key, as the run bar's Train
     expect(page.get_by_text(re.compile(r"sweep finished: 1 of 1 run"))).to_be_visible()
     # the results' fragment reruns the page when the sweep ends: Stop has nothing left to stop
     expect(button(page, "Stop")).to_be_disabled()
+    expect(button(page, "Stop")).to_have_accessible_name(re.compile("Shortcut S$"))
     button(page, "Open it in the gradients lesson").click()
     expect(page).to_have_url(re.compile(r"/gradients"))
     expect(page.get_by_role("heading", name=re.compile("Vanishing"))).to_be_visible()

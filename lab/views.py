@@ -71,7 +71,9 @@ def chart(fig, key: str, runs: tuple[Snapshot, ...] = (), what: tuple = (), opti
     else:
         fig = _shown(fig, px, page)
     st.plotly_chart(fig, theme=None, key=key, config={"displaylogo": False, "toImageButtonOptions": {
-        "format": "png", "filename": f"rnnviz-{key.replace('.', '-')}", "scale": 2}})
+        "format": "png", "filename": f"rnnviz-{key.replace('.', '-')}", "scale": 2},
+        # PNG, zoom, pan and reset: the toolbar then takes 152 px of the title's line on hover, not 224
+        "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]})
 
 
 def _at(view: Snapshot) -> tuple:

@@ -81,8 +81,8 @@ def _continue(lesson: Lesson, s: Settings, more: int) -> None:
     runs = lesson_runs(lesson)
     variants = s.setup.variants(lesson)
     until = max((r.stands for r in runs.values()), default=0) + more
-    try:
-        for name, run in runs.items():
+    try:     # the run furthest behind first: when it is refused (more than 100,000 to go), none has changed
+        for name, run in sorted(runs.items(), key=lambda named: named[1].stands):
             run.continued(variants[name][1], until)
     except (ValueError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")

@@ -120,10 +120,12 @@ def test_weights_come_with_paced_records_and_at_most_20_times_a_second_at_full_s
         runner.submit(r)
     until(lambda: len(paced.history.snapshot()) >= 20 and fast.steps_per_second > 0)
     t0, kept0 = time.perf_counter(), len(fast.weights.epochs)
-    records0 = len(fast.history.snapshot())
     time.sleep(1.0)
     kept = len(fast.weights.epochs) - kept0
-    assert len(fast.history.snapshot()) - records0 > 2 * kept    # not every fast record brings weights
+    # weights come with a fast record at most every WEIGHT_EVERY_S, by the records' own clock (a loaded
+    # machine makes fewer records, not closer weights)
+    at = {r.epoch: r.seconds for r in fast.history.snapshot()}
+    assert np.diff(sorted(at[e] for e in fast.weights.epochs if e in at)).min() >= 0.9 * worker.WEIGHT_EVERY_S
     assert kept <= 24 * (time.perf_counter() - t0)
     assert {r.epoch for r in paced.history.snapshot()} <= set(paced.weights.epochs)   # every paced record
     # measured in the limit's unit: record points a second, as the records' own clock counts them (a loaded

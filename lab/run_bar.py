@@ -75,20 +75,20 @@ def train(lesson: Lesson, s: Settings) -> None:
     _wait_first_records(runs)
 
 
-def _continue(lesson: Lesson, s: Settings, more: int) -> None:
-    """Train each run on to `more` past the furthest one: runs side by side that stopped at different
-    epochs end at the same one again, as runs compared side by side should."""
+def _continue(lesson: Lesson, s: Settings, n: int, to: bool) -> None:
+    """Train the runs `n` more epochs each, or (`to`) on to epoch n; a run already there stays."""
     runs = lesson_runs(lesson)
     variants = s.setup.variants(lesson)
-    until = max((r.stands for r in runs.values()), default=0) + more
+    until = n if to else max((r.stands for r in runs.values()), default=0) + n
+    going = {name: run for name, run in runs.items() if run.stands < until}
     try:     # the run furthest behind first: when it is refused (more than 100,000 to go), none has changed
-        for name, run in sorted(runs.items(), key=lambda named: named[1].stands):
+        for name, run in sorted(going.items(), key=lambda named: named[1].stands):
             run.continued(variants[name][1], until)
     except (ValueError, KeyError) as e:
         return say(lesson.key, "error", f"Could not continue: {e}")
-    for run in runs.values():
+    for run in going.values():
         registry.get().runner.submit(run)
-    _wait_first_records(runs)
+    _wait_first_records(going)
 
 
 def _each(lesson: Lesson, action: str) -> None:
@@ -111,14 +111,19 @@ def _save(lesson: Lesson) -> None:
         + " (see the Checkpoints page)")
 
 
-def _more_default(runs: dict[str, Run], s: Settings) -> int:
-    """What Continue offers: the rest of runs stopped early (to where the furthest of them was to end),
-    else as many as the settings say."""
-    stopped = [r for r in runs.values() if r.state == "stopped" and r.total > r.stands]
-    rest = max((r.total for r in stopped), default=0) - max((r.stands for r in runs.values()), default=0)
-    if rest > 0:
-        return rest
-    return (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
+def _continue_box(runs: dict[str, Run], s: Settings) -> tuple[bool, int, int, int]:
+    """Continue's box: (to an epoch, not N more; least, most, offered). Runs that stand at one epoch
+    train N more each (offered: the rest of a run stopped early, else the settings' length). Runs side
+    by side that stand at different epochs (one finished first, or one still waited at Stop) train on
+    to one epoch, so that they compare again (offered: the end they were to reach, else the settings'
+    length past the furthest)."""
+    length = (s.setup.train.steps or s.setup.train.epochs) if s.setup else 100
+    stands = [r.stands for r in runs.values()] or [0]
+    end = max((r.total for r in runs.values()), default=0)
+    if min(stands) == max(stands):
+        return False, 1, 100_000, end - stands[0] if end > stands[0] else length
+    low = min(stands)
+    return True, low + 1, low + 100_000, min(end if end > low else max(stands) + length, low + 100_000)
 
 
 def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
@@ -146,13 +151,14 @@ def draw(lesson: Lesson, s: Settings, runs: dict[str, Run]) -> None:
         first = next(iter(runs.values()), None)
         unit = first.unit if first else ("step" if s.setup and s.setup.train.steps else "epoch")
         group = first.group if first else ""
-        more = st.number_input(f"more {unit}s", 1, 100_000, _more_default(runs, s),
-                               key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}",
-                               disabled=not can_continue, width=110,
-                               help=f"How many {unit}s Continue trains on for (runs side by side that "
-                                    f"stand at different {unit}s all train on to the same one)")
+        to, least, most, offered = _continue_box(runs, s)
+        more = st.number_input(f"to {unit}" if to else f"more {unit}s", least, most, offered, width=110,
+                               key=f"{k}.more.{group}.{max((r.done for r in runs.values()), default=0)}.{to}",
+                               disabled=not can_continue,
+                               help=f"The runs stand at different {unit}s: Continue trains each on to this one"
+                               if to else f"How many {unit}s Continue trains on for")
         st.button("Continue", icon=":material/fast_forward:", key=f"{k}.continue", on_click=_continue,
-                  args=(lesson, s, int(more)), disabled=not can_continue,
+                  args=(lesson, s, int(more), to), disabled=not can_continue,
                   help="Train on from where the run stands: its weights, its optimizer's state and its step count")
         st.button("Reset", icon=":material/delete_sweep:", key=f"{k}.reset", on_click=reg.shelve,
                   args=(identity.owner(), k), disabled=not runs,

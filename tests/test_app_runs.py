@@ -83,7 +83,8 @@ def test_continue_takes_runs_stopped_at_different_epochs_to_the_same_end():
     wait(at, "gradients", finished)
     stands = {n: r.stands for n, r in runs.items()}
     assert stands["rnn"] < min(stands["lstm"], stands["gru"]) and max(stands.values()) < 30, stands
-    assert more_input(at, "gradients").value == 30 - max(stands.values())    # the rest of the furthest
+    box = more_input(at, "gradients")
+    assert (box.label, box.value, box.min) == ("to epoch", 30, stands["rnn"] + 1)    # the end they were to reach
     at.session_state["gradients.copy.live.pace"] = 0.0
     at.run()
     at.button(key="gradients.continue").click().run()
@@ -92,6 +93,34 @@ def test_continue_takes_runs_stopped_at_different_epochs_to_the_same_end():
         assert run.reason == "finished 30 epochs", (name, run.reason)
         assert [r.epoch for r in run.history.snapshot()] == list(range(1, 31)), name
     assert sum("epoch 30 of 30" in p for p in progress_texts(at)) == 3
+    box = more_input(at, "gradients")
+    assert (box.label, box.value) == ("more epochs", 30)          # together again: N more each
+
+
+def test_continue_finishes_the_runs_stopped_behind_one_that_finished():
+    at = app("gradients")
+    at.session_state["gradients.copy.live.pace"] = 2.0
+    at.session_state["gradients.copy.train.epochs"] = 8
+    at.run()
+    at.button(key="gradients.train").click().run()
+    runs = wait(at, "gradients", recorded(1))
+    for name in ("lstm", "gru"):
+        registry.get().runner.pause(runs[name])
+    registry.get().runner.set_live(runs["rnn"], 0.0, False)       # rnn alone at full speed, to its end
+    wait(at, "gradients", lambda f: f["rnn"].state == "finished")
+    at.button(key="gradients.stop").click().run()                 # the paused two stop part way
+    wait(at, "gradients", finished)
+    assert runs["rnn"].stands == 8 and max(runs["lstm"].stands, runs["gru"].stands) < 8
+    rnn_records = runs["rnn"].history.snapshot()
+    box = more_input(at, "gradients")
+    assert (box.label, box.value) == ("to epoch", 8)
+    at.session_state["gradients.copy.live.pace"] = 0.0
+    at.run()
+    at.button(key="gradients.continue").click().run()
+    wait(at, "gradients", finished)
+    for name in ("lstm", "gru"):
+        assert runs[name].reason == "finished 8 epochs" and runs[name].history.last.epoch == 8, name
+    assert runs["rnn"].history.snapshot() == rnn_records and runs["rnn"].total == 8    # it stayed
 
 
 def test_a_restart_loses_nothing(lab_env):

@@ -15,7 +15,8 @@ from lab.lessons import CHECKPOINTS_PAGE, LESSONS
 from rnnviz.figures import loss_figure, prediction_table_html
 from rnnviz.worker import warm_up
 
-st.set_page_config(page_title="rnnviz lab", page_icon=":material/cycle:", layout="wide")
+# an emoji icon is drawn by the browser itself; a :material/...: one is fetched from fonts.gstatic.com
+st.set_page_config(page_title="rnnviz lab", page_icon="🔁", layout="wide")
 links.remember_arrival()
 settings.link_put_values(run_ends=False)
 

@@ -39,6 +39,8 @@ def test_train_hihell_reads_ihello(lab):
                              " t.forEach(e => { e.style.fontWeight = bold; });"
                              " return t.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent); }")
     assert cut == [], f"titles cut in the navigation: {cut}"
+    # the tab's icon needs no network (a classroom may have none)
+    expect(page.locator("link[rel='shortcut icon']")).to_have_attribute("href", re.compile(r"^data:"))
     assert_clean(page)
     button(page, "Train").click()
     # the headline of the latest record: "epoch 42: ihello target ihello · 6/6 right"

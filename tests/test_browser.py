@@ -113,13 +113,15 @@ def test_gates_and_gradients_render(lab):
     expect(lines).to_contain_text(re.compile(r"‖∂L(_last)?/∂h_t‖ \(log scale\)"))   # its y axis
     expect(lines.locator(".scatterlayer .trace").first).to_be_attached()   # a line, not "no ... measured"
     expect(page.get_by_text(re.compile(r"ρ\(.+\) = \d")).first).to_be_visible()   # beside it: ρ of W_hh
-    lines.hover()                                          # plotly's toolbar shows, beside the title, not on it
-    toolbar, title = lines.locator(".modebar").bounding_box(), lines.locator(".gtitle").bounding_box()
-    assert title["x"] + title["width"] < toolbar["x"], (title, toolbar)
     assert_clean(page)
     snap(page, "2-gradients")
     click(page, "Stop", lambda: [expect(progress(page).nth(i)).to_contain_text("stopped") for i in range(3)])
     expect(button(page, "Stop")).to_be_disabled()
+    # on hover plotly's toolbar shows beside the title, not on it (measured once the chart stands still)
+    lines.hover()
+    expect(lines.locator(".modebar")).to_be_visible()
+    toolbar, title = lines.locator(".modebar").bounding_box(), lines.locator(".gtitle").bounding_box()
+    assert title["x"] + title["width"] < toolbar["x"], (title, toolbar)
     assert_clean(page)
 
 

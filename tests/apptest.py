@@ -75,6 +75,17 @@ def text_of(at: AppTest) -> str:
     return re.sub(r"<[^>]+>", "", "\n".join(m.value for m in at.markdown))
 
 
+def started(lesson: str, task: str, pace: float, epochs: int) -> AppTest:
+    """The lesson's page (its key is its page's name), its runs started at this speed limit (records a
+    second; 0: full speed) for `epochs`."""
+    at = app(lesson)
+    at.session_state[f"{lesson}.{task}.live.pace"] = pace
+    at.session_state[f"{lesson}.{task}.train.epochs"] = epochs
+    at.run()
+    at.button(key=f"{lesson}.train").click().run()
+    return at
+
+
 def hihell_trained(at: AppTest, epochs: int | None = None, timeout: float = 30):
     """Train the first lesson's hihell run at full speed (for `epochs`, else its default) to its end;
     the run."""

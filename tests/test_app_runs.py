@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 import pytest
-from apptest import (app, finished, hihell_trained, progress_data, progress_texts, recorded, runs_of, text_of,
-                     wait)
+from apptest import (app, finished, hihell_trained, progress_data, progress_texts, recorded, runs_of, started,
+                     text_of, wait)
 
 from lab import registry, run_bar
 from lab.lessons import BY_KEY
@@ -71,11 +71,7 @@ def test_continue_trains_on_as_if_the_run_had_never_stopped():
 
 
 def test_continue_takes_runs_stopped_at_different_epochs_to_the_same_end():
-    at = app("gradients")
-    at.session_state["gradients.copy.live.pace"] = 2.0      # 15 s at least to the end
-    at.session_state["gradients.copy.train.epochs"] = 30
-    at.run()
-    at.button(key="gradients.train").click().run()             # rnn, lstm and gru side by side
+    at = started("gradients", "copy", pace=2.0, epochs=30)     # rnn, lstm and gru side by side: 15 s at least
     runs = wait(at, "gradients", recorded(1))
     registry.get().runner.pause(runs["rnn"])                   # rnn falls behind
     wait(at, "gradients", lambda f: min(f["lstm"].done, f["gru"].done) >= f["rnn"].done + 2)
@@ -98,11 +94,7 @@ def test_continue_takes_runs_stopped_at_different_epochs_to_the_same_end():
 
 
 def test_continue_finishes_the_runs_stopped_behind_one_that_finished():
-    at = app("gradients")
-    at.session_state["gradients.copy.live.pace"] = 2.0
-    at.session_state["gradients.copy.train.epochs"] = 8
-    at.run()
-    at.button(key="gradients.train").click().run()
+    at = started("gradients", "copy", pace=2.0, epochs=8)
     runs = wait(at, "gradients", recorded(1))
     for name in ("lstm", "gru"):
         registry.get().runner.pause(runs[name])

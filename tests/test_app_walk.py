@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptest import app, finished, hihell_trained, runs_of, wait
+from apptest import app, finished, hihell_trained, runs_of, started, wait
 from lab import progress
 from rnnviz.figures.sweep import sweep_figure
 from rnnviz.figures.style import PALETTE
@@ -37,11 +37,7 @@ def test_a_loss_chart_without_validation_does_not_speak_of_dashed_lines():
 
 
 def test_a_chart_with_validation_still_says_which_line_is_which():
-    at = app("anbn")
-    at.session_state["anbn.anbn.live.pace"] = 0.0
-    at.session_state["anbn.anbn.train.epochs"] = 3
-    at.run()
-    at.button(key="anbn.train").click().run()
+    at = started("anbn", "anbn", pace=0.0, epochs=3)
     wait(at, "anbn", finished)
     at.session_state["anbn.tabs"] = "Loss and accuracy"
     at.run()

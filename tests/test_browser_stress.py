@@ -14,6 +14,7 @@ from browser import assert_clean, after_rerun, open_lesson
 
 EFFECT_MS = 15_000      # a click's effect must show within this (the machine is loaded: 2 cores, 3+ runs)
 CYCLES = int(os.environ.get("RNNVIZ_STRESS_CYCLES", 10))   # per lesson; 10 clicks each
+RUNS = int(os.environ.get("RNNVIZ_STRESS_RUNS", 20))       # Train clicks the moment a run ends
 SCRUB = "shown — drag to rewind every view"
 
 
@@ -125,7 +126,7 @@ def test_train_again_the_moment_a_run_ends(lab):
     """Short runs at full speed, Train clicked as soon as each has ended: the panel's reruns for the
     end of a run, the views' last timer ticks and the click's rerun overlap. Every click's run shows
     (a new run id on the line) and ends, and the page applies everything the server sends."""
-    page, runs = lab, 20
+    page, runs = lab, RUNS
     task = page.get_by_test_id("stRadio").filter(has_text="task")
     after_rerun(page, lambda: task.get_by_text("seoul", exact=True).click())
     set_slider(page, SPEED, "End", "full speed")
@@ -144,6 +145,9 @@ def test_train_again_the_moment_a_run_ends(lab):
             assert time.monotonic() < deadline, (f"run {i + 1} of {runs} did not show and end: the line "
                                                  f"went {lines[-3:]}; console errors: {page.console_errors[:3]}")
             page.wait_for_timeout(50)
+    # the buttons follow the last run's end (the line reruns the panel when the run's phase changes)
+    expect(button(page, "Pause")).to_be_disabled(timeout=EFFECT_MS)
+    expect(button(page, "Stop")).to_be_disabled(timeout=EFFECT_MS)
     assert not page.console_errors, page.console_errors[:3]
     assert_clean(page)
 

@@ -6,7 +6,9 @@
 const RESEND_S = 2, RESENDS = 5;
 export default function ({ parentElement, data: [data], setTriggerValue }) {
   const me = parentElement.__rv || (parentElement.__rv = { newest: {}, timer: null, sent: null, tries: 0 });
-  if (me.data && me.data.phases !== data.phases) { me.sent = null; me.tries = 0; }   // drawn for new phases
+  // drawn for other runs or phases: a phase seen before (Train again the moment a run ended) is news again
+  const drawn = d => `${d.runs.map(r => r.id).join(",")}:${d.phases}`;
+  if (me.data && drawn(me.data) !== drawn(data)) { me.sent = null; me.tries = 0; }
   me.data = data;
   me.trigger = setTriggerValue;   // this mount's: a poll scheduled by an earlier call must not use a stale one
 

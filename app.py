@@ -47,10 +47,14 @@ def deliver_ended_runners_messages(session_class=AppSession) -> None:
     create, handle = session_class._create_scriptrunner, session_class._handle_scriptrunner_event_on_event_loop
 
     def _create_scriptrunner(self, initial_rerun_data):
-        self._rnnviz_ended = self._scriptrunner      # a runner still set here has ended by itself
+        self._rnnviz_ended = self._scriptrunner      # still set here: it refused the rerun, it has ended
         create(self, initial_rerun_data)
 
     def _handle_scriptrunner_event_on_event_loop(self, sender, event, *args, **kwargs):
+        if sender is not None and sender is self._scriptrunner:
+            # the new runner's first event comes after all the ended one sent before it: what the ended
+            # one sends later (one stopped by request_stop, still running) is stale
+            self._rnnviz_ended = None
         if sender is None or sender is self._scriptrunner or sender is not getattr(self, "_rnnviz_ended", None):
             return handle(self, sender, event, *args, **kwargs)
         if event == ScriptRunnerEvent.SHUTDOWN:      # its last event; the new runner is the session's

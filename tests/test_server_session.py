@@ -38,15 +38,18 @@ class Runner:
         self.accepts = False
 
 
-def _delta(text: str) -> ForwardMsg:
+def _delta(text: str, at: int = 0) -> ForwardMsg:
     msg = ForwardMsg()
+    msg.metadata.delta_path[:] = [0, at]      # the queue keeps one delta per place on the page
     msg.delta.new_element.markdown.body = text
     return msg
 
 
-def _race(fragment_id: str) -> tuple[list[str], app_session.AppSession, Runner]:
+def _race(fragment_id: str, late: bool = False) -> tuple[list[str], app_session.AppSession, Runner]:
     """A runner's last delta is on its way to the session's loop when a rerun arrives and the runner
-    has ended: what reaches the browser's queue, the session, the runner that ended."""
+    has ended: what reaches the browser's queue, the session, the runner that ended. `late`: the ended
+    runner sends one more delta after the new runner's first event (a runner asked to stop, still
+    running)."""
     async def play():
         session = app_session.AppSession(ScriptData(str(ROOT / "main.py")), MagicMock(), MagicMock(),
                                          None, {"email": "test@example.com"})
@@ -57,6 +60,11 @@ def _race(fragment_id: str) -> tuple[list[str], app_session.AppSession, Runner]:
                                        forward_msg=_delta("the run that ended"))
         session.request_rerun(ClientState(fragment_id=fragment_id))   # handled before the delta
         await asyncio.sleep(0)                                         # the loop's turn at the delta
+        if late:
+            session._on_scriptrunner_event(session._scriptrunner, ScriptRunnerEvent.ENQUEUE_FORWARD_MSG,
+                                           forward_msg=_delta("the new run", 1))
+            session._on_scriptrunner_event(ended, ScriptRunnerEvent.ENQUEUE_FORWARD_MSG,
+                                           forward_msg=_delta("stale", 2))
         session._on_scriptrunner_event(ended, ScriptRunnerEvent.SHUTDOWN)
         await asyncio.sleep(0)
         sent = [m.delta.new_element.markdown.body for m in session.flush_browser_queue() if m.HasField("delta")]
@@ -82,3 +90,8 @@ def test_a_full_page_rerun_still_drops_the_run_it_stopped():
     sent, session, ended = _race("")
     assert sent == []
     assert session._scriptrunner is not ended
+
+
+def test_what_the_ended_runner_sends_after_the_new_runner_began_is_dropped():
+    sent, session, ended = _race("views", late=True)
+    assert sent == ["the run that ended", "the new run"]

@@ -55,7 +55,8 @@ def deliver_ended_runners_messages(session_class=AppSession) -> None:
             # the new runner's first event comes after all the ended one sent before it: what the ended
             # one sends later (one stopped by request_stop, still running) is stale
             self._rnnviz_ended = None
-        if sender is None or sender is self._scriptrunner or sender is not getattr(self, "_rnnviz_ended", None):
+            return handle(self, sender, event, *args, **kwargs)
+        if sender is None or sender is not getattr(self, "_rnnviz_ended", None):
             return handle(self, sender, event, *args, **kwargs)
         if event == ScriptRunnerEvent.SHUTDOWN:      # its last event; the new runner is the session's
             self._rnnviz_ended = None

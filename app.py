@@ -36,7 +36,7 @@ class ClosedTabFilter(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(ClosedTabFilter())
 
 
-def deliver_ended_runners_messages(session_class=AppSession) -> None:
+def deliver_ended_runners_messages() -> None:
     """Lets a script runner that ended by itself deliver what it sent. A runner sends its deltas to the
     session's event loop and stops when no rerun waits. Streamlit 1.67 drops the events of any runner but
     the current one, so a fragment rerun (a fragment's timer, a click) that reaches the session between
@@ -44,7 +44,7 @@ def deliver_ended_runners_messages(session_class=AppSession) -> None:
     runner, and the browser never gets the run that just ended: a Train click's new run, say. Those
     events were sent before the new runner's, so the loop handles them first and in order. (A full-page
     rerun stops its runner and unsets it before it makes a new one: that run's events are stale.)"""
-    create, handle = session_class._create_scriptrunner, session_class._handle_scriptrunner_event_on_event_loop
+    create, handle = AppSession._create_scriptrunner, AppSession._handle_scriptrunner_event_on_event_loop
 
     def _create_scriptrunner(self, initial_rerun_data):
         self._rnnviz_ended = self._scriptrunner      # still set here: it refused the rerun, it has ended
@@ -67,8 +67,8 @@ def deliver_ended_runners_messages(session_class=AppSession) -> None:
         finally:
             self._scriptrunner = current
 
-    session_class._create_scriptrunner = _create_scriptrunner
-    session_class._handle_scriptrunner_event_on_event_loop = _handle_scriptrunner_event_on_event_loop
+    AppSession._create_scriptrunner = _create_scriptrunner
+    AppSession._handle_scriptrunner_event_on_event_loop = _handle_scriptrunner_event_on_event_loop
 
 
 deliver_ended_runners_messages()

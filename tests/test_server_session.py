@@ -25,13 +25,12 @@ class Runner:
     takes none)."""
 
     def __init__(self, accepts: bool = True, **_):
-        self.accepts, self.on_event, self.reruns = accepts, Signal(), []
+        self.accepts, self.on_event = accepts, Signal()
 
     def start(self):
         pass
 
     def request_rerun(self, rerun_data):
-        self.reruns.append(rerun_data)
         return self.accepts
 
     def request_stop(self):
